@@ -1,0 +1,45 @@
+# Avatar Lab. Quick start: `make run` (dashboard on the embedded default), `make test` (everything).
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: run test lint typecheck unit bench chromium clean
+
+$(VENV)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+# Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
+	fi
+	@test -x $(CHROMIUM) || { echo "Chromium missing at $(CHROMIUM)"; exit 1; }
+
+run: $(VENV)/.installed
+	$(VENV)/bin/streamlit run app.py
+
+lint: $(VENV)/.dev-installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(VENV)/.dev-installed
+	$(VENV)/bin/mypy lib app.py pages
+
+test: $(VENV)/.dev-installed chromium lint typecheck
+	$(PY) -m pytest
+
+bench: $(VENV)/.dev-installed chromium
+	$(PY) -m lib bench avatar --json
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

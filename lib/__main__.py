@@ -1,0 +1,25 @@
+"""`python -m lib <command>`: emulator, bench (more commands arrive with later issues)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    commands = {
+        "emulator": "lib.emulators.cli",
+        "bench": "lib.bench.cli",
+    }
+    if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
+        print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)
+        return 0 if args and args[0] in {"-h", "--help"} else 2
+    import importlib
+
+    module = importlib.import_module(commands[args[0]])
+    result: int = module.main(args[1:])
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,232 @@
+"""The one avatar interface every provider implements (HeyGen v1, LiveAvatar, local).
+
+Providers are small peers: they translate between this interface and their wire protocol.
+Timestamps are taken once, where an event is observed (`time.time()`); durations are derived.
+"""
+
+from __future__ import annotations
+
+import abc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+Quality = Literal["low", "medium", "high"]
+TaskMode = Literal["sync", "async"]
+Emotion = Literal["excited", "serious", "friendly", "soothing", "broadcaster"]
+
+QUALITIES: tuple[Quality, ...] = ("low", "medium", "high")
+EMOTIONS: tuple[Emotion, ...] = ("excited", "serious", "friendly", "soothing", "broadcaster")
+# HeyGen's quality → output resolution (docs: low 360p/500 kbps, medium 480p, high 720p).
+RESOLUTIONS: dict[Quality, tuple[int, int]] = {
+    "low": (640, 360),
+    "medium": (854, 480),
+    "high": (1280, 720),
+}
+
+
+class AvatarError(Exception):
+    """A provider refused or failed a call. `message` is the provider's own text; `hint` says
+    what the user can do about it. Never carries a key."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        status: int | None = None,
+        code: int | str | None = None,
+        hint: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.status = status
+        self.code = code
+        self.hint = hint
+
+    def __str__(self) -> str:
+        where = f"{self.provider}" + (f" HTTP {self.status}" if self.status else "")
+        return f"{where}: {self.message}" + (f" — {self.hint}" if self.hint else "")
+
+
+@dataclass(frozen=True)
+class AvatarInfo:
+    avatar_id: str
+    name: str
+    default_voice: str | None = None
+    preview_url: str | None = None
+    status: str = "ACTIVE"
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    voice_id: str
+    name: str
+    language: str = "en"
+    gender: str = ""
+    support_realtime: bool = True
+
+
+@dataclass(frozen=True)
+class RemoteSession:
+    """A session as the provider lists it (used by the reaper and the tests)."""
+
+    session_id: str
+    status: str
+    created_at: float
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    avatar_id: str
+    voice_id: str | None = None
+    quality: Quality = "medium"
+    emotion: Emotion | None = None
+    rate: float = 1.0
+    language: str = "en"
+    idle_timeout_s: int = 120
+
+
+@dataclass(frozen=True)
+class SpeakResult:
+    task_id: str
+    duration_ms: float | None
+    requested_at: float
+    answered_at: float
+
+
+# ---- typed events (the data-channel events, normalised across providers) -------------------
+
+
+@dataclass(frozen=True)
+class AvatarEvent:
+    at: float = field(default_factory=time.time, kw_only=True)
+
+
+@dataclass(frozen=True)
+class StartTalking(AvatarEvent):
+    task_id: str
+
+
+@dataclass(frozen=True)
+class StopTalking(AvatarEvent):
+    task_id: str
+    duration_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class TalkingMessage(AvatarEvent):
+    task_id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class EndMessage(AvatarEvent):
+    task_id: str
+
+
+@dataclass(frozen=True)
+class Disconnected(AvatarEvent):
+    reason: str
+
+
+@dataclass(frozen=True)
+class ProviderEvent(AvatarEvent):
+    """Any provider event we don't model; kept, not dropped."""
+
+    kind: str
+    payload: dict[str, object]
+
+
+@dataclass(frozen=True)
+class FirstFrame(AvatarEvent):
+    """First video frame received from the provider's media transport."""
+
+
+EventCallback = Callable[[AvatarEvent], None]
+
+
+# ---- media handed to the page (streamlit-webrtc tracks read from here) ---------------------
+
+
+@dataclass
+class VideoFrame:
+    rgb: npt.NDArray[np.uint8]  # H x W x 3
+    at: float  # when received
+
+
+class AvatarSession(abc.ABC):
+    """A live avatar session. All methods are coroutines run on the owner's event loop."""
+
+    provider: str
+    session_id: str
+    options: SessionOptions
+    started_at: float
+
+    @abc.abstractmethod
+    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult: ...
+
+    @abc.abstractmethod
+    async def interrupt(self) -> None: ...
+
+    @abc.abstractmethod
+    async def keep_alive(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop the paid session. Idempotent; never raises for an already-closed session."""
+
+    async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:
+        """Lip-sync audio we supply (PCM16 mono 24 kHz), e.g. the voice model's own voice."""
+        raise AvatarError(
+            "this session speaks text only",
+            provider=self.provider,
+            hint="use LiveAvatar LITE or the local provider for audio",
+        )
+
+    @property
+    @abc.abstractmethod
+    def closed(self) -> bool: ...
+
+
+class AvatarProvider(abc.ABC):
+    name: str
+
+    @abc.abstractmethod
+    async def list_avatars(self) -> list[AvatarInfo]: ...
+
+    @abc.abstractmethod
+    async def list_voices(self) -> list[VoiceInfo]:
+        """Only voices usable for streaming (realtime-capable)."""
+
+    @abc.abstractmethod
+    async def start(self, options: SessionOptions, sink: MediaSink) -> AvatarSession:
+        """Create and start a session; media and events go to `sink`."""
+
+    @abc.abstractmethod
+    async def list_sessions(self) -> list[RemoteSession]: ...
+
+    @abc.abstractmethod
+    async def stop_session(self, session_id: str) -> None:
+        """Stop a session by id (the reaper's path; no live object needed)."""
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release HTTP clients."""
+
+
+class MediaSink(abc.ABC):
+    """Where a session's transport delivers media and events (thread-safe)."""
+
+    @abc.abstractmethod
+    def on_video(self, rgb: npt.NDArray[np.uint8]) -> None: ...
+
+    @abc.abstractmethod
+    def on_audio(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None: ...
+
+    @abc.abstractmethod
+    def on_event(self, event: AvatarEvent) -> None: ...

@@ -1,0 +1,333 @@
+"""HeyGen Interactive Avatar v1 (streaming.*) over httpx, behind the avatar interface.
+
+The embedded `local` provider is this same client pointed at the local server with the local
+room transport; the real service uses the LiveKit transport.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from lib.avatar.agent_ws import AgentSocket
+from lib.avatar.base import (
+    AvatarError,
+    AvatarEvent,
+    AvatarInfo,
+    AvatarProvider,
+    AvatarSession,
+    EndMessage,
+    MediaSink,
+    ProviderEvent,
+    RemoteSession,
+    SessionOptions,
+    SpeakResult,
+    StartTalking,
+    StopTalking,
+    TalkingMessage,
+    TaskMode,
+    VoiceInfo,
+)
+from lib.avatar.http import DEFAULT_TIMEOUT, check, network_error
+from lib.avatar.transport import MediaTransport, TransportFactory
+from lib.config import Secret
+
+TASK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # sync tasks answer only after speaking
+
+
+@dataclass(frozen=True)
+class NewSession:
+    session_id: str
+    access_token: str
+    url: str
+    realtime_endpoint: str | None
+    session_duration_limit: int | None
+    raw: dict[str, Any]
+
+
+class HeyGenApi:
+    """One method per endpoint. `transport` is the network seam (tests may inject one)."""
+
+    def __init__(
+        self,
+        api_key: Secret,
+        base_url: str,
+        *,
+        provider: str = "heygen",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.provider = provider
+        self._key = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: dict[str, Any] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            headers["x-api-key"] = self._key.reveal()
+        try:
+            resp = await self._http.request(
+                method, path, headers=headers, json=json, timeout=timeout or DEFAULT_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise network_error(exc, self.provider, self.base_url) from exc
+        return check(resp, self.provider)
+
+    @staticmethod
+    def _data(body: Any) -> Any:
+        return body.get("data") if isinstance(body, dict) else None
+
+    async def create_token(self) -> str:
+        body = await self._call("POST", "/v1/streaming.create_token", json={})
+        token = (self._data(body) or {}).get("token")
+        if not token:
+            raise AvatarError("create_token returned no token", provider=self.provider)
+        return str(token)
+
+    async def new_session(self, token: str, options: SessionOptions) -> NewSession:
+        voice: dict[str, Any] = {"rate": options.rate}
+        if options.voice_id:
+            voice["voice_id"] = options.voice_id
+        if options.emotion:
+            voice["emotion"] = options.emotion
+        payload = {
+            "avatar_id": options.avatar_id,
+            "quality": options.quality,
+            "voice": voice,
+            "language": options.language,
+            "version": "v2",
+            "video_encoding": "VP8",
+            "activity_idle_timeout": options.idle_timeout_s,
+            "source": "sdk",
+        }
+        data = self._data(await self._call("POST", "/v1/streaming.new", token=token, json=payload))
+        if not isinstance(data, dict) or "session_id" not in data:
+            raise AvatarError("streaming.new returned no session", provider=self.provider)
+        return NewSession(
+            session_id=str(data["session_id"]),
+            access_token=str(data.get("access_token", "")),
+            url=str(data.get("url", "")),
+            realtime_endpoint=data.get("realtime_endpoint"),
+            session_duration_limit=data.get("session_duration_limit"),
+            raw=data,
+        )
+
+    async def start(self, token: str, session_id: str) -> None:
+        await self._call(
+            "POST", "/v1/streaming.start", token=token, json={"session_id": session_id}
+        )
+
+    async def task(
+        self,
+        token: str,
+        session_id: str,
+        text: str,
+        *,
+        task_type: str = "repeat",
+        task_mode: TaskMode = "async",
+    ) -> tuple[str, float | None]:
+        body = await self._call(
+            "POST",
+            "/v1/streaming.task",
+            token=token,
+            json={
+                "session_id": session_id,
+                "text": text,
+                "task_type": task_type,
+                "task_mode": task_mode,
+            },
+            timeout=TASK_TIMEOUT if task_mode == "sync" else None,
+        )
+        data = self._data(body) or {}
+        duration = data.get("duration_ms")
+        return str(data.get("task_id", "")), float(duration) if duration is not None else None
+
+    async def session_call(self, token: str | None, action: str, session_id: str) -> None:
+        """interrupt | keep_alive | start_listening | stop_listening | stop"""
+        await self._call(
+            "POST", f"/v1/streaming.{action}", token=token, json={"session_id": session_id}
+        )
+
+    async def list_sessions(self) -> list[RemoteSession]:
+        data = self._data(await self._call("GET", "/v1/streaming.list")) or {}
+        return [
+            RemoteSession(
+                str(s["session_id"]), str(s.get("status", "")), float(s.get("created_at") or 0)
+            )
+            for s in data.get("sessions", [])
+        ]
+
+    async def list_avatars(self) -> list[AvatarInfo]:
+        data = self._data(await self._call("GET", "/v1/streaming/avatar.list")) or []
+        return [
+            AvatarInfo(
+                avatar_id=str(a["avatar_id"]),
+                name=str(a.get("pose_name") or a["avatar_id"]),
+                default_voice=a.get("default_voice"),
+                preview_url=a.get("normal_preview"),
+                status=str(a.get("status", "ACTIVE")),
+            )
+            for a in data
+            if a.get("status", "ACTIVE") == "ACTIVE"
+        ]
+
+    async def list_voices(self) -> list[VoiceInfo]:
+        data = self._data(await self._call("GET", "/v2/voices")) or {}
+        voices = data.get("voices", []) if isinstance(data, dict) else data
+        # Only realtime-capable voices work in streaming sessions (StreamingAvatarSDK issue #3).
+        return [
+            VoiceInfo(
+                voice_id=str(v["voice_id"]),
+                name=str(v.get("name") or v["voice_id"]),
+                language=str(v.get("language", "")),
+                gender=str(v.get("gender", "")),
+                support_realtime=True,
+            )
+            for v in voices
+            if v.get("support_realtime")
+        ]
+
+
+def parse_data_event(msg: dict[str, Any]) -> AvatarEvent:
+    """HeyGen data-channel JSON → typed event (unknown kinds are kept as ProviderEvent)."""
+    kind = str(msg.get("type", ""))
+    task_id = str(msg.get("task_id", ""))
+    if kind == "avatar_start_talking":
+        return StartTalking(task_id=task_id)
+    if kind == "avatar_stop_talking":
+        d = msg.get("duration_ms")
+        return StopTalking(task_id=task_id, duration_ms=float(d) if d is not None else None)
+    if kind == "avatar_talking_message":
+        return TalkingMessage(task_id=task_id, text=str(msg.get("message", "")))
+    if kind == "avatar_end_message":
+        return EndMessage(task_id=task_id)
+    return ProviderEvent(kind=kind or "unknown", payload=msg)
+
+
+class HeyGenSession(AvatarSession):
+    def __init__(
+        self,
+        api: HeyGenApi,
+        token: str,
+        new: NewSession,
+        options: SessionOptions,
+        transport: MediaTransport,
+        sink: MediaSink,
+    ) -> None:
+        self.provider = api.provider
+        self.session_id = new.session_id
+        self.options = options
+        self.started_at = time.time()
+        self.info = new
+        self._api = api
+        self._token = token
+        self._transport = transport
+        self._sink = sink
+        self._agent: AgentSocket | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult:
+        requested = time.time()
+        task_id, duration = await self._api.task(self._token, self.session_id, text, task_mode=mode)
+        return SpeakResult(task_id, duration, requested, time.time())
+
+    async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:
+        if self._agent is None:
+            if not self.info.realtime_endpoint:
+                await super().speak_audio(pcm24k, event_id=event_id, end=end)
+            self._agent = AgentSocket(self.provider, talking_events=False)
+            await self._agent.connect(str(self.info.realtime_endpoint), self._sink)
+        if pcm24k:
+            await self._agent.speak(pcm24k, event_id)
+        if end:
+            await self._agent.speak_end(event_id)
+
+    async def interrupt(self) -> None:
+        await self._api.session_call(self._token, "interrupt", self.session_id)
+
+    async def keep_alive(self) -> None:
+        await self._api.session_call(self._token, "keep_alive", self.session_id)
+
+    async def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._api.session_call(self._token, "stop", self.session_id)
+        except AvatarError as exc:
+            # Already closed on the provider's side (idle expiry) is the outcome we wanted.
+            if "closed" not in exc.message.lower() and exc.status not in (400, 404):
+                raise
+        finally:
+            if self._agent is not None:
+                await self._agent.close()
+            await self._transport.close()
+
+
+class HeyGenProvider(AvatarProvider):
+    def __init__(self, api: HeyGenApi, transport_factory: TransportFactory) -> None:
+        self.name = api.provider
+        self.api = api
+        self._transport_factory = transport_factory
+
+    async def list_avatars(self) -> list[AvatarInfo]:
+        return await self.api.list_avatars()
+
+    async def list_voices(self) -> list[VoiceInfo]:
+        return await self.api.list_voices()
+
+    async def list_sessions(self) -> list[RemoteSession]:
+        return await self.api.list_sessions()
+
+    async def stop_session(self, session_id: str) -> None:
+        await self.api.session_call(None, "stop", session_id)
+
+    async def start(self, options: SessionOptions, sink: MediaSink) -> AvatarSession:
+        token = await self.api.create_token()
+        new = await self.api.new_session(token, options)
+        transport = self._transport_factory()
+        session = HeyGenSession(self.api, token, new, options, transport, sink)
+        try:
+            await self.api.start(token, new.session_id)
+
+            def on_data(msg: dict[str, Any]) -> None:
+                sink.on_event(parse_data_event(msg))
+
+            await transport.connect(new.url, new.access_token, new.session_id, sink, on_data)
+        except BaseException:
+            # Never leave a paid session running because a later step failed.
+            await stop_quietly(session)
+            raise
+        return session
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+
+async def stop_quietly(session: AvatarSession) -> None:
+    """Cleanup path: stop, and let the original failure be the one reported."""
+    with contextlib.suppress(Exception):
+        await session.stop()

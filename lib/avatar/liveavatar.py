@@ -1,0 +1,369 @@
+"""LiveAvatar (HeyGen's replacement API) over httpx, behind the avatar interface.
+
+FULL mode: LiveAvatar speaks text (`avatar.speak_text` on the room's `agent-control` topic).
+LITE mode: we bring the audio (`agent.speak` on `ws_url`), the avatar lip-syncs it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import httpx
+
+from lib.avatar.agent_ws import AgentSocket
+from lib.avatar.base import (
+    AvatarError,
+    AvatarEvent,
+    AvatarInfo,
+    AvatarProvider,
+    AvatarSession,
+    Disconnected,
+    MediaSink,
+    ProviderEvent,
+    RemoteSession,
+    SessionOptions,
+    SpeakResult,
+    StartTalking,
+    StopTalking,
+    TalkingMessage,
+    TaskMode,
+    VoiceInfo,
+)
+from lib.avatar.heygen import stop_quietly
+from lib.avatar.http import DEFAULT_TIMEOUT, check, network_error
+from lib.avatar.transport import MediaTransport, TransportFactory
+from lib.config import Secret
+
+Mode = Literal["FULL", "LITE"]
+# HeyGen quality names → LiveAvatar video_settings.quality.
+QUALITY = {"low": "low", "medium": "medium", "high": "high"}
+CONTROL_TOPIC = "agent-control"
+
+
+@dataclass(frozen=True)
+class StartedSession:
+    session_id: str
+    session_token: str
+    livekit_url: str
+    livekit_client_token: str
+    ws_url: str | None
+    max_session_duration: int | None
+
+
+class LiveAvatarApi:
+    def __init__(
+        self,
+        api_key: Secret,
+        base_url: str,
+        *,
+        provider: str = "liveavatar",
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.provider = provider
+        self._key = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            headers["X-API-KEY"] = self._key.reveal()
+        try:
+            resp = await self._http.request(method, path, headers=headers, json=json, params=params)
+        except httpx.HTTPError as exc:
+            raise network_error(exc, self.provider, self.base_url) from exc
+        return check(resp, self.provider)
+
+    @staticmethod
+    def _data(body: Any) -> Any:
+        return body.get("data") if isinstance(body, dict) else None
+
+    @staticmethod
+    def _results(data: Any) -> list[dict[str, Any]]:
+        if isinstance(data, dict):
+            return list(data.get("results", []))
+        return list(data or [])
+
+    async def create_token(
+        self, options: SessionOptions, mode: Mode, *, sandbox: bool = False
+    ) -> tuple[str, str]:
+        payload: dict[str, Any] = {
+            "mode": mode,
+            "avatar_id": options.avatar_id,
+            "is_sandbox": sandbox,
+            "video_settings": {"quality": QUALITY[options.quality], "encoding": "VP8"},
+        }
+        if mode == "FULL":
+            # LiveAvatar accepts speed 0.8–1.2; HeyGen's rate range is wider (0.5–1.5).
+            speed = min(max(options.rate, 0.8), 1.2)
+            persona: dict[str, Any] = {
+                "language": options.language,
+                "voice_settings": {"speed": speed},
+            }
+            if options.voice_id:
+                persona["voice_id"] = options.voice_id
+            payload["avatar_persona"] = persona
+        data = self._data(await self._call("POST", "/v1/sessions/token", json=payload)) or {}
+        if "session_token" not in data:
+            raise AvatarError("sessions/token returned no token", provider=self.provider)
+        return str(data["session_id"]), str(data["session_token"])
+
+    async def start(self, session_token: str) -> StartedSession:
+        data = self._data(await self._call("POST", "/v1/sessions/start", token=session_token))
+        if not isinstance(data, dict):
+            raise AvatarError("sessions/start returned no session", provider=self.provider)
+        return StartedSession(
+            session_id=str(data["session_id"]),
+            session_token=session_token,
+            livekit_url=str(data.get("livekit_url", "")),
+            livekit_client_token=str(data.get("livekit_client_token", "")),
+            ws_url=data.get("ws_url"),
+            max_session_duration=data.get("max_session_duration"),
+        )
+
+    async def keep_alive(self, session_token: str, session_id: str) -> None:
+        await self._call(
+            "POST", "/v1/sessions/keep-alive", token=session_token, json={"session_id": session_id}
+        )
+
+    async def stop(
+        self, session_id: str, *, token: str | None = None, reason: str = "USER_CLOSED"
+    ) -> None:
+        await self._call(
+            "POST",
+            "/v1/sessions/stop",
+            token=token,
+            json={"session_id": session_id, "reason": reason},
+        )
+
+    async def list_sessions(self) -> list[RemoteSession]:
+        data = self._data(await self._call("GET", "/v1/sessions", params={"type": "active"}))
+        return [
+            RemoteSession(
+                str(s.get("id") or s.get("session_id")),
+                str(s.get("status", "")),
+                _epoch(s.get("created_at")),
+            )
+            for s in self._results(data)
+        ]
+
+    async def list_avatars(self) -> list[AvatarInfo]:
+        data = self._data(await self._call("GET", "/v1/avatars/public"))
+        out = []
+        for a in self._results(data):
+            voice = a.get("default_voice") or {}
+            out.append(
+                AvatarInfo(
+                    avatar_id=str(a["id"]),
+                    name=str(a.get("name") or a["id"]),
+                    default_voice=voice.get("id") if isinstance(voice, dict) else None,
+                    preview_url=a.get("preview_url"),
+                    status=str(a.get("status", "ACTIVE")),
+                )
+            )
+        return [a for a in out if a.status in ("ACTIVE", "COMPLETED", "READY")]
+
+    async def list_voices(self) -> list[VoiceInfo]:
+        data = self._data(await self._call("GET", "/v1/voices"))
+        return [
+            VoiceInfo(
+                voice_id=str(v["id"]),
+                name=str(v.get("name") or v["id"]),
+                language=str(v.get("language", "")),
+                gender=str(v.get("gender", "")),
+            )
+            for v in self._results(data)
+            if v.get("support_realtime", True)
+        ]
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        from datetime import datetime
+
+        try:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def parse_room_event(msg: dict[str, Any]) -> AvatarEvent:
+    """LiveAvatar FULL `agent-response` JSON → typed event."""
+    kind = str(msg.get("event_type", ""))
+    task_id = str(msg.get("source_event_id") or msg.get("event_id") or "")
+    if kind == "avatar.speak_started":
+        return StartTalking(task_id=task_id)
+    if kind == "avatar.speak_ended":
+        d = msg.get("duration_ms")
+        return StopTalking(task_id=task_id, duration_ms=float(d) if d is not None else None)
+    if kind == "avatar.transcription":
+        return TalkingMessage(task_id=task_id, text=str(msg.get("text", "")))
+    if kind == "session.stopped":
+        return Disconnected(reason=str(msg.get("end_reason", "SESSION_STOPPED")))
+    return ProviderEvent(kind=kind or "unknown", payload=msg)
+
+
+class LiveAvatarSession(AvatarSession):
+    def __init__(
+        self,
+        api: LiveAvatarApi,
+        started: StartedSession,
+        options: SessionOptions,
+        mode: Mode,
+        transport: MediaTransport,
+        sink: MediaSink,
+    ) -> None:
+        self.provider = api.provider
+        self.session_id = started.session_id
+        self.options = options
+        self.mode = mode
+        self.started_at = time.time()
+        self.info = started
+        self._api = api
+        self._transport = transport
+        self._sink = sink
+        self._agent: AgentSocket | None = None
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    async def open_agent_socket(self) -> None:
+        if self.info.ws_url:
+            self._agent = AgentSocket(self.provider)
+            await self._agent.connect(self.info.ws_url, self._sink)
+
+    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult:
+        if self.mode != "FULL":
+            raise AvatarError(
+                "LITE sessions speak audio you send, not text",
+                provider=self.provider,
+                hint="choose FULL mode to have LiveAvatar's voice speak typed text",
+            )
+        requested = time.time()
+        event_id = uuid.uuid4().hex
+        await self._transport.publish(
+            {
+                "event_type": "avatar.speak_text",
+                "event_id": event_id,
+                "session_id": self.session_id,
+                "text": text,
+            },
+            topic=CONTROL_TOPIC,
+        )
+        # LiveAvatar answers asynchronously on the room; the duration arrives with speak_ended.
+        return SpeakResult(event_id, None, requested, time.time())
+
+    async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:
+        if self._agent is None:
+            await super().speak_audio(pcm24k, event_id=event_id, end=end)
+            return
+        if pcm24k:
+            await self._agent.speak(pcm24k, event_id)
+        if end:
+            await self._agent.speak_end(event_id)
+
+    async def interrupt(self) -> None:
+        if self._agent is not None:
+            await self._agent.interrupt()
+        else:
+            await self._transport.publish(
+                {
+                    "event_type": "avatar.interrupt",
+                    "event_id": uuid.uuid4().hex,
+                    "session_id": self.session_id,
+                },
+                topic=CONTROL_TOPIC,
+            )
+
+    async def keep_alive(self) -> None:
+        await self._api.keep_alive(self.info.session_token, self.session_id)
+        if self._agent is not None:
+            await self._agent.keep_alive()
+
+    async def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self._api.stop(self.session_id, token=self.info.session_token)
+        except AvatarError as exc:
+            if exc.status not in (400, 404, 409):
+                raise
+        finally:
+            if self._agent is not None:
+                await self._agent.close()
+            await self._transport.close()
+
+
+class LiveAvatarProvider(AvatarProvider):
+    def __init__(
+        self,
+        api: LiveAvatarApi,
+        transport_factory: TransportFactory,
+        *,
+        mode: Mode = "FULL",
+        sandbox: bool = False,
+    ) -> None:
+        self.name = api.provider
+        self.api = api
+        self.mode: Mode = mode
+        self.sandbox = sandbox
+        self._transport_factory = transport_factory
+
+    async def list_avatars(self) -> list[AvatarInfo]:
+        return await self.api.list_avatars()
+
+    async def list_voices(self) -> list[VoiceInfo]:
+        return await self.api.list_voices()
+
+    async def list_sessions(self) -> list[RemoteSession]:
+        return await self.api.list_sessions()
+
+    async def stop_session(self, session_id: str) -> None:
+        await self.api.stop(session_id, reason="ZOMBIE_SESSION_REAP")
+
+    async def start(self, options: SessionOptions, sink: MediaSink) -> AvatarSession:
+        _, token = await self.api.create_token(options, self.mode, sandbox=self.sandbox)
+        started = await self.api.start(token)
+        transport = self._transport_factory()
+        session = LiveAvatarSession(self.api, started, options, self.mode, transport, sink)
+        try:
+
+            def on_data(msg: dict[str, Any]) -> None:
+                sink.on_event(parse_room_event(msg))
+
+            await transport.connect(
+                started.livekit_url, started.livekit_client_token, started.session_id, sink, on_data
+            )
+            if self.mode == "LITE":
+                await session.open_agent_socket()
+        except BaseException:
+            await stop_quietly(session)
+            raise
+        return session
+
+    async def aclose(self) -> None:
+        await self.api.aclose()

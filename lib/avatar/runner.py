@@ -1,0 +1,501 @@
+"""One avatar session for one page: its loop thread, provider, media, store records, snapshot.
+
+The page calls the blocking/fire-and-forget methods from the script thread and polls
+`snapshot()` from a fragment. Every session that is started is stopped: on `stop()`, on page
+leave or tab close (`shutdown()` via the page's observer, or the heartbeat watchdog), and at
+process exit (`atexit`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lib.avatar.base import (
+    AvatarError,
+    AvatarEvent,
+    AvatarInfo,
+    AvatarProvider,
+    AvatarSession,
+    Disconnected,
+    EndMessage,
+    FirstFrame,
+    ProviderEvent,
+    SessionOptions,
+    SpeakResult,
+    StartTalking,
+    StopTalking,
+    TalkingMessage,
+    TaskMode,
+    VoiceInfo,
+)
+from lib.config import ConfigError
+from lib.loop_thread import LoopThread
+from lib.media import AvatarMedia
+from lib.store import Store
+
+log = logging.getLogger(__name__)
+
+State = Literal["idle", "starting", "live", "stopping", "ended", "error"]
+# No page poll for this long → the tab is gone: stop paying. (Env override for tests.)
+HEARTBEAT_TIMEOUT_S = float(os.environ.get("AVATARLAB_HEARTBEAT_TIMEOUT", "30"))
+WATCHDOG_PERIOD_S = 2.0
+ProviderFactory = Callable[[str], AvatarProvider]
+
+
+@dataclass(frozen=True)
+class Problem:
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    state: State
+    provider: str | None
+    session_id: str | None  # the provider's id
+    record_id: str | None  # our store id
+    started_at: float | None
+    first_frame_at: float | None
+    speaking: bool
+    speaking_task: str | None
+    transcript: tuple[str, ...]
+    problem: Problem | None
+    ended_reason: str | None
+    frames_in: int
+    events: tuple[str, ...]
+
+
+@dataclass
+class _Task:
+    row_id: str
+    task_id: str = ""
+    interrupted: bool = False
+
+
+@dataclass
+class _Live:
+    """Mutable state, guarded by AvatarRunner._lock."""
+
+    state: State = "idle"
+    provider: str | None = None
+    session: AvatarSession | None = None
+    record_id: str | None = None
+    started_at: float | None = None
+    first_frame_at: float | None = None
+    speaking_task: str | None = None
+    transcript: deque[str] = field(default_factory=lambda: deque(maxlen=50))
+    problem: Problem | None = None
+    ended_reason: str | None = None
+    events: deque[str] = field(default_factory=lambda: deque(maxlen=30))
+    tasks: dict[str, _Task] = field(default_factory=dict)
+    # Talking events that arrived before the task's HTTP answer (always so for sync tasks).
+    early: dict[str, list[AvatarEvent]] = field(default_factory=dict)
+
+
+def _default_factory(name: str) -> AvatarProvider:
+    from lib.avatar.providers import build_provider
+
+    return build_provider(name)
+
+
+def problem_of(exc: BaseException) -> Problem:
+    if isinstance(exc, AvatarError):
+        return Problem(str(exc.message), exc.hint)
+    if isinstance(exc, ConfigError):
+        return Problem(str(exc), "open the Settings page to see which keys are set")
+    if isinstance(exc, TimeoutError):
+        return Problem("the provider did not answer in time", "try again")
+    return Problem(f"{type(exc).__name__}: {exc}", "see the app log for details")
+
+
+class AvatarRunner:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        provider_factory: ProviderFactory = _default_factory,
+        media: AvatarMedia | None = None,
+    ) -> None:
+        self.store = store
+        self.media = media or AvatarMedia()
+        self.media.set_event_handler(self._on_event)
+        self._factory = provider_factory
+        self._providers: dict[str, AvatarProvider] = {}
+        self._catalog: dict[str, tuple[list[AvatarInfo], list[VoiceInfo]]] = {}
+        self._loop = LoopThread("avatar-runner")
+        self._lock = threading.Lock()
+        self._live = _Live()
+        self._heartbeat = time.monotonic()
+        self._watchdog = self._loop.submit(self._watch())
+        _RUNNERS.add(self)
+
+    # ---- script-thread API --------------------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._loop.alive
+
+    def heartbeat(self) -> None:
+        self._heartbeat = time.monotonic()
+
+    def catalog(
+        self, provider: str, *, refresh: bool = False
+    ) -> tuple[list[AvatarInfo], list[VoiceInfo]]:
+        """Avatars and realtime voices, fetched from the provider (cached per provider)."""
+        if refresh or provider not in self._catalog:
+            self._catalog[provider] = self._loop.run(self._fetch_catalog(provider), timeout=60)
+        return self._catalog[provider]
+
+    def start(self, provider: str, options: SessionOptions) -> None:
+        """Begin starting a session (non-blocking: the page shows progress via snapshot)."""
+        with self._lock:
+            if self._live.state in ("starting", "live", "stopping"):
+                return
+            self._live = _Live(state="starting", provider=provider)
+        self.media.reset("Connecting to the avatar…")
+        self._loop.submit(self._start(provider, options, time.time()))
+
+    def wait_started(self, timeout: float = 30.0) -> Snapshot:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            if snap.state != "starting":
+                return snap
+            time.sleep(0.02)
+        return self.snapshot()
+
+    def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult:
+        return self._loop.run(self._speak(text, mode), timeout=330)
+
+    def interrupt(self) -> None:
+        self._loop.run(self._interrupt(), timeout=30)
+
+    def stop(self, reason: str = "USER_CLOSED") -> None:
+        self._loop.run(self._stop(reason), timeout=30)
+
+    def shutdown(self, reason: str = "PAGE_CLOSED") -> None:
+        """Stop the session and release everything (page leave, tab close, process exit)."""
+        if not self._loop.alive:
+            return
+        try:
+            self._loop.run(self._stop(reason), timeout=15)
+            self._loop.run(self._close_providers(), timeout=10)
+        except Exception:
+            log.exception("avatar runner shutdown")
+        self._watchdog.cancel()
+        self._loop.close()
+        _RUNNERS.discard(self)
+
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            lv = self._live
+            return Snapshot(
+                state=lv.state,
+                provider=lv.provider,
+                session_id=lv.session.session_id if lv.session else None,
+                record_id=lv.record_id,
+                started_at=lv.started_at,
+                first_frame_at=lv.first_frame_at,
+                speaking=lv.speaking_task is not None,
+                speaking_task=lv.speaking_task,
+                transcript=tuple(lv.transcript),
+                problem=lv.problem,
+                ended_reason=lv.ended_reason,
+                frames_in=self.media.frames_in,
+                events=tuple(lv.events),
+            )
+
+    def clear_problem(self) -> None:
+        with self._lock:
+            self._live.problem = None
+
+    def report(self, problem: Problem) -> None:
+        with self._lock:
+            self._live.problem = problem
+
+    # ---- loop-thread side ---------------------------------------------------------------
+    async def _provider(self, name: str) -> AvatarProvider:
+        if name not in self._providers:
+            # May start the embedded server (a subprocess): keep it off the loop.
+            self._providers[name] = await asyncio.to_thread(self._factory, name)
+        return self._providers[name]
+
+    async def _fetch_catalog(self, name: str) -> tuple[list[AvatarInfo], list[VoiceInfo]]:
+        provider = await self._provider(name)
+        avatars, voices = await asyncio.gather(provider.list_avatars(), provider.list_voices())
+        return avatars, voices
+
+    async def _start(self, name: str, options: SessionOptions, requested: float) -> None:
+        record_id = self.store.insert(
+            "avatar_sessions",
+            {
+                "provider": name,
+                "avatar_id": options.avatar_id,
+                "voice_id": options.voice_id,
+                "quality": options.quality,
+                "emotion": options.emotion,
+                "rate": options.rate,
+                "language": options.language,
+                "requested_at": requested,
+                "status": "starting",
+            },
+        )
+        with self._lock:
+            self._live.record_id = record_id
+        try:
+            provider = await self._provider(name)
+            session = await provider.start(options, self.media)
+        except Exception as exc:  # noqa: BLE001 - every failure is shown and recorded
+            problem = problem_of(exc)
+            self.store.update(
+                "avatar_sessions",
+                record_id,
+                {
+                    "status": "error",
+                    "error": problem.message,
+                    "stopped_at": time.time(),
+                },
+            )
+            with self._lock:
+                self._live.state = "error"
+                self._live.problem = problem
+            self.media.reset("The avatar could not start")
+            return
+        started = time.time()
+        self.store.update(
+            "avatar_sessions",
+            record_id,
+            {
+                "remote_session_id": session.session_id,
+                "started_at": started,
+                "status": "live",
+            },
+        )
+        self.store.add_event(
+            record_id, "session_started", started, payload={"remote_session_id": session.session_id}
+        )
+        stop_now = False
+        with self._lock:
+            if self._live.state == "starting":
+                self._live.state = "live"
+                self._live.session = session
+                self._live.started_at = started
+            else:  # stopped while starting: don't keep paying
+                stop_now = True
+        if stop_now:
+            with contextlib.suppress(Exception):
+                await session.stop()
+
+    async def _speak(self, text: str, mode: TaskMode) -> SpeakResult:
+        with self._lock:
+            session, record_id = self._live.session, self._live.record_id
+        if session is None or record_id is None or session.closed:
+            raise AvatarError(
+                "no live session",
+                provider=self._live.provider or "avatar",
+                hint="press Start first (the last session has ended)",
+            )
+        requested = time.time()
+        row_id = self.store.insert(
+            "avatar_tasks",
+            {
+                "session_id": record_id,
+                "text": text,
+                "mode": mode,
+                "requested_at": requested,
+                "status": "requested",
+            },
+        )
+        try:
+            result = await session.speak(text, mode)
+        except Exception as exc:
+            self.store.update(
+                "avatar_tasks", row_id, {"status": "error", "error": problem_of(exc).message}
+            )
+            raise
+        task = _Task(row_id, result.task_id)
+        with self._lock:
+            self._live.tasks[result.task_id] = task
+            early = self._live.early.pop(result.task_id, [])
+        self.store.update(
+            "avatar_tasks",
+            row_id,
+            {
+                "task_id": result.task_id,
+                "answered_at": result.answered_at,
+                "duration_ms": result.duration_ms,
+                "status": "accepted",
+            },
+        )
+        for event in early:
+            self._record_task_event(task, event)
+        return result
+
+    async def _interrupt(self) -> None:
+        with self._lock:
+            session = self._live.session
+            for task in self._live.tasks.values():
+                task.interrupted = True
+        if session is None or session.closed:
+            return
+        await session.interrupt()
+        self.media.audio.clear()  # queued speech must not keep playing after an interrupt
+
+    async def _stop(self, reason: str) -> None:
+        with self._lock:
+            lv = self._live
+            session, record_id = lv.session, lv.record_id
+            if lv.state in ("idle", "ended", "error") and session is None:
+                return
+            lv.state = "stopping"
+        stop_error: str | None = None
+        if session is not None:
+            try:
+                await session.stop()
+            except Exception as exc:  # noqa: BLE001 - the session is over for us either way
+                stop_error = problem_of(exc).message
+        if record_id is not None:
+            self.store.update(
+                "avatar_sessions",
+                record_id,
+                {
+                    "stopped_at": time.time(),
+                    "status": "stopped",
+                    "stop_reason": reason,
+                    **({"error": stop_error} if stop_error else {}),
+                },
+            )
+        with self._lock:
+            self._live.state = "ended"
+            self._live.ended_reason = reason
+            self._live.speaking_task = None
+            self._live.session = None
+        self.media.reset("Session ended — press Start for a new one")
+
+    async def _close_providers(self) -> None:
+        for provider in self._providers.values():
+            with contextlib.suppress(Exception):
+                await provider.aclose()
+        self._providers.clear()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCHDOG_PERIOD_S)
+            live = self._live.state in ("starting", "live")
+            if live and time.monotonic() - self._heartbeat > HEARTBEAT_TIMEOUT_S:
+                log.info(
+                    "no page heartbeat for %.0f s: stopping the avatar session", HEARTBEAT_TIMEOUT_S
+                )
+                await self._stop("PAGE_GONE")
+
+    def _on_event(self, event: AvatarEvent) -> None:
+        """Transport callbacks (runner loop thread): update live state and record the event."""
+        with self._lock:
+            lv = self._live
+            record_id = lv.record_id
+            task_id = getattr(event, "task_id", "")
+            task = lv.tasks.get(task_id)
+            if task is None and task_id and isinstance(event, (StartTalking, StopTalking)):
+                lv.early.setdefault(task_id, []).append(event)
+            if isinstance(event, StartTalking):
+                lv.speaking_task = event.task_id
+            elif isinstance(event, StopTalking) and lv.speaking_task == event.task_id:
+                lv.speaking_task = None
+            elif isinstance(event, TalkingMessage) and event.text.strip():
+                lv.transcript.append(event.text.strip())
+            elif isinstance(event, FirstFrame):
+                lv.first_frame_at = event.at
+            elif isinstance(event, Disconnected) and lv.state in ("live", "starting"):
+                lv.state = "ended"
+                lv.ended_reason = event.reason
+                lv.speaking_task = None
+                lv.session = None
+            lv.events.append(
+                f"{time.strftime('%H:%M:%S', time.localtime(event.at))} {_describe(event)}"
+            )
+        if record_id is None:
+            return
+        kind, payload = _kind_payload(event)
+        self.store.add_event(record_id, kind, event.at, task.row_id if task else None, payload)
+        if isinstance(event, FirstFrame):
+            self.store.update("avatar_sessions", record_id, {"first_frame_at": event.at})
+        elif isinstance(event, Disconnected):
+            row = self.store.get("avatar_sessions", record_id)
+            if row and row["status"] in ("live", "starting"):
+                # Ended by the provider (idle timeout, duration limit): it is stopped already.
+                self.store.update(
+                    "avatar_sessions",
+                    record_id,
+                    {
+                        "status": "stopped",
+                        "stopped_at": event.at,
+                        "stop_reason": event.reason,
+                    },
+                )
+                self.media.reset(f"Session ended by the provider ({event.reason})")
+        elif task is not None:
+            self._record_task_event(task, event)
+
+    def _record_task_event(self, task: _Task, event: AvatarEvent) -> None:
+        if isinstance(event, StartTalking):
+            self.store.update(
+                "avatar_tasks", task.row_id, {"started_at": event.at, "status": "speaking"}
+            )
+        elif isinstance(event, StopTalking):
+            self.store.update(
+                "avatar_tasks",
+                task.row_id,
+                {
+                    "stopped_at": event.at,
+                    "status": "interrupted" if task.interrupted else "done",
+                    **({"duration_ms": event.duration_ms} if event.duration_ms is not None else {}),
+                },
+            )
+
+
+def _kind_payload(event: AvatarEvent) -> tuple[str, dict[str, object] | None]:
+    if isinstance(event, StartTalking):
+        return "avatar_start_talking", {"task_id": event.task_id}
+    if isinstance(event, StopTalking):
+        return "avatar_stop_talking", {"task_id": event.task_id, "duration_ms": event.duration_ms}
+    if isinstance(event, TalkingMessage):
+        return "avatar_talking_message", {"task_id": event.task_id, "message": event.text}
+    if isinstance(event, EndMessage):
+        return "avatar_end_message", {"task_id": event.task_id}
+    if isinstance(event, Disconnected):
+        return "disconnected", {"reason": event.reason}
+    if isinstance(event, FirstFrame):
+        return "first_frame", None
+    if isinstance(event, ProviderEvent):
+        return event.kind, dict(event.payload)
+    return type(event).__name__, None
+
+
+def _describe(event: AvatarEvent) -> str:
+    kind, _ = _kind_payload(event)
+    if isinstance(event, TalkingMessage):
+        return f"{kind}: {event.text}"
+    if isinstance(event, StopTalking) and event.duration_ms is not None:
+        return f"{kind} ({event.duration_ms:.0f} ms)"
+    if isinstance(event, Disconnected):
+        return f"{kind}: {event.reason}"
+    return kind
+
+
+_RUNNERS: weakref.WeakSet[AvatarRunner] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for runner in list(_RUNNERS):
+        runner.shutdown("APP_EXIT")

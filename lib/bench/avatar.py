@@ -1,0 +1,147 @@
+"""`python -m lib bench avatar --json`: one local 480p stream, measured in a real browser.
+
+Reports browser-decoded fps, server CPU per stream (the Streamlit app + the local avatar server,
+median of 1 s samples, % of one core), Start click → first avatar frame, and speak → first mouth
+movement (from the click, and from the moment the app sent the task to the provider).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, streamlit_app
+from lib.bench.studio_driver import StudioDriver, first_avatar_frame, first_mouth_movement
+from lib.emulators.process import start_emulator
+
+TARGETS = {
+    "fps": 24,
+    "cpu_percent_of_core": 35,
+    "start_to_first_frame_s": 1.5,
+    "speak_to_mouth_ms": 150,
+}
+Progress = Callable[[str], None]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    utime, stime = int(fields[11]), int(fields[12])
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def cpu_percent_samples(
+    pids: list[int], seconds: float, wait: Callable[[float], None]
+) -> list[float]:
+    samples = []
+    prev = sum(cpu_seconds(p) for p in pids)
+    t_prev = time.monotonic()
+    for _ in range(max(1, int(seconds))):
+        wait(1.0)
+        cur = sum(cpu_seconds(p) for p in pids)
+        now = time.monotonic()
+        samples.append(100 * (cur - prev) / (now - t_prev))
+        prev, t_prev = cur, now
+    return samples
+
+
+def _mouth_box(avatar_id: str) -> tuple[float, float, float, float]:
+    from lib.engines.face import FaceRenderer
+
+    w, h, m = 854, 480, 4
+    x0, y0, x1, y1 = FaceRenderer(avatar_id, w, h).mouth_box
+    return ((x0 - m) / w, (y0 - m) / h, (x1 + m) / w, (y1 + m) / h)
+
+
+def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from lib.engines.face import AVATARS
+    from lib.store import Store
+
+    emu = start_emulator("heygen")
+    tmp = Path(tempfile.mkdtemp(prefix="avatarlab-bench-"))
+    result: dict[str, Any] = {"stream": "local 854x480 @ 25 fps, VP8", "targets": TARGETS}
+    try:
+        env = {"AVATARLAB_LOCAL_HEYGEN_URL": emu.base_url}
+        with streamlit_app(tmp, env) as app, sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            context = browser.new_context()
+            context.add_init_script(PC_SPY)
+            page = context.new_page()
+            drv = StudioDriver(page)
+            progress("opening Avatar Studio")
+            drv.open(app.url)
+            wait = lambda s: page.wait_for_timeout(int(s * 1000))  # noqa: E731
+            idle_cpu = cpu_percent_samples([app.proc.pid, emu.proc.pid], 3, wait)
+
+            progress("starting a local session")
+            t_click = drv.click("Start")
+            drv.install_monitor(_mouth_box(AVATARS[0].avatar_id))
+            drv.wait_until(lambda: first_avatar_frame(drv.samples(), t_click) is not None, 30)
+            t_first = first_avatar_frame(drv.samples(), t_click)
+            drv.live()
+
+            progress(f"steady state for {seconds:.0f} s")
+            fps = drv.decoded_fps(seconds / 2)
+            cpu = cpu_percent_samples([app.proc.pid, emu.proc.pid], seconds / 2, wait)
+            app_cpu = cpu_percent_samples([app.proc.pid], 3, wait)
+            emu_cpu = cpu_percent_samples([emu.proc.pid], 3, wait)
+
+            store = Store(str(tmp / "avatarlab.db"))
+            from_click, from_request = [], []
+            for i in range(repeat):
+                progress(f"speak → mouth {i + 1}/{repeat}")
+                page.wait_for_timeout(1500)  # let the mouth rest to get a baseline
+                drv.type_text(f"Testing the mouth, round {i + 1}.")
+                t_speak = drv.click("Speak")
+                drv.wait_until(
+                    lambda t=t_speak: first_mouth_movement(drv.samples(), t) is not None, 10
+                )
+                t_mouth = first_mouth_movement(drv.samples(), t_speak)
+                sid = store.sessions().iloc[0]["id"]
+                task = store.tasks(sid).iloc[-1]
+                if t_mouth is not None:
+                    from_click.append((t_mouth - t_speak) * 1000)
+                    from_request.append((t_mouth - float(task["requested_at"])) * 1000)
+                drv.page.get_by_text("listening").first.wait_for(timeout=30_000)
+            drv.click("Stop")
+            stats = drv.stats()
+            context.close()
+            browser.close()
+        result.update(
+            {
+                "browser_decoded_fps": round(fps, 2),
+                "video_frames_dropped": (stats.get("video") or {}).get("framesDropped"),
+                "server_cpu_percent_of_core_median": round(statistics.median(cpu), 1),
+                "server_cpu_samples": [round(c, 1) for c in cpu],
+                "app_cpu_percent_median": round(statistics.median(app_cpu), 1),
+                "avatar_server_cpu_percent_median": round(statistics.median(emu_cpu), 1),
+                "idle_cpu_percent_before_start": round(statistics.median(idle_cpu), 1),
+                "start_click_to_first_frame_s": round(t_first - t_click, 3) if t_first else None,
+                "speak_click_to_first_mouth_ms_median": _median(from_click),
+                "speak_request_to_first_mouth_ms_median": _median(from_request),
+                "speak_samples_ms": [round(x) for x in from_click],
+                "n_speak": len(from_click),
+            }
+        )
+    finally:
+        emu.stop()
+    result["meets"] = {
+        "fps": (result.get("browser_decoded_fps") or 0) >= TARGETS["fps"],
+        "cpu": (result.get("server_cpu_percent_of_core_median") or 999)
+        <= TARGETS["cpu_percent_of_core"],
+        "start": (result.get("start_click_to_first_frame_s") or 99)
+        <= TARGETS["start_to_first_frame_s"],
+        "speak": (result.get("speak_click_to_first_mouth_ms_median") or 9999)
+        <= TARGETS["speak_to_mouth_ms"],
+    }
+    return result
+
+
+def _median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 1) if xs else None

@@ -1,0 +1,32 @@
+"""`python -m lib bench <name> [--json]`: benchmarks print one JSON object."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+BENCHES = {"avatar": "lib.bench.avatar"}
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lib bench")
+    parser.add_argument("name", choices=sorted(BENCHES))
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--seconds", type=float, default=10.0, help="steady-state window")
+    parser.add_argument("--repeat", type=int, default=5, help="speak → mouth samples")
+    args = parser.parse_args(argv)
+    import importlib
+
+    module = importlib.import_module(BENCHES[args.name])
+    result = module.run(
+        seconds=args.seconds,
+        repeat=args.repeat,
+        progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0

@@ -1,0 +1,110 @@
+"""Real Streamlit app + Debian's Chromium driven by Playwright (no browser download).
+Used by the browser tests and the benchmarks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+    "--allow-loopback-in-peer-connection",
+]
+# Keep every RTCPeerConnection reachable so tests can read getStats().
+PC_SPY = """
+(() => {
+  const Orig = window.RTCPeerConnection;
+  if (!Orig || Orig.__spied) return;
+  window.__pcs = [];
+  function Spy(...args) { const pc = new Orig(...args); window.__pcs.push(pc); return pc; }
+  Spy.prototype = Orig.prototype; Spy.__spied = true;
+  Object.setPrototypeOf(Spy, Orig);
+  window.RTCPeerConnection = Spy;
+})();
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class App:
+    url: str
+    proc: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextmanager
+def streamlit_app(tmp: Path, env: dict[str, str] | None = None) -> Iterator[App]:
+    port = free_port()
+    log_path = tmp / "streamlit.log"
+    full_env = {**os.environ, "AVATARLAB_DB": str(tmp / "avatarlab.db"), **(env or {})}
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                str(ROOT / "app.py"),
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    app = App(f"http://127.0.0.1:{port}", proc, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited:\n{app.log()[-3000:]}")
+            try:
+                if httpx.get(f"{app.url}/_stcore/health", timeout=2).text == "ok":
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("streamlit did not become healthy in 60 s")
+            time.sleep(0.2)
+        yield app
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -1,0 +1,198 @@
+"""Drive the Avatar Studio page in headless Chromium and measure what the browser really gets.
+
+Shared by the browser tests and `python -m lib bench avatar`. Measurements happen in the page:
+a `requestVideoFrameCallback` monitor in the streamer's iframe records every decoded frame
+(epoch ms), a brightness probe (to tell the avatar from the placeholder card) and the darkness
+of the mouth region (an open mouth shows a dark interior; robust to the head's idle sway).
+WebRTC stats come from `getStats()` on the page's own RTCPeerConnection.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+MONITOR_JS = """
+(box) => {
+  if (window.__mon) { window.__mon.box = box; return true; }
+  const mon = window.__mon = {frames: [], box: box, installed: Date.now(), video: null};
+  const c = document.createElement('canvas');
+  const ctx = c.getContext('2d', {willReadFrequently: true});
+  function lumaStats(v, sx, sy, sw, sh) {
+    if (c.width !== sw || c.height !== sh) { c.width = sw; c.height = sh; }
+    ctx.drawImage(v, sx, sy, sw, sh, 0, 0, sw, sh);
+    const d = ctx.getImageData(0, 0, sw, sh).data;
+    let sum = 0, dark = 0, n = d.length / 4;
+    for (let i = 0; i < d.length; i += 4) {
+      const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
+      sum += y; if (y < 70) dark++;
+    }
+    return [sum / n, dark / n];
+  }
+  function tick(v) {
+    return (now, meta) => {
+      if (mon.video !== v) return;  // the element was replaced; its successor has a tick
+      const w = v.videoWidth, h = v.videoHeight;
+      if (w && h) {
+        const probe = lumaStats(v, 0, 0, Math.max(2, w >> 3), Math.max(2, h >> 3))[0];
+        let mouth = null;
+        const b = mon.box;
+        if (b) {
+          const sx = Math.round(b[0] * w), sy = Math.round(b[1] * h);
+          const sw = Math.max(2, Math.round((b[2] - b[0]) * w));
+          const sh = Math.max(2, Math.round((b[3] - b[1]) * h));
+          mouth = lumaStats(v, sx, sy, sw, sh)[1];
+        }
+        mon.frames.push({t: Date.now(), w: w, h: h, probe: probe, mouth: mouth});
+        if (mon.frames.length > 20000) mon.frames.splice(0, 10000);
+      }
+      v.requestVideoFrameCallback(tick(v));
+    };
+  }
+  // The streamer may replace its <video> element when playback starts: follow it.
+  function follow() {
+    const v = document.querySelector('video');
+    if (v && v !== mon.video) { mon.video = v; v.requestVideoFrameCallback(tick(v)); }
+  }
+  follow();
+  setInterval(follow, 50);
+  return true;
+}
+"""
+
+STATS_JS = """
+async () => {
+  const out = {video: null, audio: null, state: null};
+  for (const pc of (window.__pcs || [])) {
+    if (pc.connectionState === 'closed') continue;
+    out.state = pc.connectionState;
+    const stats = await pc.getStats();
+    stats.forEach(r => {
+      if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
+          framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
+          fps: r.framesPerSecond};
+      if (r.kind === 'audio') out.audio = {samples: r.totalSamplesReceived,
+          energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples};
+    });
+  }
+  return out;
+}
+"""
+
+
+@dataclass(frozen=True)
+class FrameSample:
+    t: float  # epoch seconds, browser clock (same machine as the server)
+    probe: float
+    mouth: float | None
+
+
+class StudioDriver:
+    """A Playwright `page` on the Avatar Studio. Sync API; never time.sleep (Playwright rule)."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+
+    def open(self, url: str) -> None:
+        self.page.goto(url)
+        self.page.get_by_role("heading", name="Avatar Studio").wait_for(timeout=60_000)
+        self.page.get_by_role("button", name="Start").wait_for(timeout=60_000)
+
+    def frame(self) -> Any:
+        for fr in self.page.frames:
+            if "streamlit_webrtc" in fr.url:
+                return fr
+        raise LookupError("the streamlit-webrtc iframe is not on the page")
+
+    def wait_frame(self, timeout_s: float = 30) -> Any:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                return self.frame()
+            except LookupError:
+                if time.monotonic() > deadline:
+                    raise
+                self.page.wait_for_timeout(100)
+
+    def now(self) -> float:
+        return float(self.page.evaluate("Date.now()")) / 1000
+
+    def click(self, name: str) -> float:
+        button = self.page.get_by_role("button", name=name, exact=True)
+        button.wait_for(timeout=30_000)
+        self.page.wait_for_function(
+            f"""() => [...document.querySelectorAll('button')].some(
+                b => b.innerText.trim() === {name!r} && !b.disabled)""",
+            timeout=60_000,
+        )
+        t = self.now()
+        button.click()
+        return t
+
+    def install_monitor(
+        self, mouth_box_rel: tuple[float, float, float, float] | None, timeout_s: float = 30
+    ) -> None:
+        frame = self.wait_frame(timeout_s)
+        frame.wait_for_function("() => !!document.querySelector('video')", timeout=timeout_s * 1000)
+        frame.evaluate(MONITOR_JS, list(mouth_box_rel) if mouth_box_rel else None)
+
+    def samples(self) -> list[FrameSample]:
+        raw = self.frame().evaluate("() => (window.__mon ? window.__mon.frames : [])")
+        return [FrameSample(r["t"] / 1000, r["probe"], r["mouth"]) for r in raw]
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self.frame().evaluate(STATS_JS)
+        return result
+
+    def wait_until(self, predicate: Any, timeout_s: float, poll_ms: int = 100) -> bool:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if predicate():
+                return True
+            self.page.wait_for_timeout(poll_ms)
+        return bool(predicate())
+
+    def decoded_fps(self, seconds: float = 3.0) -> float:
+        first = self.stats()["video"]
+        t0 = time.monotonic()
+        self.page.wait_for_timeout(int(seconds * 1000))
+        last = self.stats()["video"]
+        if not first or not last:
+            return 0.0
+        return float(last["framesDecoded"] - first["framesDecoded"]) / (time.monotonic() - t0)
+
+    def type_text(self, text: str) -> None:
+        box = self.page.get_by_label("What should the avatar say?")
+        box.fill(text)
+        box.blur()  # commit the widget value before clicking Speak
+
+    def live(self) -> None:
+        # The status line's bold "Live" (exact, so the sidebar's "liveavatar" doesn't match).
+        self.page.get_by_text("Live", exact=True).first.wait_for(timeout=30_000)
+
+
+def first_avatar_frame(
+    samples: list[FrameSample], after: float, placeholder_probe_max: float = 40.0
+) -> float | None:
+    """Time of the first frame after `after` that is the avatar, not the dark placeholder."""
+    for s in samples:
+        if s.t >= after and s.probe > placeholder_probe_max:
+            return s.t
+    return None
+
+
+def first_mouth_movement(
+    samples: list[FrameSample], after: float, rel_threshold: float = 0.02
+) -> float | None:
+    """First frame after `after` whose mouth darkness departs from the resting baseline
+    (median of the frames in the second before `after`)."""
+    base = sorted(s.mouth for s in samples if s.mouth is not None and after - 1 <= s.t < after)
+    if not base:
+        return None
+    rest = base[len(base) // 2]
+    for s in samples:
+        if s.t >= after and s.mouth is not None and s.mouth - rest > rel_threshold:
+            return s.t
+    return None

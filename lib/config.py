@@ -1,0 +1,163 @@
+"""Keys and base URLs: explicit value → st.secrets → environment → a clear error.
+
+Keys are wrapped in `Secret` so that printing, logging or repr-ing a config never shows them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+
+class ConfigError(RuntimeError):
+    """A required setting is missing; the message names what to set and where."""
+
+
+class Secret:
+    """A key that never shows itself: str/repr are masked; use `.reveal()` at the network edge."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('****')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True)
+class ProviderSpec:
+    name: str
+    label: str
+    key_name: str | None  # None: needs no key (the embedded default)
+    url_name: str | None
+    default_url: str | None
+
+
+PROVIDERS: Final[dict[str, ProviderSpec]] = {
+    "local": ProviderSpec("local", "Local (embedded HeyGen-compatible server)", None, None, None),
+    "heygen": ProviderSpec(
+        "heygen",
+        "HeyGen Interactive Avatar (v1)",
+        "HEYGEN_API_KEY",
+        "HEYGEN_BASE_URL",
+        "https://api.heygen.com",
+    ),
+    "liveavatar": ProviderSpec(
+        "liveavatar",
+        "LiveAvatar",
+        "LIVEAVATAR_API_KEY",
+        "LIVEAVATAR_BASE_URL",
+        "https://api.liveavatar.com",
+    ),
+}
+
+
+def _streamlit_secrets() -> Mapping[str, object]:
+    """st.secrets if a secrets file exists; {} outside Streamlit or without a file."""
+    try:
+        import streamlit as st
+
+        secrets = st.secrets
+        # Accessing a missing secrets file raises; touching `keys()` triggers the parse.
+        list(secrets.keys())
+        return secrets
+    except Exception:  # noqa: BLE001 - absence of a secrets file is the common case
+        return {}
+
+
+def resolve(
+    name: str,
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, object] | None = None,
+) -> str | None:
+    """First non-empty of explicit, st.secrets[name], os.environ[name]."""
+    if explicit:
+        return explicit
+    src_secrets = _streamlit_secrets() if secrets is None else secrets
+    value = src_secrets.get(name)
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    src_env = os.environ if env is None else env
+    value_env = src_env.get(name, "").strip()
+    return value_env or None
+
+
+def require_key(
+    name: str,
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, object] | None = None,
+) -> Secret:
+    value = resolve(name, explicit, env=env, secrets=secrets)
+    if not value:
+        raise ConfigError(
+            f'{name} is not set. Put it in .streamlit/secrets.toml ({name} = "...") '
+            f"or export {name}=... before starting the app."
+        )
+    return Secret(value)
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    name: str
+    label: str
+    usable: bool
+    reason: str  # why (not) usable — never contains a key
+
+
+def provider_status(
+    name: str,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, object] | None = None,
+) -> ProviderStatus:
+    spec = PROVIDERS[name]
+    if spec.key_name is None:
+        return ProviderStatus(name, spec.label, True, "embedded, no key needed")
+    if resolve(spec.key_name, env=env, secrets=secrets):
+        url = base_url(name, env=env, secrets=secrets)
+        return ProviderStatus(name, spec.label, True, f"{spec.key_name} is set; API at {url}")
+    return ProviderStatus(
+        name,
+        spec.label,
+        False,
+        f"set {spec.key_name} in .streamlit/secrets.toml or the environment",
+    )
+
+
+def base_url(
+    name: str,
+    explicit: str | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    secrets: Mapping[str, object] | None = None,
+) -> str:
+    spec = PROVIDERS[name]
+    if spec.url_name is None or spec.default_url is None:
+        raise ConfigError(f"provider {name!r} has no configurable base URL")
+    return (resolve(spec.url_name, explicit, env=env, secrets=secrets) or spec.default_url).rstrip(
+        "/"
+    )
+
+
+def db_path(env: Mapping[str, str] | None = None) -> str:
+    """SQLite file (or a database URL later); AVATARLAB_DB overrides `data/avatarlab.db`."""
+    src = os.environ if env is None else env
+    return src.get("AVATARLAB_DB", "").strip() or os.path.join("data", "avatarlab.db")

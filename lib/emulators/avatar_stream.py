@@ -1,0 +1,259 @@
+"""The per-session media producer: 25 fps video and 20 ms audio on one monotonic clock.
+
+One coroutine ticks every 20 ms at absolute deadlines (no drift). Each tick takes the next
+20 ms of speech audio (silence when idle, so viewers' clocks keep running) and, every second
+tick, a video frame whose mouth is the pose of the speech at that same instant, so sound and
+lips are in sync at the source. Rendering runs on a worker thread; if the previous frame is
+still rendering when the next is due, that frame is skipped rather than queued. When the
+loop falls far behind (a stalled process) the clock jumps ahead instead of bursting.
+
+The producer runs only while someone watches or something is being said: speech progresses
+in real time even with no viewer, so sync tasks finish when they would on the real service.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from starlette.websockets import WebSocket
+
+from lib import localroom
+from lib.emulators.room_client import RoomClient
+from lib.emulators.speech import SAMPLE_RATE, Speech
+from lib.engines.face import FaceRenderer
+from lib.engines.visemes import REST, MouthPose
+
+log = logging.getLogger(__name__)
+
+TICK_S = 0.020
+TICKS_PER_FRAME = 2  # 25 fps
+SAMPLES_PER_TICK = SAMPLE_RATE * 20 // 1000
+MAX_LAG_S = 0.25
+
+# Shared by all sessions; numpy drawing releases the GIL for much of its work.
+_RENDER_POOL = ThreadPoolExecutor(
+    max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="avatar-render"
+)
+
+
+class AvatarStream:
+    @classmethod
+    async def create(
+        cls, *, avatar_id: str, width: int, height: int, emotion: str | None = None
+    ) -> AvatarStream:
+        # The first renderer of an (avatar, size) draws its art (~1 s): keep that off the loop.
+        renderer = await asyncio.to_thread(FaceRenderer, avatar_id, width, height)
+        return cls(renderer, emotion=emotion)
+
+    def __init__(self, renderer: FaceRenderer, *, emotion: str | None = None) -> None:
+        self.width = renderer.width
+        self.height = renderer.height
+        self.emotion = emotion
+        self._renderer: FaceRenderer | None = renderer
+        self._clients: set[RoomClient] = set()
+        self._queue: deque[Speech] = deque()
+        self._current: Speech | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._rendering = False
+        self._closed = False
+        self._audio_seq = 0
+        self._video_seq = 0
+        self._born = time.monotonic()
+
+    # ---- state ---------------------------------------------------------------------------
+    @property
+    def is_speaking(self) -> bool:
+        return self._current is not None or bool(self._queue)
+
+    # ---- viewers -------------------------------------------------------------------------
+    def add_client(self, websocket: WebSocket) -> RoomClient:
+        client = RoomClient(websocket)
+        self._clients.add(client)
+        self._ensure_running()
+        return client
+
+    def remove_client(self, client: RoomClient) -> None:
+        self._clients.discard(client)
+
+    def broadcast(self, message: dict[str, Any]) -> None:
+        """A data-channel message to every viewer (lost if nobody watches, as on LiveKit)."""
+        text = json.dumps(message)
+        for client in self._clients:
+            client.offer_text(text)
+
+    # ---- speech --------------------------------------------------------------------------
+    def enqueue(self, speech: Speech) -> None:
+        if self._closed:
+            speech.finish(0.0)
+            return
+        self._queue.append(speech)
+        self._ensure_running()
+
+    def interrupt(self) -> None:
+        """Drop what is queued and stop what is playing; the stop event reports what was spoken."""
+        for speech in self._queue:
+            speech.finish(0.0)  # never started, so no events for it
+        self._queue.clear()
+        current, self._current = self._current, None
+        if current is not None:
+            if current.started:
+                current.listener.ended(current, current.spoken_ms, True)
+            current.finish(current.spoken_ms)
+
+    # ---- lifecycle -----------------------------------------------------------------------
+    def close(self, code: int, reason: str) -> None:
+        """End the room: resolve pending speech, close every viewer after its queued data."""
+        if self._closed:
+            return
+        self._closed = True
+        for speech in [*self._queue, *([self._current] if self._current else [])]:
+            speech.finish(speech.spoken_ms)
+        self._queue.clear()
+        self._current = None
+        for client in self._clients:
+            client.request_close(code, reason)
+        if self._task is not None:
+            self._task.cancel()
+        self._renderer = None  # closed sessions are remembered; their frame buffers are not
+
+    async def wait_viewers_closed(self, timeout: float) -> None:
+        waits = [asyncio.create_task(c.finished.wait()) for c in self._clients]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=timeout)
+            for task in pending:
+                task.cancel()
+
+    def _ensure_running(self) -> None:
+        if self._closed or (self._task is not None and not self._task.done()):
+            return
+        self._task = asyncio.create_task(self._produce(), name="avatar-stream")
+
+    # ---- the clock -----------------------------------------------------------------------
+    async def _produce(self) -> None:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        wall0 = time.time()
+        tick = 0
+        try:
+            while not self._closed and (self._clients or self.is_speaking):
+                due = t0 + tick * TICK_S
+                now = loop.time()
+                if now < due:
+                    await asyncio.sleep(due - now)
+                    continue
+                lag = now - due
+                if lag > MAX_LAG_S:
+                    skip = int(lag / TICK_S)
+                    tick += skip
+                    continue
+                video_due = tick % TICKS_PER_FRAME == 0 and lag < TICK_S * TICKS_PER_FRAME
+                # loop.time() is the monotonic clock, so `due - _born` is the stream's own time.
+                self._tick(wall0 + tick * TICK_S, due - self._born, video_due)
+                tick += 1
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # a bug here must not take the server down; log it loudly
+            log.exception("avatar stream producer failed")
+
+    def _tick(self, captured_at: float, t: float, video_due: bool) -> None:
+        speech = self._current
+        mouth: MouthPose = speech.mouth_now() if speech is not None else REST
+        talking = speech is not None and speech.started
+        pcm, events = self._next_audio()
+        if self._clients:
+            packet = localroom.pack_audio(self._audio_seq, captured_at, pcm, SAMPLE_RATE)
+            for client in self._clients:
+                client.offer_audio(packet)
+        self._audio_seq = (self._audio_seq + 1) & 0xFFFFFFFF
+        for kind, sp, arg in events:  # after the audio they describe has gone out
+            if kind == "started":
+                sp.listener.started(sp)
+            elif kind == "word":
+                sp.listener.word(sp, arg)
+            else:
+                sp.listener.ended(sp, sp.spoken_ms, False)
+                sp.finish(sp.spoken_ms)
+        if video_due and self._clients:
+            self._render(captured_at, t, mouth, talking)
+
+    def _next_audio(self) -> tuple[npt.NDArray[np.int16], list[tuple[str, Speech, str]]]:
+        out = np.zeros(SAMPLES_PER_TICK, dtype=np.int16)
+        events: list[tuple[str, Speech, str]] = []
+        filled = 0
+        while filled < SAMPLES_PER_TICK:
+            speech = self._current
+            if speech is None:
+                if not self._queue:
+                    break
+                speech = self._current = self._queue.popleft()
+            chunk = speech.read(SAMPLES_PER_TICK - filled)
+            out[filled : filled + len(chunk)] = chunk
+            filled += len(chunk)
+            if len(chunk) and not speech.started:
+                speech.started = True
+                events.append(("started", speech, ""))
+            events.extend(("word", speech, w) for w in speech.due_words())
+            if speech.exhausted:
+                if not speech.started:  # zero-length audio still gets its start/stop pair
+                    speech.started = True
+                    events.append(("started", speech, ""))
+                events.append(("ended", speech, ""))
+                self._current = None
+                continue
+            if len(chunk) == 0:
+                break  # streamed input is behind real time: silence until more arrives
+        return out, events
+
+    # ---- video ---------------------------------------------------------------------------
+    def _render(self, captured_at: float, t: float, mouth: MouthPose, talking: bool) -> None:
+        renderer = self._renderer
+        if renderer is None:
+            return
+        if self._rendering:
+            return  # the last frame is still rendering: skip this one, don't queue it
+        self._rendering = True
+        seq = self._video_seq
+        self._video_seq = (self._video_seq + 1) & 0xFFFFFFFF
+        loop = asyncio.get_running_loop()
+        future = _RENDER_POOL.submit(
+            self._render_packet, renderer, seq, captured_at, t, mouth, talking
+        )
+
+        def done(f: Future[bytes]) -> None:
+            loop.call_soon_threadsafe(self._deliver, f)
+
+        future.add_done_callback(done)
+
+    def _render_packet(
+        self,
+        renderer: FaceRenderer,
+        seq: int,
+        captured_at: float,
+        t: float,
+        mouth: MouthPose,
+        talking: bool,
+    ) -> bytes:
+        rgb = renderer.render(t, mouth, emotion=self.emotion, talking=talking)
+        # `render` reuses its buffer; packing copies it before the next frame is drawn.
+        return localroom.pack_video(seq, captured_at, rgb)
+
+    def _deliver(self, future: Future[bytes]) -> None:
+        self._rendering = False
+        if self._closed:
+            return
+        try:
+            packet = future.result()
+        except Exception:
+            log.exception("frame rendering failed")
+            return
+        for client in self._clients:
+            client.offer_video(packet)

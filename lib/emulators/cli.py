@@ -1,0 +1,189 @@
+"""`python -m lib emulator heygen [options]`: serve the HeyGen v1 + LiveAvatar emulator.
+
+Prints exactly one stdout line, `AVATARLAB_EMULATOR_READY port=<port>`, once it accepts
+connections (with `--port 0` the OS picks a free port and that line reports it). It exits by
+itself when its parent process goes away, so a crashed app never leaves an orphan server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ipaddress
+import os
+import socket
+import sys
+
+import uvicorn
+
+from lib.emulators.heygen_app import create_app
+from lib.emulators.session_registry import EmulatorConfig
+
+READY_PREFIX = "AVATARLAB_EMULATOR_READY"
+# The real services close audio sockets over 1 MB (agent.speak packets); clients of the room
+# send only small JSON, so one limit fits every websocket here.
+WS_MAX_MESSAGE = 1_000_000
+PARENT_POLL_S = 0.5
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m lib emulator", description="Local emulators of avatar services."
+    )
+    sub = parser.add_subparsers(dest="service", required=True)
+    hg = sub.add_parser(
+        "heygen",
+        help="HeyGen Interactive Avatar v1 + LiveAvatar API with a local media room",
+    )
+    hg.add_argument("--port", type=int, default=8710, help="0 picks a free port (default 8710)")
+    hg.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    hg.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    hg.add_argument(
+        "--concurrency-limit",
+        type=int,
+        default=3,
+        help="open sessions per API before 'Concurrent limit reached' (default 3, HeyGen trial)",
+    )
+    hg.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="idle timeout in seconds for sessions that do not set one "
+        "(default: HeyGen 120, LiveAvatar 300); small values like 2 are allowed for tests",
+    )
+    hg.add_argument(
+        "--session-duration-limit",
+        type=float,
+        default=600.0,
+        help="hard cap on a session's length in seconds (default 600)",
+    )
+    hg.add_argument(
+        "--sandbox-duration",
+        type=float,
+        default=60.0,
+        help="LiveAvatar is_sandbox session length in seconds (default 60)",
+    )
+    hg.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process ends (default: when the parent process ends)",
+    )
+    hg.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    return parser
+
+
+def _loopback(host: str) -> str:
+    if host == "localhost":
+        return "127.0.0.1"
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return host
+    except ValueError:
+        pass
+    raise SystemExit(
+        f"--host {host!r} is not a loopback address: the emulator accepts any key and must "
+        "not be reachable from other machines (use 127.0.0.1)"
+    )
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise SystemExit(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _parent_gone(original_ppid: int, parent_pid: int | None) -> bool:
+    if os.getppid() != original_ppid:
+        return True  # re-parented: whoever started us has died
+    if parent_pid is None:
+        return False
+    try:
+        os.kill(parent_pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # exists, just not ours to signal
+    return False
+
+
+async def _watch_parent(server: uvicorn.Server, original_ppid: int, parent_pid: int | None) -> None:
+    while not server.should_exit:
+        if _parent_gone(original_ppid, parent_pid):
+            print("emulator: parent process ended; shutting down", file=sys.stderr)
+            server.should_exit = True
+            return
+        await asyncio.sleep(PARENT_POLL_S)
+
+
+async def _serve(
+    server: uvicorn.Server, sock: socket.socket, original_ppid: int, parent_pid: int | None
+) -> int:
+    serving = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if serving.done():
+            serving.result()  # re-raise a startup failure
+            return 1
+        await asyncio.sleep(0.02)
+    port = sock.getsockname()[1]
+    print(f"{READY_PREFIX} port={port}", flush=True)
+    watchdog = asyncio.create_task(_watch_parent(server, original_ppid, parent_pid))
+    try:
+        await serving
+    finally:
+        watchdog.cancel()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    # Taken first thing: a parent that dies right after reading READY must still be noticed.
+    original_ppid = os.getppid()
+    args = _parser().parse_args(argv)
+    host = _loopback(args.host)
+    if args.concurrency_limit < 1:
+        raise SystemExit("--concurrency-limit must be at least 1")
+    if args.idle_timeout is not None and args.idle_timeout <= 0:
+        raise SystemExit("--idle-timeout must be positive")
+    sock = _bind(host, args.port)
+    port = sock.getsockname()[1]
+    config = EmulatorConfig(
+        host=host if ":" not in host else f"[{host}]",
+        port=port,
+        api_key=args.api_key,
+        concurrency_limit=args.concurrency_limit,
+        idle_timeout_s=args.idle_timeout,
+        session_duration_limit_s=args.session_duration_limit,
+        sandbox_duration_s=args.sandbox_duration,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(config),
+            log_level=args.log_level,
+            access_log=False,
+            lifespan="on",
+            ws_max_size=WS_MAX_MESSAGE,
+            # Raw frames are incompressible noise to deflate and would cost a core per viewer.
+            ws_per_message_deflate=False,
+            timeout_graceful_shutdown=2,
+        )
+    )
+    key_note = "the --api-key" if args.api_key else "any non-empty key"
+    print(
+        f"emulator: HeyGen v1 + LiveAvatar on {config.http_base} (accepts {key_note})",
+        file=sys.stderr,
+    )
+    try:
+        return asyncio.run(_serve(server, sock, original_ppid, args.parent_pid))
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: uvicorn shut down cleanly, then re-raised the signal
+
+
+if __name__ == "__main__":
+    sys.exit(main())

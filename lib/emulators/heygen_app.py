@@ -1,0 +1,84 @@
+"""The emulator's Starlette app: HeyGen v1 + LiveAvatar REST, the local room, the audio
+sockets, avatar preview images, and the one place errors become responses."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route, WebSocketRoute
+
+from lib import localroom
+from lib.emulators import agent_socket, heygen_routes, liveavatar_routes, room_socket
+from lib.emulators.api_errors import ApiError
+from lib.emulators.http_io import error_response
+from lib.emulators.session_registry import EmulatorConfig, Registry
+from lib.engines.face import FaceRenderer, avatar_by_id
+from lib.engines.visemes import REST
+
+PREVIEW_SIZE = (640, 360)
+_previews: dict[str, bytes] = {}
+
+
+def _render_preview(avatar_id: str) -> bytes:
+    rgb = FaceRenderer(avatar_id, *PREVIEW_SIZE).render(0.0, REST)
+    out = io.BytesIO()
+    Image.fromarray(rgb).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def avatar_preview(request: Request) -> Response:
+    """`normal_preview` / `preview_url` of the avatar lists: a still of the idle avatar."""
+    name = request.path_params["name"]
+    avatar_id = name.removesuffix(".png")
+    if avatar_by_id(avatar_id) is None:
+        return JSONResponse({"detail": "Not Found"}, status_code=404)
+    if avatar_id not in _previews:
+        _previews[avatar_id] = await asyncio.to_thread(_render_preview, avatar_id)
+    return Response(
+        _previews[avatar_id], media_type="image/png", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+async def _api_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    # Unknown paths and wrong methods answer in JSON like the real APIs, not plain text.
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def create_app(config: EmulatorConfig) -> Starlette:
+    registry = Registry(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        registry.start_reaper()
+        yield
+        await registry.shutdown()
+
+    routes: list[BaseRoute] = [
+        *heygen_routes.routes(),
+        *liveavatar_routes.routes(),
+        WebSocketRoute(f"{localroom.ROOM_PATH}/{{session_id}}", room_socket.endpoint),
+        WebSocketRoute("/v1/realtime/{session_id}", agent_socket.heygen_endpoint),
+        WebSocketRoute("/v1/liveavatar/ws/{session_id}", agent_socket.lite_endpoint),
+        Route("/v1/avatar-preview/{name}", avatar_preview, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+        lifespan=lifespan,
+    )
+    app.state.registry = registry
+    return app

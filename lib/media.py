@@ -1,0 +1,171 @@
+"""Avatar media → streamlit-webrtc source tracks.
+
+`AvatarMedia` is the MediaSink a session's transport writes into (any thread) and the source the
+aiortc loop reads from: the newest video frame, and a small audio jitter buffer at 48 kHz.
+"""
+
+from __future__ import annotations
+
+import collections
+import fractions
+import threading
+import time
+from collections.abc import Callable
+
+import av
+import numpy as np
+import numpy.typing as npt
+from PIL import Image, ImageDraw, ImageFont
+
+from lib.avatar.base import AvatarEvent, MediaSink
+
+AUDIO_RATE = 48000
+AUDIO_PTIME = 0.02
+SAMPLES_PER_FRAME = int(AUDIO_RATE * AUDIO_PTIME)
+# Audio kept ahead of playout: enough to ride out loopback jitter, small enough for lip-sync.
+AUDIO_TARGET_MS = 60
+AUDIO_MAX_MS = 250
+
+
+class AudioJitterBuffer:
+    """Thread-safe PCM16 mono FIFO; trims to AUDIO_TARGET_MS when it grows past AUDIO_MAX_MS
+    (two clocks drift: the avatar server's and the browser-facing track's)."""
+
+    def __init__(self) -> None:
+        self._chunks: collections.deque[npt.NDArray[np.int16]] = collections.deque()
+        self._size = 0
+        self._lock = threading.Lock()
+        self.underruns = 0
+        self.dropped_samples = 0
+
+    def push(self, pcm: npt.NDArray[np.int16]) -> None:
+        with self._lock:
+            self._chunks.append(pcm)
+            self._size += pcm.size
+            limit = AUDIO_RATE * AUDIO_MAX_MS // 1000
+            if self._size > limit:
+                self._drop(self._size - AUDIO_RATE * AUDIO_TARGET_MS // 1000)
+
+    def _drop(self, n: int) -> None:
+        while n > 0 and self._chunks:
+            head = self._chunks[0]
+            if head.size <= n:
+                self._chunks.popleft()
+                n -= head.size
+                self._size -= head.size
+                self.dropped_samples += head.size
+            else:
+                self._chunks[0] = head[n:]
+                self._size -= n
+                self.dropped_samples += n
+                n = 0
+
+    def pull(self, n: int) -> npt.NDArray[np.int16]:
+        out = np.zeros(n, dtype=np.int16)
+        filled = 0
+        with self._lock:
+            while filled < n and self._chunks:
+                head = self._chunks[0]
+                take = min(n - filled, head.size)
+                out[filled : filled + take] = head[:take]
+                filled += take
+                if take == head.size:
+                    self._chunks.popleft()
+                else:
+                    self._chunks[0] = head[take:]
+                self._size -= take
+            if filled < n and self._size == 0 and filled > 0:
+                self.underruns += 1
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._chunks.clear()
+            self._size = 0
+
+    @property
+    def buffered_ms(self) -> float:
+        with self._lock:
+            return self._size * 1000 / AUDIO_RATE
+
+
+def _resample_linear(pcm: npt.NDArray[np.int16], src: int, dst: int) -> npt.NDArray[np.int16]:
+    if src == dst or pcm.size == 0:
+        return pcm
+    n = round(pcm.size * dst / src)
+    x = np.linspace(0, pcm.size - 1, n)
+    return np.interp(x, np.arange(pcm.size), pcm.astype(np.float32)).astype(np.int16)
+
+
+def placeholder(width: int, height: int, text: str) -> npt.NDArray[np.uint8]:
+    """Shown before the first avatar frame: a quiet dark card with a status line."""
+    img = Image.new("RGB", (width, height), (24, 26, 33))
+    draw = ImageDraw.Draw(img)
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(
+            "DejaVuSans.ttf", max(14, height // 22)
+        )
+    except OSError:
+        font = ImageFont.load_default()
+    w = draw.textlength(text, font=font)
+    draw.text(((width - w) / 2, height / 2 - height // 40), text, fill=(150, 156, 170), font=font)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
+class AvatarMedia(MediaSink):
+    """Media + events of the current avatar session, read by the WebRTC tracks and the page."""
+
+    def __init__(self, on_event: Callable[[AvatarEvent], None] | None = None) -> None:
+        self._lock = threading.Lock()
+        self._frame: npt.NDArray[np.uint8] | None = None
+        self._status = "Press Start to bring the avatar in"
+        self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
+        self.audio = AudioJitterBuffer()
+        self.frames_in = 0
+        self.frames_out = 0
+        self.first_frame_out_at: float | None = None
+        self._on_event = on_event
+
+    # ---- MediaSink (transport side) -----------------------------------------------------
+    def on_video(self, rgb: npt.NDArray[np.uint8]) -> None:
+        with self._lock:
+            self._frame = rgb
+            self.frames_in += 1
+
+    def on_audio(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+        self.audio.push(_resample_linear(pcm, sample_rate, AUDIO_RATE))
+
+    def on_event(self, event: AvatarEvent) -> None:
+        if self._on_event is not None:
+            self._on_event(event)
+
+    def set_event_handler(self, handler: Callable[[AvatarEvent], None] | None) -> None:
+        self._on_event = handler
+
+    def reset(self, status: str) -> None:
+        """Session ended or changed: drop the last frame and queued audio, show `status`."""
+        with self._lock:
+            self._frame = None
+            self._status = status
+            self.first_frame_out_at = None
+        self.audio.clear()
+
+    # ---- track side (aiortc loop thread) -------------------------------------------------
+    def video_frame(self, pts: int, time_base: fractions.Fraction) -> av.VideoFrame:
+        with self._lock:
+            rgb = self._frame
+            status = self._status
+        if rgb is None:
+            if self._placeholder is None or self._placeholder[0] != status:
+                self._placeholder = (status, placeholder(854, 480, status))
+            rgb = self._placeholder[1]
+        elif self.first_frame_out_at is None:
+            self.first_frame_out_at = time.time()
+        self.frames_out += 1
+        return av.VideoFrame.from_ndarray(rgb, format="rgb24")  # the track stamps pts
+
+    def audio_frame(self, pts: int, time_base: fractions.Fraction) -> av.AudioFrame:
+        pcm = self.audio.pull(SAMPLES_PER_FRAME)
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        return frame

@@ -1,0 +1,43 @@
+"""Cleanup when the user leaves a page (st.navigation). The entry script calls
+`enter_page(state, page)` on every run; a page registers what to release when left.
+
+streamlit-webrtc's SessionShutdownObserver compares page hashes that differ under
+st.navigation even when the user stays, so page-leave is decided here, from the page the
+navigation actually runs. Tab close is covered by the runners' heartbeat watchdogs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+# st.session_state (a SessionStateProxy) or any dict: only item access and setdefault are used.
+State = Any
+
+KEY = "_page_cleanups"
+CURRENT = "_current_page"
+
+
+def enter_page(state: State, page: str) -> list[str]:
+    state[CURRENT] = page
+    return leave_other_pages(state, page)
+
+
+def current_page(state: State) -> str:
+    return str(state.get(CURRENT, ""))
+
+
+def on_leave(state: State, page: str, name: str, cleanup: Callable[[], None]) -> None:
+    cleanups: dict[str, dict[str, Callable[[], None]]] = state.setdefault(KEY, {})
+    cleanups.setdefault(page, {})[name] = cleanup
+
+
+def leave_other_pages(state: State, current: str) -> list[str]:
+    """Run and forget the cleanups of every page except `current`; returns what ran."""
+    cleanups: dict[str, dict[str, Callable[[], None]]] = state.get(KEY, {})
+    ran = []
+    for page in [p for p in cleanups if p != current]:
+        for name, fn in cleanups.pop(page).items():
+            fn()
+            ran.append(f"{page}:{name}")
+    return ran

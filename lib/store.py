@@ -1,0 +1,209 @@
+"""The one store: sessions, tasks and events with timestamps, in SQLite (WAL).
+
+SQL is kept portable (standard types, `?` placeholders translated in one place, no SQLite-only
+syntax in queries) so a PostgreSQL URL can later replace the file for a shared deployment.
+Timestamps are epoch seconds (`time.time()`); durations are derived by readers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, Final
+
+import pandas as pd
+
+SCHEMA_VERSION: Final = 1
+
+# table → ordered columns (name, SQL type). `id` is a client-made UUID (portable, no sequences).
+TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
+    "avatar_sessions": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("provider", "TEXT NOT NULL"),
+        ("remote_session_id", "TEXT"),
+        ("avatar_id", "TEXT"),
+        ("voice_id", "TEXT"),
+        ("quality", "TEXT"),
+        ("emotion", "TEXT"),
+        ("rate", "DOUBLE PRECISION"),
+        ("language", "TEXT"),
+        ("requested_at", "DOUBLE PRECISION NOT NULL"),
+        ("started_at", "DOUBLE PRECISION"),
+        ("first_frame_at", "DOUBLE PRECISION"),
+        ("stopped_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("stop_reason", "TEXT"),
+        ("error", "TEXT"),
+    ),
+    "avatar_tasks": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("session_id", "TEXT NOT NULL"),
+        ("task_id", "TEXT"),
+        ("text", "TEXT NOT NULL"),
+        ("mode", "TEXT"),
+        ("requested_at", "DOUBLE PRECISION NOT NULL"),
+        ("answered_at", "DOUBLE PRECISION"),
+        ("duration_ms", "DOUBLE PRECISION"),
+        ("started_at", "DOUBLE PRECISION"),
+        ("stopped_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
+    "avatar_events": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("session_id", "TEXT NOT NULL"),
+        ("task_id", "TEXT"),
+        ("kind", "TEXT NOT NULL"),
+        ("at", "DOUBLE PRECISION NOT NULL"),
+        ("payload", "TEXT"),
+    ),
+}
+INDEXES: Final = (
+    "CREATE INDEX IF NOT EXISTS ix_tasks_session ON avatar_tasks (session_id)",
+    "CREATE INDEX IF NOT EXISTS ix_events_session ON avatar_events (session_id, at)",
+)
+
+
+class StoreError(RuntimeError):
+    """The database can't be used; the message says what to do."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Store:
+    def __init__(self, path: str) -> None:
+        self.path = path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            # One connection shared by threads, serialised by our lock (writes are tiny).
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the database {path!r}: {exc}. Move the file aside or set "
+                "AVATARLAB_DB to a new path."
+            ) from exc
+
+    def _migrate(self) -> None:
+        with self._tx() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            for table, cols in TABLES.items():
+                body = ", ".join(f"{name} {sqltype}" for name, sqltype in cols)
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+            for ddl in INDEXES:
+                cur.execute(ddl)
+            if cur.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Cursor]:
+        with self._lock:
+            cur = self._conn.cursor()
+            try:
+                yield cur
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                raise
+            finally:
+                cur.close()
+
+    @staticmethod
+    def _columns(table: str) -> set[str]:
+        return {name for name, _ in TABLES[table]}
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> str:
+        data = dict(row)
+        data.setdefault("id", new_id())
+        unknown = set(data) - self._columns(table)
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        cols = ", ".join(data)
+        marks = ", ".join("?" for _ in data)
+        with self._tx() as cur:
+            cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(data.values()))
+        return str(data["id"])
+
+    def update(self, table: str, row_id: str, fields: Mapping[str, Any]) -> None:
+        if not fields:
+            return
+        unknown = set(fields) - self._columns(table)
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        with self._tx() as cur:
+            cur.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*fields.values(), row_id))
+
+    def add_event(
+        self,
+        session_id: str,
+        kind: str,
+        at: float | None = None,
+        task_id: str | None = None,
+        payload: Mapping[str, Any] | None = None,
+    ) -> str:
+        return self.insert(
+            "avatar_events",
+            {
+                "session_id": session_id,
+                "task_id": task_id,
+                "kind": kind,
+                "at": time.time() if at is None else at,
+                "payload": json.dumps(payload, sort_keys=True) if payload else None,
+            },
+        )
+
+    def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+        with self._lock:
+            return pd.read_sql_query(sql, self._conn, params=params)
+
+    def get(self, table: str, row_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            cur = self._conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
+            row = cur.fetchone()
+            names = [d[0] for d in cur.description]
+        return dict(zip(names, row, strict=True)) if row else None
+
+    def sessions(self) -> pd.DataFrame:
+        return self.frame("SELECT * FROM avatar_sessions ORDER BY requested_at DESC")
+
+    def tasks(self, session_id: str) -> pd.DataFrame:
+        return self.frame(
+            "SELECT * FROM avatar_tasks WHERE session_id = ? ORDER BY requested_at", (session_id,)
+        )
+
+    def events(self, session_id: str) -> pd.DataFrame:
+        return self.frame(
+            "SELECT * FROM avatar_events WHERE session_id = ? ORDER BY at", (session_id,)
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+
+_shared: dict[str, Store] = {}
+_shared_lock = threading.Lock()
+
+
+def open_store(path: str | None = None) -> Store:
+    """One Store per path per process (the page, runners and CLI share it)."""
+    from lib.config import db_path
+
+    key = path or db_path()
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Store(key)
+        return _shared[key]

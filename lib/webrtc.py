@@ -1,0 +1,32 @@
+"""streamlit-webrtc settings shared by the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+_patched = False
+
+# No STUN/TURN: media stays on this machine or the LAN, and without this streamlit-webrtc
+# would inject Google's STUN server, which is unreachable offline and slows ICE gathering.
+RTC_CONFIGURATION: dict[str, Any] = {"iceServers": []}
+
+
+def allow_loopback_ice() -> None:
+    """aioice never offers 127.0.0.1, so in a loopback-only sandbox ICE fails. Offer it in
+    addition to the real host addresses (harmless for remote browsers: that pair just fails).
+    Pinned aioice==0.13.0 is what this patch was checked against."""
+    global _patched
+    if _patched:
+        return
+    import aioice.ice
+
+    original = aioice.ice.get_host_addresses
+
+    def with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+        addresses: list[str] = list(original(use_ipv4=use_ipv4, use_ipv6=use_ipv6))
+        if use_ipv4 and "127.0.0.1" not in addresses:
+            addresses.append("127.0.0.1")
+        return addresses
+
+    aioice.ice.get_host_addresses = with_loopback
+    _patched = True

@@ -1,0 +1,162 @@
+"""Avatar Studio in a real browser: local session → lip-synced video and audio → nothing left."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.studio_driver import StudioDriver, first_avatar_frame, first_mouth_movement
+from lib.engines.face import AVATARS, FaceRenderer
+from lib.store import Store
+from tests.conftest import live_sessions
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+
+
+def mouth_box_rel(
+    avatar_id: str, width: int = 854, height: int = 480, margin: int = 4
+) -> tuple[float, float, float, float]:
+    x0, y0, x1, y1 = FaceRenderer(avatar_id, width, height).mouth_box
+    # A margin covers the head's idle sway; darkness is measured, not exact pixels.
+    return (
+        (x0 - margin) / width,
+        (y0 - margin) / height,
+        (x1 + margin) / width,
+        (y1 + margin) / height,
+    )
+
+
+@pytest.fixture(scope="module")
+def app(local_heygen, tmp_path_factory) -> Iterator[App]:
+    tmp = tmp_path_factory.mktemp("studio")
+    env = {"AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url, "AVATARLAB_HEARTBEAT_TIMEOUT": "5"}
+    with streamlit_app(tmp, env) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def studio(browser, app) -> Iterator[StudioDriver]:
+    context = browser.new_context()
+    context.add_init_script(PC_SPY)
+    page = context.new_page()
+    driver = StudioDriver(page)
+    driver.open(app.url)
+    yield driver
+    context.close()
+
+
+def wait_no_sessions(base_url: str, timeout_s: float) -> list[dict]:
+    deadline = time.monotonic() + timeout_s
+    sessions = live_sessions(base_url)
+    while sessions and time.monotonic() < deadline:
+        time.sleep(0.25)
+        sessions = live_sessions(base_url)
+    return sessions
+
+
+def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_heygen):
+    avatar = AVATARS[0].avatar_id
+    t_click = studio.click("Start")
+    studio.install_monitor(mouth_box_rel(avatar))
+    assert studio.wait_until(lambda: first_avatar_frame(studio.samples(), t_click) is not None, 20)
+    studio.live()
+
+    fps = studio.decoded_fps(3.0)
+    assert fps >= 20, f"browser decoded {fps:.1f} fps"
+    stats = studio.stats()
+    assert stats["video"]["width"] == 854 and stats["video"]["height"] == 480
+
+    # Idle: the mouth rests.
+    studio.page.wait_for_timeout(1500)
+    t_speak_typed = studio.now()
+    idle = [
+        s.mouth
+        for s in studio.samples()
+        if s.mouth is not None and t_speak_typed - 1.5 <= s.t < t_speak_typed
+    ]
+    audio_before = studio.stats()["audio"]
+
+    studio.type_text("Hello there, I am speaking now. Watch my mouth move while I talk to you.")
+    t_speak = studio.click("Speak")
+    assert studio.wait_until(
+        lambda: first_mouth_movement(studio.samples(), t_speak) is not None, 10
+    )
+    studio.page.wait_for_timeout(2500)
+    t_mid = studio.now()
+    talking = [
+        s.mouth for s in studio.samples() if s.mouth is not None and t_mid - 2.0 <= s.t < t_mid
+    ]
+    audio_during = studio.stats()["audio"]
+
+    assert len(idle) > 20 and len(talking) > 20
+    idle_spread = max(idle) - min(idle)
+    talk_spread = max(talking) - min(talking)
+    assert talk_spread > 0.02, f"mouth barely moved while speaking ({talk_spread:.3f})"
+    print(f"mouth darkness spread: idle {idle_spread:.4f}, talking {talk_spread:.4f}")
+    assert talk_spread > 3 * idle_spread, (idle_spread, talk_spread)
+
+    # Audio arrives, and carries the speech (energy rises while talking).
+    assert audio_during["samples"] > audio_before["samples"]
+    assert audio_during["energy"] - audio_before["energy"] > 1e-4
+
+    # After speaking the mouth rests again.
+    studio.page.get_by_text("listening").first.wait_for(timeout=20_000)
+    studio.page.wait_for_timeout(1200)
+    t_end = studio.now()
+    after = [s.mouth for s in studio.samples() if s.mouth is not None and t_end - 1.0 <= s.t]
+    assert max(after) - min(after) < max(talk_spread / 3, 2 * idle_spread + 0.01)
+    assert statistics.median(after) < statistics.median(talking) + 0.01
+
+    studio.click("Stop")
+    assert wait_no_sessions(local_heygen.base_url, 10) == []
+
+    store = Store(app.log_path.parent.joinpath("avatarlab.db").as_posix())
+    sessions = store.sessions()
+    row = sessions.iloc[0]
+    assert row["status"] == "stopped" and row["first_frame_at"] >= row["requested_at"]
+    tasks = store.tasks(row["id"])
+    assert len(tasks) == 1
+    task = tasks.iloc[0]
+    assert task["status"] == "done" and task["duration_ms"] > 1000
+    assert task["requested_at"] <= task["started_at"] < task["stopped_at"]
+    kinds = list(store.events(row["id"])["kind"])
+    for kind in (
+        "first_frame",
+        "avatar_start_talking",
+        "avatar_talking_message",
+        "avatar_end_message",
+        "avatar_stop_talking",
+    ):
+        assert kind in kinds
+    assert kinds.index("avatar_start_talking") < kinds.index("avatar_stop_talking")
+
+
+def test_leaving_the_page_stops_the_session(studio, local_heygen):
+    studio.click("Start")
+    studio.live()
+    assert len(live_sessions(local_heygen.base_url)) == 1
+    studio.page.get_by_role("link", name="Settings").click()
+    studio.page.get_by_role("heading", name="Settings").wait_for(timeout=20_000)
+    assert wait_no_sessions(local_heygen.base_url, 15) == []
+
+
+def test_closing_the_tab_stops_the_session(studio, local_heygen):
+    studio.click("Start")
+    studio.live()
+    assert len(live_sessions(local_heygen.base_url)) == 1
+    studio.page.close()
+    # The heartbeat watchdog (5 s in this test) or the session observer stops it.
+    assert wait_no_sessions(local_heygen.base_url, 30) == []

@@ -1,0 +1,40 @@
+"""Shared fixtures: real local servers over loopback, started as a user would start them."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from lib.emulators.process import EmulatorProcess, start_emulator
+
+
+@pytest.fixture(scope="session")
+def local_heygen() -> Iterator[EmulatorProcess]:
+    """One embedded HeyGen-compatible server for the whole run (any key accepted)."""
+    emu = start_emulator("heygen")
+    yield emu
+    emu.stop()
+
+
+def live_sessions(base_url: str) -> list[dict]:
+    resp = httpx.get(f"{base_url}/v1/streaming.list", headers={"x-api-key": "local"}, timeout=10)
+    resp.raise_for_status()
+    return list(resp.json()["data"]["sessions"])
+
+
+@pytest.fixture
+def tmp_db(tmp_path, monkeypatch) -> str:
+    path = str(tmp_path / "avatarlab.db")
+    monkeypatch.setenv("AVATARLAB_DB", path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _no_real_keys(monkeypatch):
+    """Tests only ever target 127.0.0.1: never pick up a developer's real keys."""
+    for name in ("HEYGEN_API_KEY", "LIVEAVATAR_API_KEY", "OPENAI_API_KEY"):
+        if name in os.environ:
+            monkeypatch.delenv(name)

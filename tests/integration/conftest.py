@@ -1,0 +1,35 @@
+"""Emulator servers for the server tests, started as a user would (`python -m lib emulator
+heygen --port 0 ...`), waited for on their READY line, and terminated afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from lib.emulators.process import EmulatorProcess, start_emulator
+
+TEST_KEY = "test-key"
+
+
+def _stop_and_check(emu: EmulatorProcess) -> None:
+    emu.stop()
+    # The server must have handled everything the tests threw at it without crashing a handler.
+    problems = [line for line in emu.output if "Traceback" in line or "ERROR" in line]
+    assert not problems, "\n".join(emu.output[-40:])
+
+
+@pytest.fixture(scope="module")
+def keyed_emulator() -> Iterator[EmulatorProcess]:
+    """Accepts only TEST_KEY; HeyGen's trial limit of 3 concurrent sessions."""
+    emu = start_emulator("heygen", "--api-key", TEST_KEY, "--concurrency-limit", "3")
+    yield emu
+    _stop_and_check(emu)
+
+
+@pytest.fixture(scope="module")
+def fast_emulator() -> Iterator[EmulatorProcess]:
+    """Any key; sessions idle out after 2 s and sandbox sessions last 3 s (timing tests)."""
+    emu = start_emulator("heygen", "--idle-timeout", "2", "--sandbox-duration", "3")
+    yield emu
+    _stop_and_check(emu)

@@ -1,0 +1,175 @@
+"""Every page through Streamlit's AppTest (no browser): renders, lists, errors, key hygiene."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from unittest import mock
+
+import httpx
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.bench.harness import ROOT
+from lib.emulators.process import start_emulator
+from lib.engines.face import AVATARS
+from tests.conftest import live_sessions
+
+pytestmark = pytest.mark.integration
+PAGES = ["studio", "conversation", "latency", "costs", "experiments", "sessions", "settings"]
+
+
+@pytest.fixture(autouse=True)
+def _webrtc_under_apptest() -> Iterator[None]:
+    # streamlit-webrtc asks the real Runtime for the session; AppTest has a mock runtime.
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
+    ):
+        yield
+
+
+def app_test(monkeypatch, tmp_db, base_url: str) -> AppTest:
+    monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", base_url)
+    return AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+
+
+def shutdown(at: AppTest) -> None:
+    runner = at.session_state["studio_runner"] if "studio_runner" in at.session_state else None  # noqa: SIM401 - SessionState has no .get
+    if runner is not None:
+        runner.shutdown()
+
+
+def texts(at: AppTest) -> str:
+    parts = (
+        [e.value for e in at.error]
+        + [e.value for e in at.caption]
+        + [e.value for e in at.markdown]
+        + [e.value for e in at.info]
+    )
+    return "\n".join(str(p) for p in parts)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders(monkeypatch, tmp_db, local_heygen, page):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    try:
+        assert not at.exception, at.exception
+        if page not in ("studio", "settings"):
+            assert "Not built yet" in at.info[0].value
+    finally:
+        shutdown(at)
+
+
+def test_studio_lists_come_from_the_provider(monkeypatch, tmp_db, local_heygen):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    try:
+        avatar_box = next(s for s in at.selectbox if s.label == "Avatar")
+        assert avatar_box.label == "Avatar"
+        names = {a.pose_name for a in AVATARS}  # HeyGen lists pose_name, not a name
+        assert names <= set(avatar_box.options)
+        voice_box = next(s for s in at.selectbox if s.label == "Voice")
+        assert len(voice_box.options) >= 6
+    finally:
+        shutdown(at)
+
+
+def test_wrong_key_shows_the_providers_message_and_what_to_do(monkeypatch, tmp_db):
+    emu = start_emulator("heygen", "--api-key", "only-this-key")
+    try:
+        at = app_test(monkeypatch, tmp_db, emu.base_url)
+        at.run()
+        assert not at.exception
+        assert "Unauthorized" in [e.value for e in at.error]
+        assert "What to do" in texts(at)
+        shutdown(at)
+    finally:
+        emu.stop()
+
+
+def wait_state(at: AppTest, states: tuple[str, ...], timeout: float = 20) -> str:
+    runner = at.session_state["studio_runner"]
+    deadline = time.monotonic() + timeout
+    while runner.snapshot().state not in states and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return runner.snapshot().state
+
+
+def test_over_the_limit_shows_the_message(monkeypatch, tmp_db):
+    emu = start_emulator("heygen", "--concurrency-limit", "1")
+    try:
+        headers = {"x-api-key": "k"}
+        token = httpx.post(
+            f"{emu.base_url}/v1/streaming.create_token", headers=headers, json={}
+        ).json()["data"]["token"]
+        httpx.post(
+            f"{emu.base_url}/v1/streaming.new",
+            json={"avatar_id": AVATARS[0].avatar_id},
+            headers={"Authorization": f"Bearer {token}"},
+        ).raise_for_status()
+        at = app_test(monkeypatch, tmp_db, emu.base_url)
+        at.run()
+        at.button[0].click().run()  # Start
+        assert wait_state(at, ("error", "live")) == "error"
+        at.run()
+        assert any("Concurrent limit reached" in e.value for e in at.error)
+        assert "stop your other sessions" in texts(at)
+        assert len(live_sessions(emu.base_url)) == 1  # ours never started
+        shutdown(at)
+    finally:
+        emu.stop()
+
+
+def test_unknown_custom_avatar_is_refused_with_what_to_do(monkeypatch, tmp_db, local_heygen):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    try:
+        at.text_input(key="custom_avatar").input("Ghost_public").run()
+        at.button[0].click().run()
+        assert wait_state(at, ("error", "live")) == "error"
+        at.run()
+        assert any("Invalid parameter" in e.value for e in at.error)
+        assert "What to do" in texts(at)
+    finally:
+        shutdown(at)
+
+
+def test_start_speak_stop_through_the_page(monkeypatch, tmp_db, local_heygen):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    try:
+        at.button[0].click().run()
+        assert wait_state(at, ("live", "error")) == "live"
+        at.run()
+        speak = next(b for b in at.button if b.label == "Speak")
+        assert not speak.disabled
+        at.text_area(key="studio_text").input("Testing one two.").run()
+        next(b for b in at.button if b.label == "Speak").click().run()
+        runner = at.session_state["studio_runner"]
+        deadline = time.monotonic() + 15
+        while not any("Testing" in t for t in runner.snapshot().transcript):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        next(b for b in at.button if b.label == "Stop").click().run()
+        assert runner.snapshot().state == "ended"
+        assert live_sessions(local_heygen.base_url) == []
+    finally:
+        shutdown(at)
+
+
+def test_settings_never_shows_a_key(monkeypatch, tmp_db, local_heygen):
+    monkeypatch.setenv("HEYGEN_API_KEY", "sk-MARKER-never-shown-0001")
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    try:
+        assert not at.exception
+        frame = at.dataframe[0].value
+        assert set(frame[frame["provider"] == "heygen"]["usable"]) == {"yes"}
+        dump = str(at._tree) + frame.to_csv()
+        assert "MARKER" not in dump
+    finally:
+        shutdown(at)

@@ -1,0 +1,97 @@
+"""AvatarRunner (the page's session owner) against the local server: records, cleanup."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from lib.avatar.base import AvatarError, SessionOptions
+from lib.avatar.providers import build_provider
+from lib.avatar.runner import AvatarRunner
+from lib.engines.face import AVATARS
+from lib.engines.tts import VOICES
+from lib.store import Store
+from tests.conftest import live_sessions
+
+pytestmark = pytest.mark.integration
+OPTIONS = SessionOptions(
+    AVATARS[1].avatar_id, next(v.voice_id for v in VOICES if v.support_realtime), quality="low"
+)
+
+
+def make_runner(tmp_path, base_url: str) -> AvatarRunner:
+    store = Store(str(tmp_path / "lab.db"))
+    return AvatarRunner(
+        store, provider_factory=lambda name: build_provider(name, local_base_url=base_url)
+    )
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_runner_records_session_task_and_events_then_shutdown_stops_it(tmp_path, local_heygen):
+    runner = make_runner(tmp_path, local_heygen.base_url)
+    try:
+        avatars, voices = runner.catalog("local")
+        assert avatars and voices
+        runner.start("local", OPTIONS)
+        snap = runner.wait_started()
+        assert snap.state == "live", snap.problem
+        wait_for(lambda: runner.snapshot().first_frame_at is not None)
+        result = runner.speak("Recording this task.", "sync")
+        wait_for(lambda: not runner.snapshot().speaking)
+        assert any("Recording" in line for line in runner.snapshot().transcript)
+        row = runner.store.get("avatar_sessions", snap.record_id)
+        assert row["status"] == "live" and row["remote_session_id"] == snap.session_id
+        assert row["requested_at"] <= row["started_at"] <= row["first_frame_at"]
+        task = runner.store.tasks(snap.record_id).iloc[0]
+        assert task["task_id"] == result.task_id and task["status"] == "done"
+        assert task["requested_at"] <= task["started_at"] <= task["stopped_at"]
+    finally:
+        runner.shutdown()
+    assert not runner.alive
+    assert all(s["session_id"] != snap.session_id for s in live_sessions(local_heygen.base_url))
+    row = runner.store.get("avatar_sessions", snap.record_id)
+    assert row["status"] == "stopped" and row["stop_reason"] == "PAGE_CLOSED"
+
+
+def test_provider_side_end_is_shown_and_recorded(tmp_path, local_heygen):
+    runner = make_runner(tmp_path, local_heygen.base_url)
+    try:
+        runner.start("local", OPTIONS)
+        snap = runner.wait_started()
+        import httpx
+
+        httpx.post(
+            f"{local_heygen.base_url}/v1/streaming.stop",
+            headers={"x-api-key": "k"},
+            json={"session_id": snap.session_id},
+            timeout=10,
+        ).raise_for_status()
+        wait_for(lambda: runner.snapshot().state == "ended")
+        assert runner.snapshot().ended_reason == "ROOM_DELETED"
+        with pytest.raises(AvatarError) as err:
+            runner.speak("hello?")
+        assert "Start" in err.value.hint
+        row = runner.store.get("avatar_sessions", snap.record_id)
+        assert row["status"] == "stopped" and row["stop_reason"] == "ROOM_DELETED"
+    finally:
+        runner.shutdown()
+
+
+def test_start_failure_is_shown_with_what_to_do(tmp_path, local_heygen):
+    runner = make_runner(tmp_path, local_heygen.base_url)
+    try:
+        runner.start("local", SessionOptions("Nobody_public", OPTIONS.voice_id))
+        snap = runner.wait_started()
+        assert snap.state == "error" and snap.problem is not None
+        assert "Invalid parameter" in snap.problem.message and snap.problem.hint
+        row = runner.store.sessions().iloc[0]
+        assert row["status"] == "error" and "Invalid parameter" in row["error"]
+    finally:
+        runner.shutdown()

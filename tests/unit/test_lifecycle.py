@@ -1,0 +1,27 @@
+import pytest
+
+from lib.loop_thread import LoopThread
+from lib.page_lifecycle import current_page, enter_page, on_leave
+
+
+def test_leaving_a_page_runs_its_cleanups_once():
+    state: dict = {}
+    calls: list[str] = []
+    enter_page(state, "studio")
+    on_leave(state, current_page(state), "runner", lambda: calls.append("stop"))
+    assert enter_page(state, "studio") == [] and calls == []  # a rerun of the same page
+    assert enter_page(state, "settings") == ["studio:runner"] and calls == ["stop"]
+    assert enter_page(state, "latency") == [] and calls == ["stop"]
+
+
+def test_loop_thread_runs_and_refuses_work_after_close():
+    loop = LoopThread("t")
+
+    async def answer() -> int:
+        return 42
+
+    assert loop.run(answer()) == 42
+    loop.close()
+    assert not loop.alive
+    with pytest.raises(RuntimeError, match="stopped"):
+        loop.run(answer(), timeout=1)

@@ -1,0 +1,44 @@
+import fractions
+
+import numpy as np
+
+from lib.media import AUDIO_MAX_MS, AUDIO_RATE, AUDIO_TARGET_MS, AudioJitterBuffer, AvatarMedia
+
+TB = fractions.Fraction(1, 90000)
+
+
+def test_jitter_buffer_keeps_order_and_pads_underruns():
+    buf = AudioJitterBuffer()
+    buf.push(np.arange(1, 601, dtype=np.int16))
+    out = buf.pull(960)
+    assert list(out[:600]) == list(range(1, 601)) and not out[600:].any()
+    assert buf.underruns == 1 and buf.buffered_ms == 0
+
+
+def test_jitter_buffer_trims_when_behind():
+    buf = AudioJitterBuffer()
+    for _ in range(40):  # 800 ms pushed with nobody pulling
+        buf.push(np.ones(960, dtype=np.int16))
+    assert AUDIO_TARGET_MS <= buf.buffered_ms <= AUDIO_MAX_MS
+    assert buf.dropped_samples > 0
+
+
+def test_audio_is_resampled_to_48k():
+    media = AvatarMedia()
+    media.on_audio(np.ones(480, dtype=np.int16), 24000)
+    assert media.audio.buffered_ms == 20.0
+    frame = media.audio_frame(0, fractions.Fraction(1, AUDIO_RATE))
+    assert frame.sample_rate == AUDIO_RATE and frame.samples == 960
+
+
+def test_video_shows_placeholder_until_frames_arrive_then_the_newest():
+    media = AvatarMedia()
+    first = media.video_frame(0, TB).to_ndarray(format="rgb24")
+    assert first.shape == (480, 854, 3) and media.first_frame_out_at is None
+    rgb = np.full((360, 640, 3), 200, dtype=np.uint8)
+    media.on_video(rgb)
+    out = media.video_frame(3000, TB).to_ndarray(format="rgb24")
+    assert out.shape == (360, 640, 3) and int(out.mean()) == 200
+    assert media.first_frame_out_at is not None
+    media.reset("Session ended")
+    assert media.video_frame(6000, TB).to_ndarray(format="rgb24").shape == (480, 854, 3)
