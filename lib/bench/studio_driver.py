@@ -72,7 +72,8 @@ async () => {
       if (r.type !== 'inbound-rtp') return;
       if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
           framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
-          fps: r.framesPerSecond};
+          fps: r.framesPerSecond, jitterMs: r.jitterBufferEmittedCount ?
+            1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : null};
       if (r.kind === 'audio') out.audio = {samples: r.totalSamplesReceived,
           energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples};
     });
@@ -184,15 +185,17 @@ def first_avatar_frame(
 
 
 def first_mouth_movement(
-    samples: list[FrameSample], after: float, rel_threshold: float = 0.02
+    samples: list[FrameSample], after: float, min_step: float = 0.004
 ) -> float | None:
-    """First frame after `after` whose mouth darkness departs from the resting baseline
-    (median of the frames in the second before `after`)."""
+    """First frame after `after` whose mouth darkness leaves the resting band: the frames of
+    the second before `after` give the resting median and its noise (VP8, idle sway)."""
     base = sorted(s.mouth for s in samples if s.mouth is not None and after - 1 <= s.t < after)
-    if not base:
+    if len(base) < 5:
         return None
     rest = base[len(base) // 2]
+    noise = base[-1] - base[0]
+    threshold = rest + max(min_step, 2 * noise)
     for s in samples:
-        if s.t >= after and s.mouth is not None and s.mouth - rest > rel_threshold:
+        if s.t >= after and s.mouth is not None and s.mouth > threshold:
             return s.t
     return None

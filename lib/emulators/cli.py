@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import os
 import socket
@@ -117,8 +118,10 @@ def _parent_gone(original_ppid: int, parent_pid: int | None) -> bool:
 async def _watch_parent(server: uvicorn.Server, original_ppid: int, parent_pid: int | None) -> None:
     while not server.should_exit:
         if _parent_gone(original_ppid, parent_pid):
-            print("emulator: parent process ended; shutting down", file=sys.stderr)
             server.should_exit = True
+            # Our output pipe may have died with the parent: telling must not stop the exit.
+            with contextlib.suppress(OSError):
+                print("emulator: parent process ended; shutting down", file=sys.stderr)
             return
         await asyncio.sleep(PARENT_POLL_S)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,11 +17,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from lib import localroom
+from lib.avatar.base import RESOLUTIONS
 from lib.emulators import agent_socket, heygen_routes, liveavatar_routes, room_socket
 from lib.emulators.api_errors import ApiError
 from lib.emulators.http_io import error_response
 from lib.emulators.session_registry import EmulatorConfig, Registry
-from lib.engines.face import FaceRenderer, avatar_by_id
+from lib.engines.face import AVATARS, FaceRenderer, avatar_by_id
 from lib.engines.visemes import REST
 
 PREVIEW_SIZE = (640, 360)
@@ -58,12 +60,23 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
 
+WARM_SIZE = RESOLUTIONS["medium"]  # the Studio's default quality
+
+
+def _warm_renderers() -> None:
+    """Draw every avatar's art at the default size once, in the background, so that the
+    first `streaming.new` doesn't pay ~1 s for it (Start → first frame is a measured target)."""
+    for look in AVATARS:
+        FaceRenderer(look.avatar_id, *WARM_SIZE)
+
+
 def create_app(config: EmulatorConfig) -> Starlette:
     registry = Registry(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         registry.start_reaper()
+        threading.Thread(target=_warm_renderers, name="warm-renderers", daemon=True).start()
         yield
         await registry.shutdown()
 

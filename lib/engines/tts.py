@@ -14,6 +14,7 @@ import _ctypes
 import ctypes
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import av
@@ -43,6 +44,7 @@ BASE_WPM = 165.0  # a touch slower than eSpeak's 175 default: easier to follow
 RATE_RANGE = (0.5, 1.5)
 _PEAK_LIMIT = 0.94  # about -0.5 dBFS
 TAIL_MS = 120.0  # kept after the last audible sample, so the final consonant is not clipped
+LEAD_MS = 10.0  # kept before the first audible sample: the onset stays soft
 
 
 @dataclass(frozen=True)
@@ -356,19 +358,26 @@ def _resample(pcm: npt.NDArray[np.int16], rate_in: int) -> npt.NDArray[np.int16]
     return np.round(x * 32767.0).astype(np.int16)
 
 
-def _trim_silence(pcm: npt.NDArray[np.int16], sample_rate: int) -> npt.NDArray[np.int16]:
-    """Cut eSpeak's end-of-utterance pause so the duration is the real spoken length."""
+def _trim_silence(
+    pcm: npt.NDArray[np.int16], sample_rate: int
+) -> tuple[npt.NDArray[np.int16], float]:
+    """Cut eSpeak's lead-in (~50 ms) and end-of-utterance pause, so speech starts at once and
+    the duration is the real spoken length. Returns the PCM and the ms cut from the front."""
     level = np.abs(pcm.astype(np.int32))
     peak = int(level.max()) if level.size else 0
     loud = np.flatnonzero(level > max(64, peak // 50))
-    last = int(loud[-1]) + 1 if loud.size else 0
-    end = min(pcm.shape[0], last + int(sample_rate * TAIL_MS / 1000.0))
-    return pcm[:end]
+    if not loud.size:
+        return pcm[:0], 0.0
+    start = max(0, int(loud[0]) - int(sample_rate * LEAD_MS / 1000.0))
+    end = min(pcm.shape[0], int(loud[-1]) + 1 + int(sample_rate * TAIL_MS / 1000.0))
+    return pcm[start:end], 1000.0 * start / sample_rate
 
 
 def _word_marks(
-    cap: _Capture, cleaned: str, index: list[int], end_ms: float
+    cap: _Capture, cleaned: str, index: list[int], at: Callable[[float], float]
 ) -> tuple[WordMark, ...]:
+    """Word marks with offsets into the caller's text; `at` maps eSpeak ms onto the trimmed
+    audio."""
     marks: list[WordMark] = []
     last_start = -1
     for ms, pos, length in cap.words:
@@ -389,9 +398,7 @@ def _word_marks(
         last_start = start
         o_start, o_stop = index[start], index[stop - 1] + 1
         # text is what was spoken (control characters removed); offsets index the input.
-        marks.append(
-            WordMark(min(float(ms), end_ms), cleaned[start:stop], o_start, o_stop - o_start)
-        )
+        marks.append(WordMark(at(ms), cleaned[start:stop], o_start, o_stop - o_start))
     return tuple(marks)
 
 
@@ -446,9 +453,13 @@ class Synthesizer:
             native_rate = engine.sample_rate
 
         raw = np.concatenate(cap.chunks) if cap.chunks else np.zeros(0, np.int16)
-        pcm = _trim_silence(_resample(raw, native_rate), OUTPUT_RATE)
+        pcm, lead_ms = _trim_silence(_resample(raw, native_rate), OUTPUT_RATE)
         pcm.flags.writeable = False
         end_ms = 1000.0 * pcm.shape[0] / OUTPUT_RATE
-        phonemes = tuple(PhonemeMark(min(float(ms), end_ms), ph) for ms, ph in cap.phonemes)
-        words = _word_marks(cap, cleaned, index, end_ms)
+
+        def at(ms: float) -> float:
+            return float(min(max(float(ms) - lead_ms, 0.0), end_ms))
+
+        phonemes = tuple(PhonemeMark(at(ms), ph) for ms, ph in cap.phonemes)
+        words = _word_marks(cap, cleaned, index, at)
         return Utterance(pcm=pcm, sample_rate=OUTPUT_RATE, words=words, phonemes=phonemes)

@@ -7,6 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
+from lib.engines import face_art
 from lib.engines.face import AVATARS, FaceRenderer, avatar_by_id
 from lib.engines.tts import voice_by_id
 from lib.engines.visemes import REST, VISEME_POSES, MouthPose
@@ -91,6 +92,67 @@ def test_mouth_follows_the_pose():
         return int((shots[a].max(axis=2) < 90).sum())
 
     assert dark("A") > dark("rest") + 50
+
+
+def dark_fraction(frame: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    luma = crop(frame, box).astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return float((luma < 70).mean())
+
+
+@pytest.mark.parametrize("avatar", AVATARS, ids=lambda a: a.avatar_id)
+def test_open_mouth_reads_at_video_size(avatar):
+    """Lip movement must survive VP8 at 854x480: a big mouth box, a dark open mouth."""
+    r = FaceRenderer(avatar.avatar_id, 854, 480)
+    x0, y0, x1, y1 = r.mouth_box
+    assert x1 - x0 >= 90 and y1 - y0 >= 35
+    assert abs((x0 + x1) / 2 - 427) <= 1  # centred under the nose
+    rest = dark_fraction(r.render(2.0, REST), r.mouth_box)
+    wide_open = dark_fraction(r.render(2.0, MouthPose(1.0, 0.5, 0.0)), r.mouth_box)
+    assert wide_open - rest >= 0.08, (rest, wide_open)
+
+    # Teeth show too: near-white, unsaturated pixels (skin is never grey) appear.
+    def teeth(pose: MouthPose) -> int:
+        f = crop(r.render(2.0, pose), r.mouth_box)
+        lo, hi = f.min(axis=2), f.max(axis=2)
+        return int(((lo > 170) & (hi - lo < 30)).sum())
+
+    assert teeth(REST) == 0 and teeth(MouthPose(1.0, 0.5, 0.0)) > 200
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_head_and_shoulders_framing(width, height):
+    look = AVATARS[0]
+    r = FaceRenderer(look.avatar_id, width, height)
+    ex0, ey0, ex1, ey1 = r.eyes_box
+    mx0, my0, mx1, my1 = r.mouth_box
+    assert abs((ex0 + ex1) / 2 - width / 2) <= 1 and abs((mx0 + mx1) / 2 - width / 2) <= 1
+    assert 0.28 * height < (ey0 + ey1) / 2 < 0.40 * height
+    # A close-up, at every size (the old, wider framing had 13 % and 15 %).
+    assert mx1 - mx0 >= 0.18 * height
+    assert (my0 + my1) / 2 - (ey0 + ey1) / 2 >= 0.155 * height
+    # Headroom: the hair stops a little below the top edge (it was at 10.6 %).
+    assets = face_art.build_assets(look, width, height)
+    alpha_rows = np.flatnonzero((assets.head.inv[:, :, 0] < 128).any(axis=1))
+    hair_top = assets.head_xy[1] + int(alpha_rows[0])
+    assert 0.02 * height <= hair_top <= 0.09 * height
+    # Hair to mouth is about half the frame height (the chin is a little further down).
+    assert 0.48 * height <= my1 - hair_top <= 0.60 * height
+    # The shoulders run off the bottom edge across much of the width.
+    frame = r.render(0.0, REST)
+    backdrop = face_art._background(look, width, height)
+    covered = (np.abs(frame[-1].astype(np.int16) - backdrop[-1]).max(axis=1) > 12).mean()
+    assert 0.5 <= covered <= 0.8
+    assert assets.nbytes < 60e6  # per (avatar, size) cache entry
+
+
+def test_head_motion_scales_with_the_frame():
+    def reach(height: int) -> float:
+        r = FaceRenderer(AVATARS[0].avatar_id, height * 16 // 9 // 2 * 2, height)
+        return max(abs(r._head_offset(i * 0.1, 1.0, 1.0)[0]) for i in range(600))
+
+    small, large = reach(360), reach(720)
+    assert small >= 2  # visible at all
+    assert 1.6 <= large / small <= 2.4
 
 
 def test_rendering_is_deterministic():
