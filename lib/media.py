@@ -6,7 +6,9 @@ aiortc loop reads from: the newest video frame, and a small audio jitter buffer 
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import fractions
 import threading
 import time
@@ -15,6 +17,7 @@ from collections.abc import Callable
 import av
 import numpy as np
 import numpy.typing as npt
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from PIL import Image, ImageDraw, ImageFont
 
 from lib.avatar.base import AvatarEvent, MediaSink
@@ -118,6 +121,8 @@ class AvatarMedia(MediaSink):
     def __init__(self, on_event: Callable[[AvatarEvent], None] | None = None) -> None:
         self._lock = threading.Lock()
         self._frame: npt.NDArray[np.uint8] | None = None
+        self._frame_seq = 0
+        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._status = "Press Start to bring the avatar in"
         self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
         self.audio = AudioJitterBuffer()
@@ -130,7 +135,23 @@ class AvatarMedia(MediaSink):
     def on_video(self, rgb: npt.NDArray[np.uint8]) -> None:
         with self._lock:
             self._frame = rgb
+            self._frame_seq += 1
             self.frames_in += 1
+            waiters = list(self._waiters)
+        for loop, event in waiters:  # wake the WebRTC track on its own loop
+            loop.call_soon_threadsafe(event.set)
+
+    def subscribe(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters.append((loop, event))
+
+    def unsubscribe(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._waiters = [w for w in self._waiters if w[1] is not event]
+
+    @property
+    def frame_seq(self) -> int:
+        return self._frame_seq
 
     def on_audio(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
         self.audio.push(_resample_linear(pcm, sample_rate, AUDIO_RATE))
@@ -146,6 +167,7 @@ class AvatarMedia(MediaSink):
         """Session ended or changed: drop the last frame and queued audio, show `status`."""
         with self._lock:
             self._frame = None
+            self._frame_seq += 1
             self._status = status
             self.first_frame_out_at = None
         self.audio.clear()
@@ -168,4 +190,42 @@ class AvatarMedia(MediaSink):
         pcm = self.audio.pull(SAMPLES_PER_FRAME)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
+        return frame
+
+
+VIDEO_CLOCK = 90000
+IDLE_REPEAT_S = 0.1  # with no new frame, repeat the last one this often (keeps the stream up)
+
+
+class AvatarVideoTrack(MediaStreamTrack):
+    """Video out to the browser, driven by the avatar's own frames: each new frame is sent as
+    soon as it arrives, instead of being sampled by a second 25 fps clock (which adds up to a
+    frame of latency and, as the two clocks drift, shows one frame twice and drops the next)."""
+
+    kind = "video"
+
+    def __init__(self, media: AvatarMedia) -> None:
+        super().__init__()
+        self.media = media
+        self._started: float | None = None
+        self._seen = -1
+
+    async def recv(self) -> av.VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        event = asyncio.Event()
+        self.media.subscribe(asyncio.get_running_loop(), event)
+        try:
+            if self.media.frame_seq == self._seen:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), IDLE_REPEAT_S)
+        finally:
+            self.media.unsubscribe(event)
+        self._seen = self.media.frame_seq
+        frame = self.media.video_frame(0, fractions.Fraction(1, VIDEO_CLOCK))
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+        frame.pts = int((now - self._started) * VIDEO_CLOCK)
+        frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame

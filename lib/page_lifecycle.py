@@ -8,6 +8,7 @@ navigation actually runs. Tab close is covered by the runners' heartbeat watchdo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -38,6 +39,8 @@ def leave_other_pages(state: State, current: str) -> list[str]:
     ran = []
     for page in [p for p in cleanups if p != current]:
         for name, fn in cleanups.pop(page).items():
-            fn()
+            # Off the script thread: stopping a provider session takes a network round trip,
+            # and the page the user asked for must not wait for it.
+            threading.Thread(target=fn, name=f"leave-{page}-{name}", daemon=True).start()
             ran.append(f"{page}:{name}")
     return ran

@@ -12,13 +12,13 @@ import streamlit as st
 from streamlit_webrtc import (
     WebRtcMode,
     create_audio_source_track,
-    create_video_source_track,
     webrtc_streamer,
 )
 
 from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
 from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
+from lib.media import AvatarVideoTrack
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.webrtc import RTC_CONFIGURATION, allow_loopback_ice
@@ -67,6 +67,15 @@ def get_runner() -> AvatarRunner | None:
         return None
     st.session_state[RUNNER_KEY] = runner
     return runner
+
+
+def video_track(runner: AvatarRunner) -> AvatarVideoTrack:
+    """One frame-driven track per runner, kept across reruns (a new one after it ended)."""
+    track: AvatarVideoTrack | None = st.session_state.get("studio_video_track")
+    if track is None or track.readyState != "live" or track.media is not runner.media:
+        track = AvatarVideoTrack(runner.media)
+        st.session_state["studio_video_track"] = track
+    return track
 
 
 def show_problem(problem: Problem | None) -> None:
@@ -187,9 +196,7 @@ with stage:
         mode=WebRtcMode.RECVONLY,
         rtc_configuration=RTC_CONFIGURATION,
         media_stream_constraints={"video": True, "audio": True},
-        source_video_track=create_video_source_track(
-            runner.media.video_frame, key="studio-video", fps=25
-        ),
+        source_video_track=video_track(runner),
         source_audio_track=create_audio_source_track(runner.media.audio_frame, key="studio-audio"),
         desired_playing_state=playing,
         video_html_attrs={
@@ -243,7 +250,7 @@ with stage:
 def status_line(s: Snapshot) -> str:
     if s.state == "live" and s.started_at:
         clock = time.strftime("%M:%S", time.gmtime(time.time() - s.started_at))
-        talk = ":green[:material/graphic_eq: speaking]" if s.speaking else "listening"
+        talk = ":green[:material/graphic_eq: avatar speaking]" if s.speaking else "avatar listening"
         return f"**Live** · session {clock} · {talk}"
     labels = {
         "idle": "No session",

@@ -110,7 +110,7 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 )
                 t_mouth = first_mouth_movement(drv.samples(), t_speak)
                 sid = store.sessions().iloc[0]["id"]
-                drv.page.get_by_text("listening").first.wait_for(timeout=30_000)
+                drv.page.get_by_text("avatar listening").first.wait_for(timeout=30_000)
                 task = store.tasks(sid).iloc[-1]
                 if t_mouth is not None:
                     from_click.append((t_mouth - t_speak) * 1000)

@@ -168,6 +168,18 @@ class StudioDriver:
         box = self.page.get_by_label("What should the avatar say?")
         box.fill(text)
         box.blur()  # commit the widget value before clicking Speak
+        self.wait_idle()
+
+    def wait_idle(self, timeout_ms: int = 15_000) -> None:
+        """Wait for Streamlit's rerun to finish (its running indicator goes away)."""
+        self.page.wait_for_function(
+            """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
+            timeout=timeout_ms,
+        )
+
+    def speaking(self, timeout_ms: int = 15_000) -> None:
+        """Wait until the page reports the avatar speaking (from the provider's events)."""
+        self.page.get_by_text("avatar speaking").first.wait_for(timeout=timeout_ms)
 
     def live(self) -> None:
         # The status line's bold "Live" (exact, so the sidebar's "liveavatar" doesn't match).

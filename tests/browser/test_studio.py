@@ -91,14 +91,12 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
 
     studio.type_text("Hello there, I am speaking now. Watch my mouth move while I talk to you.")
     t_speak = studio.click("Speak")
-    assert studio.wait_until(
-        lambda: first_mouth_movement(studio.samples(), t_speak) is not None, 10
-    )
-    studio.page.wait_for_timeout(2500)
+    studio.speaking()
+    t_talk = studio.now()
+    studio.page.wait_for_timeout(2000)  # the sentence lasts ~4 s: sample the middle of it
     t_mid = studio.now()
-    talking = [
-        s.mouth for s in studio.samples() if s.mouth is not None and t_mid - 2.0 <= s.t < t_mid
-    ]
+    assert first_mouth_movement(studio.samples(), t_speak) is not None
+    talking = [s.mouth for s in studio.samples() if s.mouth is not None and t_talk <= s.t < t_mid]
     audio_during = studio.stats()["audio"]
 
     assert len(idle) > 20 and len(talking) > 20
@@ -113,7 +111,7 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     assert audio_during["energy"] - audio_before["energy"] > 1e-4
 
     # After speaking the mouth rests again.
-    studio.page.get_by_text("listening").first.wait_for(timeout=20_000)
+    studio.page.get_by_text("avatar listening").first.wait_for(timeout=20_000)
     studio.page.wait_for_timeout(1200)
     t_end = studio.now()
     after = [s.mouth for s in studio.samples() if s.mouth is not None and t_end - 1.0 <= s.t]

@@ -1,3 +1,5 @@
+import time
+
 import pytest
 
 from lib.loop_thread import LoopThread
@@ -10,7 +12,11 @@ def test_leaving_a_page_runs_its_cleanups_once():
     enter_page(state, "studio")
     on_leave(state, current_page(state), "runner", lambda: calls.append("stop"))
     assert enter_page(state, "studio") == [] and calls == []  # a rerun of the same page
-    assert enter_page(state, "settings") == ["studio:runner"] and calls == ["stop"]
+    assert enter_page(state, "settings") == ["studio:runner"]
+    deadline = time.monotonic() + 5
+    while not calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert calls == ["stop"]
     assert enter_page(state, "latency") == [] and calls == ["stop"]
 
 

@@ -42,3 +42,32 @@ def test_video_shows_placeholder_until_frames_arrive_then_the_newest():
     assert media.first_frame_out_at is not None
     media.reset("Session ended")
     assert media.video_frame(6000, TB).to_ndarray(format="rgb24").shape == (480, 854, 3)
+
+
+def test_video_track_sends_each_new_frame_as_it_arrives():
+    import asyncio
+    import threading
+    import time
+
+    from lib.media import IDLE_REPEAT_S, AvatarVideoTrack
+
+    media = AvatarMedia()
+    track = AvatarVideoTrack(media)
+
+    async def go():
+        first = await track.recv()  # placeholder, at once
+        t0 = time.monotonic()
+        idle = await track.recv()  # nothing new: repeated after the idle interval
+        waited = time.monotonic() - t0
+        rgb = np.full((360, 640, 3), 90, dtype=np.uint8)
+        threading.Timer(0.03, media.on_video, args=(rgb,)).start()  # another thread, like a room
+        t1 = time.monotonic()
+        new = await track.recv()
+        woke = time.monotonic() - t1
+        return first, idle, waited, new, woke
+
+    first, idle, waited, new, woke = asyncio.run(go())
+    assert first.width == 854 and idle.width == 854
+    assert waited >= IDLE_REPEAT_S * 0.9
+    assert new.width == 640 and woke < IDLE_REPEAT_S  # woken by the frame, not the timeout
+    assert new.pts > idle.pts > first.pts - 1
