@@ -13,6 +13,7 @@ import fractions
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import av
 import numpy as np
@@ -229,3 +230,17 @@ class AvatarVideoTrack(MediaStreamTrack):
         frame.pts = int((now - self._started) * VIDEO_CLOCK)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
+
+
+def cached_video_track(state: Any, key: str, media: AvatarMedia) -> AvatarVideoTrack:
+    """One frame-driven track per media, kept in `state` (st.session_state) across reruns;
+    a new one once the WebRTC session that used it has ended."""
+    track = state.get(key)
+    if (
+        not isinstance(track, AvatarVideoTrack)
+        or track.readyState != "live"
+        or (track.media is not media)
+    ):
+        track = AvatarVideoTrack(media)
+        state[key] = track
+    return track

@@ -63,10 +63,30 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("at", "DOUBLE PRECISION NOT NULL"),
         ("payload", "TEXT"),
     ),
+    "brain_sessions": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("provider", "TEXT NOT NULL"),
+        ("model", "TEXT"),
+        ("settings", "TEXT"),
+        ("started_at", "DOUBLE PRECISION NOT NULL"),
+        ("stopped_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
+    "brain_events": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("session_id", "TEXT NOT NULL"),
+        ("kind", "TEXT NOT NULL"),
+        ("at", "DOUBLE PRECISION NOT NULL"),
+        ("item_id", "TEXT"),
+        ("response_id", "TEXT"),
+        ("payload", "TEXT"),
+    ),
 }
 INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS ix_tasks_session ON avatar_tasks (session_id)",
     "CREATE INDEX IF NOT EXISTS ix_events_session ON avatar_events (session_id, at)",
+    "CREATE INDEX IF NOT EXISTS ix_brain_events_session ON brain_events (session_id, at)",
 )
 
 

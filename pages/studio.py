@@ -18,7 +18,7 @@ from streamlit_webrtc import (
 from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
 from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
-from lib.media import AvatarVideoTrack
+from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.webrtc import RTC_CONFIGURATION, allow_loopback_ice
@@ -54,6 +54,7 @@ LANGUAGES = (
     "zh",
 )
 RUNNER_KEY = "studio_runner"
+STAGE_ON = "studio_stage_on"
 
 
 def get_runner() -> AvatarRunner | None:
@@ -67,15 +68,6 @@ def get_runner() -> AvatarRunner | None:
         return None
     st.session_state[RUNNER_KEY] = runner
     return runner
-
-
-def video_track(runner: AvatarRunner) -> AvatarVideoTrack:
-    """One frame-driven track per runner, kept across reruns (a new one after it ended)."""
-    track: AvatarVideoTrack | None = st.session_state.get("studio_video_track")
-    if track is None or track.readyState != "live" or track.media is not runner.media:
-        track = AvatarVideoTrack(runner.media)
-        st.session_state["studio_video_track"] = track
-    return track
 
 
 def show_problem(problem: Problem | None) -> None:
@@ -166,6 +158,7 @@ with controls:
 
     def on_start() -> None:
         runner.clear_problem()
+        st.session_state[STAGE_ON] = True
         runner.start(
             provider,
             SessionOptions(
@@ -180,23 +173,28 @@ with controls:
         )
 
     def on_stop() -> None:
+        st.session_state[STAGE_ON] = False
         try:
             runner.stop()
         except Exception as exc:  # noqa: BLE001
             runner.report(problem_of(exc))
 
     b1, b2 = st.columns(2)
-    b1.button("Start", type="primary", on_click=on_start, disabled=busy, width="stretch")
-    b2.button("Stop", on_click=on_stop, disabled=not busy, width="stretch")
+    # Always enabled: the session's state changes in the background (the provider may end
+    # it), and the runner ignores a Start while one is running and a Stop with none.
+    b1.button("Start", type="primary", on_click=on_start, width="stretch")
+    b2.button("Stop", on_click=on_stop, width="stretch")
 
 with stage:
-    playing = runner.snapshot().state in ("starting", "live")
+    # The stage stays connected from Start to Stop, even if the provider ends the session:
+    # only clicks change it, so no background event has to rerun the whole page.
+    playing = bool(st.session_state.get(STAGE_ON, False))
     webrtc_streamer(
         key="avatar-studio",
         mode=WebRtcMode.RECVONLY,
         rtc_configuration=RTC_CONFIGURATION,
         media_stream_constraints={"video": True, "audio": True},
-        source_video_track=video_track(runner),
+        source_video_track=cached_video_track(st.session_state, "studio_video", runner.media),
         source_audio_track=create_audio_source_track(runner.media.audio_frame, key="studio-audio"),
         desired_playing_state=playing,
         video_html_attrs={
@@ -242,9 +240,8 @@ with stage:
             runner.report(problem_of(exc))
 
     s1, s2 = st.columns(2)
-    live = runner.snapshot().state == "live"
-    s1.button("Speak", type="primary", on_click=on_speak, disabled=not live, width="stretch")
-    s2.button("Interrupt", on_click=on_interrupt, disabled=not live, width="stretch")
+    s1.button("Speak", type="primary", on_click=on_speak, width="stretch")
+    s2.button("Interrupt", on_click=on_interrupt, width="stretch")
 
 
 def status_line(s: Snapshot) -> str:
@@ -277,11 +274,6 @@ def live_panel() -> None:
         st.markdown("**Said so far:** " + " ".join(s.transcript[-12:]))
     with st.expander("Provider events", expanded=False):
         st.code("\n".join(s.events[-15:]) or "none yet", language=None)
-    # The streamer's playing state is decided by the full script: rerun it on a change.
-    was = st.session_state.get("studio_last_state")
-    st.session_state["studio_last_state"] = s.state
-    if was is not None and was != s.state and s.state in ("live", "ended", "error"):
-        st.rerun(scope="app")
 
 
 with stage:

@@ -1,4 +1,5 @@
 """`python -m lib emulator heygen [options]`: serve the HeyGen v1 + LiveAvatar emulator.
+`python -m lib emulator realtime [options]`: serve the local OpenAI Realtime (GA) API.
 
 Prints exactly one stdout line, `AVATARLAB_EMULATOR_READY port=<port>`, once it accepts
 connections (with `--port 0` the OS picks a free port and that line reports it). It exits by
@@ -25,6 +26,8 @@ READY_PREFIX = "AVATARLAB_EMULATOR_READY"
 # send only small JSON, so one limit fits every websocket here.
 WS_MAX_MESSAGE = 1_000_000
 PARENT_POLL_S = 0.5
+# Realtime `input_audio_buffer.append` events may carry up to 15 MiB of base64 audio.
+REALTIME_WS_MAX_MESSAGE = 16 * 1024 * 1024
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -71,7 +74,40 @@ def _parser() -> argparse.ArgumentParser:
         help="exit when this process ends (default: when the parent process ends)",
     )
     hg.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    _add_realtime_parser(sub)
     return parser
+
+
+def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    rt = sub.add_parser("realtime", help="OpenAI Realtime (GA) WebSocket API at /v1/realtime")
+    rt.add_argument("--port", type=int, default=8720, help="0 picks a free port (default 8720)")
+    rt.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
+    rt.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    rt.add_argument(
+        "--ttft-ms",
+        type=float,
+        default=300.0,
+        help="simulated time to first token in ms (default 300)",
+    )
+    rt.add_argument(
+        "--tokens-per-s",
+        type=float,
+        default=30.0,
+        help="simulated output speed in tokens per second; 0 = no pacing (default 30)",
+    )
+    rt.add_argument(
+        "--stt-engine",
+        choices=("auto", "whisper", "pocketsphinx"),
+        default="auto",
+        help="speech-to-text engine (default auto: Whisper, else pocketsphinx)",
+    )
+    rt.add_argument(
+        "--parent-pid",
+        type=int,
+        default=None,
+        help="exit when this process ends (default: when the parent process ends)",
+    )
+    rt.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
 
 
 def _loopback(host: str) -> str:
@@ -150,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
     original_ppid = os.getppid()
     args = _parser().parse_args(argv)
     host = _loopback(args.host)
+    if args.service == "realtime":
+        return _main_realtime(args, host, original_ppid)
     if args.concurrency_limit < 1:
         raise SystemExit("--concurrency-limit must be at least 1")
     if args.idle_timeout is not None and args.idle_timeout <= 0:
@@ -186,6 +224,44 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve(server, sock, original_ppid, args.parent_pid))
     except KeyboardInterrupt:
         return 130  # Ctrl-C: uvicorn shut down cleanly, then re-raised the signal
+
+
+def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> int:
+    from lib.emulators.realtime_app import RealtimeServerConfig
+    from lib.emulators.realtime_app import create_app as realtime_app
+    from lib.emulators.realtime_model import ModelTiming
+
+    if args.ttft_ms < 0 or args.tokens_per_s < 0:
+        raise SystemExit("--ttft-ms and --tokens-per-s must not be negative")
+    sock = _bind(host, args.port)
+    config = RealtimeServerConfig(
+        api_key=args.api_key,
+        timing=ModelTiming(ttft_ms=args.ttft_ms, tokens_per_s=args.tokens_per_s),
+        stt_engine=args.stt_engine,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            realtime_app(config),
+            log_level=args.log_level,
+            access_log=False,
+            lifespan="on",
+            ws_max_size=REALTIME_WS_MAX_MESSAGE,
+            ws_per_message_deflate=False,  # the SDK turns compression off anyway
+            timeout_graceful_shutdown=2,
+        )
+    )
+    shown = host if ":" not in host else f"[{host}]"
+    key_note = "the --api-key" if args.api_key else "any non-empty key"
+    print(
+        f"emulator: OpenAI Realtime (GA) on ws://{shown}:{sock.getsockname()[1]}/v1/realtime "
+        f"(accepts {key_note}; simulated ttft {args.ttft_ms:g} ms, "
+        f"{args.tokens_per_s:g} tokens/s)",
+        file=sys.stderr,
+    )
+    try:
+        return asyncio.run(_serve(server, sock, original_ppid, args.parent_pid))
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -95,7 +95,12 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     t_talk = studio.now()
     studio.page.wait_for_timeout(2000)  # the sentence lasts ~4 s: sample the middle of it
     t_mid = studio.now()
-    assert first_mouth_movement(studio.samples(), t_speak) is not None
+    samples = studio.samples()
+    after_speak = [x for x in samples if x.t >= t_speak]
+    assert first_mouth_movement(samples, t_speak) is not None, (
+        f"{len(after_speak)} frames after Speak; last frame {samples[-1].t - t_speak:+.2f} s; "
+        f"mouth {[round(x.mouth or 0, 3) for x in after_speak[:40]]}; stats {studio.stats()}"
+    )
     talking = [s.mouth for s in studio.samples() if s.mouth is not None and t_talk <= s.t < t_mid]
     audio_during = studio.stats()["audio"]
 
@@ -122,8 +127,11 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     assert wait_no_sessions(local_heygen.base_url, 10) == []
 
     store = Store(app.log_path.parent.joinpath("avatarlab.db").as_posix())
-    sessions = store.sessions()
-    row = sessions.iloc[0]
+    # The provider forgets the session first; the app records the stop right after.
+    deadline = time.monotonic() + 10
+    while store.sessions().iloc[0]["status"] != "stopped" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    row = store.sessions().iloc[0]
     assert row["status"] == "stopped" and row["first_frame_at"] >= row["requested_at"]
     tasks = store.tasks(row["id"])
     assert len(tasks) == 1

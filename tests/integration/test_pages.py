@@ -57,7 +57,7 @@ def test_every_page_renders(monkeypatch, tmp_db, local_heygen, page):
     at.switch_page(f"pages/{page}.py").run()
     try:
         assert not at.exception, at.exception
-        if page not in ("studio", "settings"):
+        if page not in ("studio", "settings", "conversation"):
             assert "Not built yet" in at.info[0].value
     finally:
         shutdown(at)
@@ -173,3 +173,30 @@ def test_settings_never_shows_a_key(monkeypatch, tmp_db, local_heygen):
         assert "MARKER" not in dump
     finally:
         shutdown(at)
+
+
+def test_conversation_page_talks_to_the_embedded_model(monkeypatch, tmp_db):
+    emu = start_emulator("realtime", "--ttft-ms", "0")
+    try:
+        monkeypatch.setenv("AVATARLAB_LOCAL_REALTIME_URL", emu.base_url)
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at.run()
+        at.switch_page("pages/conversation.py").run()
+        assert not at.exception
+        assert "Embedded Realtime server" in texts(at)
+        next(b for b in at.button if b.label == "Start").click().run()
+        chat = at.session_state["voice_chat"]
+        assert chat.session.wait_connected().connected
+        chat.session.send_text("Where can I park?")
+        deadline = time.monotonic() + 20
+        while not any(ln.role == "assistant" and ln.final for ln in chat.session.snapshot().lines):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        at.run()
+        said = "\n".join(str(m.markdown[0].value) for m in at.chat_message if m.markdown)
+        assert "park" in said.lower()
+        next(b for b in at.button if b.label == "Stop").click().run()
+        assert "voice_chat" not in at.session_state
+        assert chat.session.snapshot().state == "offline"
+    finally:
+        emu.stop()

@@ -1,0 +1,494 @@
+"""An OpenAI Realtime (GA) session on its own event-loop thread, through the official SDK.
+
+The page (script thread) calls the thread-safe methods and polls `snapshot()`; the mic sink
+(aiortc thread) calls `append_audio`. Events are parsed once (`lib.brain.events`), recorded in
+the store with their receive time, and fanned out to subscribers (the bridge, later). A dropped
+connection is reconnected with backoff and the session settings re-sent; the transcript so far
+is kept. A refused key is not retried: it is shown with what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import concurrent.futures
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from lib.brain.events import (
+    AudioDelta,
+    BrainEvent,
+    Committed,
+    ErrorEvent,
+    FunctionCall,
+    ResponseCreated,
+    ResponseDone,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    TextDelta,
+    TextDone,
+    TranscriptDelta,
+    TranscriptDone,
+    parse,
+)
+from lib.brain.settings import RealtimeSettings
+from lib.config import Secret
+from lib.loop_thread import LoopThread
+from lib.store import Store
+
+log = logging.getLogger(__name__)
+
+TurnState = Literal[
+    "offline",
+    "connecting",
+    "listening",
+    "user_speaking",
+    "thinking",
+    "responding",
+    "reconnecting",
+    "failed",
+]
+RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
+Subscriber = Callable[[BrainEvent], None]
+
+
+@dataclass
+class Line:
+    role: Literal["user", "assistant"]
+    key: str  # item_id (user) or response_id (assistant)
+    text: str
+    at: float
+    final: bool = False
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class BrainProblem:
+    message: str
+    hint: str = ""
+
+
+@dataclass(frozen=True)
+class BrainSnapshot:
+    state: TurnState
+    connected: bool
+    lines: tuple[Line, ...]
+    problem: BrainProblem | None
+    reconnects: int
+    session: dict[str, Any]
+    record_id: str | None
+    audio_in_s: float
+    responses: int
+
+
+@dataclass
+class _State:
+    state: TurnState = "offline"
+    connected: bool = False
+    lines: list[Line] = field(default_factory=list)
+    problem: BrainProblem | None = None
+    reconnects: int = 0
+    session: dict[str, Any] = field(default_factory=dict)
+    active_response: str | None = None
+    audio_in_samples: int = 0
+    responses: int = 0
+
+
+class AuthRefused(Exception):
+    pass
+
+
+def _status_of(exc: BaseException) -> int | None:
+    response = getattr(exc, "response", None)
+    status = getattr(response, "status_code", None) or getattr(exc, "status_code", None)
+    return int(status) if isinstance(status, int) else None
+
+
+class RealtimeSession:
+    def __init__(
+        self,
+        *,
+        api_key: Secret,
+        websocket_base_url: str | None,
+        provider: str,
+        store: Store | None = None,
+    ) -> None:
+        self.provider = provider
+        self._key = api_key
+        self._ws_url = websocket_base_url
+        self._store = store
+        self._loop = LoopThread("realtime-session")
+        self._lock = threading.Lock()
+        self._st = _State()
+        self._subscribers: list[Subscriber] = []
+        self._conn: Any = None
+        self._task: concurrent.futures.Future[None] | None = None
+        self._stopping = False
+        self._settings: RealtimeSettings | None = None
+        self._auth_refused: str | None = None  # the server refused the key: never retry
+        self.record_id: str | None = None
+
+    # ---- script-thread API --------------------------------------------------------------
+    def subscribe(self, fn: Subscriber) -> None:
+        self._subscribers.append(fn)
+
+    def start(self, settings: RealtimeSettings) -> None:
+        problems = settings.validate()
+        if problems:
+            with self._lock:
+                self._st.problem = BrainProblem("; ".join(problems), "change the session settings")
+                self._st.state = "failed"
+            return
+        self._settings = settings
+        self._stopping = False
+        with self._lock:
+            self._st.state, self._st.problem = "connecting", None
+        if self._store is not None and self.record_id is None:
+            self.record_id = self._store.insert(
+                "brain_sessions",
+                {
+                    "provider": self.provider,
+                    "model": settings.model,
+                    "settings": json.dumps(settings.session_payload(), sort_keys=True),
+                    "started_at": time.time(),
+                    "status": "connecting",
+                },
+            )
+        self._task = self._loop.submit(self._run())
+
+    def wait_connected(self, timeout: float = 15.0) -> BrainSnapshot:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = self.snapshot()
+            if snap.connected or snap.state == "failed":
+                return snap
+            time.sleep(0.02)
+        return self.snapshot()
+
+    def append_audio(self, pcm24k: bytes) -> None:
+        """Mic audio, PCM16 mono 24 kHz (any thread)."""
+        if not pcm24k or not self._loop.alive:
+            return
+        with self._lock:
+            self._st.audio_in_samples += len(pcm24k) // 2
+        self._fire(
+            {"type": "input_audio_buffer.append", "audio": base64.b64encode(pcm24k).decode()}
+        )
+
+    def commit(self) -> None:
+        self._fire({"type": "input_audio_buffer.commit"})
+
+    def clear_audio(self) -> None:
+        self._fire({"type": "input_audio_buffer.clear"})
+
+    def respond(self) -> None:
+        self._fire({"type": "response.create"})
+
+    def cancel(self) -> None:
+        self._fire({"type": "response.cancel"})
+
+    def push_to_talk_start(self) -> None:
+        """Press: stop the assistant if it is answering, start a fresh buffer."""
+        with self._lock:
+            active = self._st.active_response is not None
+        if active:
+            self.cancel()
+        self.clear_audio()
+
+    def push_to_talk_end(self) -> None:
+        self.commit()
+        self.respond()
+
+    def send_text(self, text: str) -> None:
+        self._fire(
+            {
+                "type": "conversation.item.create",
+                "item": {
+                    "type": "message",
+                    "role": "user",
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            }
+        )
+        with self._lock:
+            self._st.lines.append(Line("user", f"text-{time.time()}", text, time.time(), True))
+        self.respond()
+
+    def send_function_output(self, call_id: str, output: str) -> None:
+        self._fire(
+            {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": call_id, "output": output},
+            }
+        )
+        self.respond()
+
+    def update(self, settings: RealtimeSettings) -> None:
+        self._settings = settings
+        self._fire({"type": "session.update", "session": settings.session_payload()})
+
+    def stop(self) -> None:
+        self._stopping = True
+        if self._loop.alive:
+            with contextlib.suppress(Exception):
+                self._loop.run(self._close(), timeout=10)
+        with self._lock:
+            self._st.state, self._st.connected = "offline", False
+        if self._store is not None and self.record_id is not None:
+            row = self._store.get("brain_sessions", self.record_id)
+            if row and row["status"] != "failed":
+                self._store.update(
+                    "brain_sessions",
+                    self.record_id,
+                    {"stopped_at": time.time(), "status": "stopped"},
+                )
+
+    def shutdown(self) -> None:
+        self.stop()
+        self._loop.close()
+
+    def snapshot(self) -> BrainSnapshot:
+        with self._lock:
+            st = self._st
+            return BrainSnapshot(
+                state=st.state,
+                connected=st.connected,
+                lines=tuple(Line(**vars(ln)) for ln in st.lines),
+                problem=st.problem,
+                reconnects=st.reconnects,
+                session=dict(st.session),
+                record_id=self.record_id,
+                audio_in_s=st.audio_in_samples / 24000,
+                responses=st.responses,
+            )
+
+    # ---- loop side ----------------------------------------------------------------------
+    def _fire(self, event: dict[str, Any]) -> None:
+        if self._loop.alive:
+            self._loop.submit(self._send(event))
+
+    async def _send(self, event: dict[str, Any]) -> None:
+        conn = self._conn
+        if conn is None:
+            return  # not connected (reconnecting): mic audio in this gap is dropped
+        try:
+            await conn.send(event)
+        except Exception as exc:  # noqa: BLE001 - the receive loop handles the reconnect
+            log.debug("send failed: %s", exc)
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await conn.close()
+        if self._task is not None:
+            self._task.cancel()
+
+    async def _run(self) -> None:
+        from openai import AsyncOpenAI
+
+        client = AsyncOpenAI(
+            api_key=self._key.reveal(), websocket_base_url=self._ws_url, max_retries=0
+        )
+        attempt = 0
+        while not self._stopping:
+            try:
+                await self._connect_once(client)
+                attempt = 0  # a session that ended normally after connecting
+            except AuthRefused as exc:
+                self._fail(
+                    str(exc),
+                    "check OPENAI_API_KEY (the Settings page shows if it is "
+                    "set); without a key the embedded server is used",
+                )
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - any transport failure: reconnect
+                log.info("realtime connection failed: %s", exc)
+                if self._stopping:
+                    return
+                if attempt >= len(RECONNECT_DELAYS_S):
+                    self._fail(
+                        f"the voice model connection keeps failing ({exc})",
+                        "check the network or the local server, then start again",
+                    )
+                    return
+                self._set_problem(
+                    BrainProblem(
+                        "connection to the voice model lost — reconnecting",
+                        "the transcript so far is kept",
+                    )
+                )
+            if self._stopping:
+                return
+            if self._auth_refused is not None:
+                self._fail(
+                    self._auth_refused,
+                    "check OPENAI_API_KEY (the Settings page shows "
+                    "if it is set); without a key the embedded server is used",
+                )
+                return
+            with self._lock:
+                self._st.state, self._st.connected = "reconnecting", False
+                self._st.reconnects += 1
+                self._st.active_response = None
+            await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
+            attempt += 1
+
+    async def _connect_once(self, client: Any) -> None:
+        assert self._settings is not None
+        try:
+            manager = client.realtime.connect(model=self._settings.model)
+            conn = await manager.__aenter__()
+        except Exception as exc:
+            if _status_of(exc) in (401, 403) or "401" in str(exc):
+                raise AuthRefused(f"the voice model refused the API key ({exc})") from exc
+            raise
+        self._conn = conn
+        try:
+            # If the server already refused us (bad key), this send fails; still read what it
+            # said before closing, so the refusal is shown instead of retried.
+            with contextlib.suppress(Exception):
+                await conn.send(
+                    {"type": "session.update", "session": self._settings.session_payload()}
+                )
+            while True:
+                raw = await conn.recv_bytes()
+                self._handle(parse(json.loads(raw)))
+        finally:
+            self._conn = None
+            with self._lock:
+                self._st.connected = False
+            with contextlib.suppress(Exception):
+                await manager.__aexit__(None, None, None)
+            if not self._stopping:
+                raise ConnectionError("the voice model connection closed")
+
+    def _fail(self, message: str, hint: str) -> None:
+        with self._lock:
+            self._st.state, self._st.connected = "failed", False
+            self._st.problem = BrainProblem(message, hint)
+        self._record_status("failed", message)
+
+    def _set_problem(self, problem: BrainProblem | None) -> None:
+        with self._lock:
+            self._st.problem = problem
+
+    def _record_status(self, status: str, error: str | None = None) -> None:
+        if self._store is not None and self.record_id is not None:
+            fields: dict[str, Any] = {"status": status}
+            if error:
+                fields["error"] = error
+            self._store.update("brain_sessions", self.record_id, fields)
+
+    def _handle(self, ev: BrainEvent) -> None:
+        connected_now = False
+        with self._lock:
+            st = self._st
+            if isinstance(ev, SessionState):
+                st.session = ev.session
+                if not st.connected:  # the first event of a (re)connected session
+                    st.connected, st.state = True, "listening"
+                    if st.problem and "reconnecting" in st.problem.message:
+                        st.problem = None
+                    connected_now = True
+            elif isinstance(ev, SpeechStarted):
+                st.state = "user_speaking"
+            elif isinstance(ev, SpeechStopped | Committed):
+                st.state = "thinking"
+            elif isinstance(ev, TranscriptDelta | TranscriptDone):
+                line = self._line("user", ev.item_id, ev.at)
+                if isinstance(ev, TranscriptDelta):
+                    line.text += ev.delta
+                else:
+                    line.text, line.final = ev.transcript, True
+            elif isinstance(ev, ResponseCreated):
+                st.active_response = ev.response_id
+                st.state = "responding"
+            elif isinstance(ev, TextDelta):
+                self._line("assistant", ev.response_id, ev.at).text += ev.delta
+            elif isinstance(ev, TextDone):
+                line = self._line("assistant", ev.response_id, ev.at)
+                line.text, line.final = ev.text, True
+            elif isinstance(ev, ResponseDone):
+                st.responses += 1
+                if st.active_response == ev.response_id:
+                    st.active_response = None
+                for ln in st.lines:
+                    if ln.role == "assistant" and ln.key == ev.response_id:
+                        ln.final, ln.status = True, ev.status
+                if st.state in ("responding", "thinking"):
+                    st.state = "listening"
+            elif isinstance(ev, ErrorEvent):
+                st.problem = BrainProblem(
+                    f"{ev.code or 'error'}: {ev.message}", _error_hint(ev.code)
+                )
+                if ev.code in AUTH_CODES:
+                    self._auth_refused = f"the voice model refused the API key: {ev.message}"
+        if connected_now:
+            self._record_status("connected")
+        self._record(ev)
+        for fn in list(self._subscribers):
+            try:
+                fn(ev)
+            except Exception:  # a subscriber bug must not kill the session
+                log.exception("realtime subscriber failed")
+
+    def _line(self, role: Literal["user", "assistant"], key: str, at: float) -> Line:
+        """The transcript line for an item/response, created on first sight (lock held)."""
+        for ln in reversed(self._st.lines):
+            if ln.role == role and ln.key == key:
+                return ln
+        line = Line(role, key, "", at)
+        self._st.lines.append(line)
+        return line
+
+    def _record(self, ev: BrainEvent) -> None:
+        if self._store is None or self.record_id is None or isinstance(ev, AudioDelta):
+            return  # audio itself is not stored: only what it was (counted in usage)
+        payload: dict[str, Any] = {}
+        if isinstance(ev, TranscriptDone):
+            payload = {"item_id": ev.item_id, "transcript": ev.transcript, "usage": ev.usage}
+        elif isinstance(ev, TextDelta | TranscriptDelta):
+            payload = {"delta": ev.delta}
+        elif isinstance(ev, TextDone):
+            payload = {"text": ev.text}
+        elif isinstance(ev, ResponseDone):
+            payload = {"status": ev.status, "reason": ev.reason, "usage": ev.usage}
+        elif isinstance(ev, FunctionCall):
+            payload = {"name": ev.name, "call_id": ev.call_id, "arguments": ev.arguments}
+        elif isinstance(ev, ErrorEvent):
+            payload = {"code": ev.code, "message": ev.message, "param": ev.param}
+        elif isinstance(ev, SpeechStarted):
+            payload = {"audio_start_ms": ev.audio_start_ms}
+        elif isinstance(ev, SpeechStopped):
+            payload = {"audio_end_ms": ev.audio_end_ms}
+        self._store.insert(
+            "brain_events",
+            {
+                "session_id": self.record_id,
+                "kind": ev.type,
+                "at": ev.at,
+                "item_id": getattr(ev, "item_id", None),
+                "response_id": getattr(ev, "response_id", None),
+                "payload": json.dumps(payload, sort_keys=True) if payload else None,
+            },
+        )
+
+
+def _error_hint(code: str | None) -> str:
+    return {
+        "input_audio_buffer_commit_empty": "speak for a moment before releasing push-to-talk",
+        "conversation_already_has_active_response": "wait for the answer, or interrupt it",
+        "response_cancel_not_active": "nothing was being answered",
+        "missing_required_parameter": "the session settings are incomplete",
+    }.get(code or "", "")

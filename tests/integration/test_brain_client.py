@@ -1,0 +1,148 @@
+"""lib.brain.RealtimeSession (the real openai SDK underneath) against the embedded server."""
+
+from __future__ import annotations
+
+import time
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lib.brain.realtime import RealtimeSession
+from lib.brain.settings import RealtimeSettings, TurnDetection
+from lib.config import Secret
+from lib.emulators.process import start_emulator
+from lib.store import Store
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+
+
+@pytest.fixture(scope="module")
+def realtime():
+    emu = start_emulator("realtime", "--ttft-ms", "0")
+    yield emu
+    emu.stop()
+
+
+def ws(emu) -> str:
+    return emu.base_url.replace("http://", "ws://") + "/v1"
+
+
+def wait_for(predicate, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def session(emu, tmp_path, key="k") -> RealtimeSession:
+    return RealtimeSession(
+        api_key=Secret(key),
+        websocket_base_url=ws(emu),
+        provider="local",
+        store=Store(str(tmp_path / "lab.db")),
+    )
+
+
+def test_text_turn_is_answered_and_recorded(realtime, tmp_path):
+    s = session(realtime, tmp_path)
+    try:
+        s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
+        assert s.wait_connected().connected
+        s.send_text("What are your opening hours?")
+        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        snap = s.snapshot()
+        answer = next(ln for ln in snap.lines if ln.role == "assistant")
+        assert "9" in answer.text and answer.status == "completed"
+        assert snap.session.get("type") == "realtime"  # the effective GA session echoed back
+    finally:
+        s.shutdown()
+    events = s._store.frame(  # type: ignore[union-attr]
+        "SELECT kind, at, payload FROM brain_events WHERE session_id = ? ORDER BY at",
+        (s.record_id,),
+    )
+    kinds = list(events["kind"])
+    assert (
+        kinds.index("response.created")
+        < kinds.index("response.output_text.delta")
+        < kinds.index("response.done")
+    )
+    done = events[events["kind"] == "response.done"].iloc[0]
+    assert '"input_tokens"' in done["payload"] and list(events["at"]) == sorted(events["at"])
+
+
+def test_spoken_question_is_transcribed_and_answered(realtime, tmp_path):
+    with wave.open(str(FIXTURES / "piper_hours.wav")) as w:
+        pcm = w.readframes(w.getnframes())
+    s = session(realtime, tmp_path)
+    states = set()
+    s.subscribe(lambda ev: states.add(s.snapshot().state))
+    try:
+        s.start(RealtimeSettings())
+        assert s.wait_connected().connected
+        silence = np.zeros(24000, dtype=np.int16).tobytes()
+        for chunk_start in range(0, len(pcm + silence), 4800):  # 100 ms chunks
+            s.append_audio((pcm + silence)[chunk_start : chunk_start + 4800])
+            time.sleep(0.02)
+        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        wait_for(lambda: any(ln.role == "user" and ln.final for ln in s.snapshot().lines))
+        lines = s.snapshot().lines
+        user = next(ln for ln in lines if ln.role == "user")
+        assert "opening hours" in user.text.lower()
+        assert "user_speaking" in states
+    finally:
+        s.shutdown()
+
+
+def test_bad_key_is_shown_and_not_retried(tmp_path):
+    emu = start_emulator("realtime", "--api-key", "the-right-key")
+    try:
+        s = session(emu, tmp_path, key="a-wrong-key")
+        s.start(RealtimeSettings())
+        snap = s.wait_connected()
+        assert snap.state == "failed" and not snap.connected
+        assert snap.problem is not None and "OPENAI_API_KEY" in snap.problem.hint
+        time.sleep(1.5)
+        assert s.snapshot().reconnects == 0
+        s.shutdown()
+        row = s._store.get("brain_sessions", s.record_id)  # type: ignore[union-attr]
+        assert row["status"] == "failed" and "the-right-key" not in (row["error"] or "")
+    finally:
+        emu.stop()
+
+
+def test_server_going_away_keeps_the_transcript_and_reconnects(tmp_path):
+    emu = start_emulator("realtime", "--ttft-ms", "0")
+    s = session(emu, tmp_path)
+    try:
+        s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
+        assert s.wait_connected().connected
+        s.send_text("Hello there")
+        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        before = s.snapshot().lines
+        emu.stop()
+        wait_for(lambda: s.snapshot().state == "reconnecting", timeout=10)
+        snap = s.snapshot()
+        assert snap.problem is not None and "reconnecting" in snap.problem.message
+        assert [ln.text for ln in snap.lines] == [ln.text for ln in before]
+        wait_for(lambda: s.snapshot().reconnects >= 1, timeout=10)
+    finally:
+        s.shutdown()
+        emu.stop()
+
+
+def test_push_to_talk_with_nothing_said_explains_itself(realtime, tmp_path):
+    s = session(realtime, tmp_path)
+    try:
+        s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
+        assert s.wait_connected().connected
+        s.push_to_talk_start()
+        s.commit()
+        wait_for(lambda: s.snapshot().problem is not None)
+        problem = s.snapshot().problem
+        assert "input_audio_buffer_commit_empty" in problem.message
+        assert "speak for a moment" in problem.hint
+    finally:
+        s.shutdown()

@@ -1,0 +1,155 @@
+"""StreamingVAD on the project's own utterances (known silence around the speech)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lib.engines.audio import StreamResampler, downmix, resample, to_float32, to_int16
+from lib.engines.vad import StreamingVAD, VadEvent
+from tests.fixtures.make_speech import UTTERANCES, espeak_clip, load_clips
+
+TOL_MS = 150.0
+RATE = 24_000
+
+
+def _run(vad: StreamingVAD, pcm: np.ndarray, chunk: int = 480) -> list[VadEvent]:
+    events: list[VadEvent] = []
+    for i in range(0, pcm.size, chunk):
+        events += vad.feed(pcm[i : i + chunk])
+    return events
+
+
+def _silence(ms: float, rate: int = RATE) -> np.ndarray:
+    return np.zeros(int(rate * ms / 1000), np.int16)
+
+
+CLIPS = load_clips()
+
+
+@pytest.mark.parametrize(("clip", "pcm"), CLIPS, ids=[c.file for c, _ in CLIPS])
+def test_one_turn_per_utterance_at_the_right_times(clip, pcm):
+    vad = StreamingVAD()
+    events = _run(vad, np.concatenate([pcm, _silence(600)]))
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+    # speech_started carries onset − prefix padding (OpenAI's audio_start_ms)
+    assert events[0].audio_ms == pytest.approx(clip.speech_start_ms - 300, abs=TOL_MS)
+    assert events[1].audio_ms == pytest.approx(clip.speech_end_ms, abs=TOL_MS)
+    assert not vad.in_speech
+
+
+def test_espeak_voice_is_detected_too():
+    clip, pcm = espeak_clip(UTTERANCES[0])
+    events = _run(StreamingVAD(), np.concatenate([pcm, _silence(600)]))
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+    assert events[0].audio_ms == pytest.approx(clip.speech_start_ms - 300, abs=TOL_MS)
+    assert events[1].audio_ms == pytest.approx(clip.speech_end_ms, abs=TOL_MS)
+
+
+def test_in_speech_during_speech_and_stop_waits_for_the_silence_duration():
+    clip, pcm = CLIPS[0]
+    vad = StreamingVAD(silence_duration_ms=500)
+    end = int(RATE * clip.speech_end_ms / 1000)
+    assert [e.kind for e in _run(vad, pcm[: end - RATE // 5])] == ["speech_started"]
+    assert vad.in_speech
+    # 300 ms after the speech ends: not yet stopped (silence_duration is 500 ms) …
+    assert _run(vad, pcm[end - RATE // 5 : end + RATE * 3 // 10]) == []
+    assert vad.in_speech
+    # … and after the full silence it is.
+    assert [e.kind for e in _run(vad, _silence(500))] == ["speech_stopped"]
+
+
+def test_chunk_size_does_not_change_the_events():
+    _, pcm = CLIPS[1]
+    pcm = np.concatenate([pcm, _silence(600)])
+    whole = StreamingVAD().feed(pcm)
+    for chunk in (1, 160, 4801):
+        assert _run(StreamingVAD(), pcm, chunk) == whole
+
+
+def test_reset_restarts_the_clock_and_the_state():
+    _clip, pcm = CLIPS[2]
+    vad = StreamingVAD()
+    first = _run(vad, np.concatenate([pcm, _silence(600)]))
+    _run(vad, pcm[: pcm.size // 2])  # stop mid-speech
+    assert vad.in_speech
+    vad.reset()
+    assert not vad.in_speech
+    assert _run(vad, np.concatenate([pcm, _silence(600)])) == first
+
+
+def test_silence_and_noise_give_no_events():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 30, RATE * 3).astype(np.int16)
+    vad = StreamingVAD()
+    assert _run(vad, np.concatenate([_silence(1000), noise])) == []
+    assert not vad.in_speech
+
+
+def test_prefix_padding_is_clamped_at_zero():
+    clip, pcm = CLIPS[3]
+    cut = int(RATE * (clip.speech_start_ms - 100) / 1000)  # speech now starts at ~100 ms
+    events = _run(StreamingVAD(prefix_padding_ms=300), np.concatenate([pcm[cut:], _silence(600)]))
+    assert events[0] == VadEvent("speech_started", 0.0)
+
+
+def test_a_short_pause_keeps_one_turn_and_a_long_pause_splits_it():
+    (_c1, a), (c2, b) = CLIPS[0], CLIPS[4]
+    short = np.concatenate([a, b, _silence(1600)])  # 0.5 + 0.5 s of silence between them
+    assert len(_run(StreamingVAD(silence_duration_ms=1500), short)) == 2
+    events = _run(StreamingVAD(silence_duration_ms=500), short)
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"] * 2
+    offset = 1000 * a.size / RATE
+    assert events[2].audio_ms == pytest.approx(offset + c2.speech_start_ms - 300, abs=TOL_MS)
+    assert events[3].audio_ms == pytest.approx(offset + c2.speech_end_ms, abs=TOL_MS)
+
+
+def test_16k_input_gives_the_same_times():
+    clip, pcm = CLIPS[5]
+    pcm16 = resample(np.concatenate([pcm, _silence(600)]), RATE, 16_000)
+    events = _run(StreamingVAD(sample_rate=16_000), pcm16, 320)
+    assert events[0].audio_ms == pytest.approx(clip.speech_start_ms - 300, abs=TOL_MS)
+    assert events[1].audio_ms == pytest.approx(clip.speech_end_ms, abs=TOL_MS)
+
+
+def test_bad_threshold_is_rejected():
+    with pytest.raises(ValueError, match="threshold"):
+        StreamingVAD(threshold=1.5)
+
+
+# ---- PCM helpers ------------------------------------------------------------------------
+
+
+def _tone(freq: float, rate: int, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(rate * seconds)) / rate
+    return (np.sin(2 * np.pi * freq * t) * 12000).astype(np.int16)
+
+
+def _peak_hz(pcm: np.ndarray, rate: int) -> float:
+    spectrum = np.abs(np.fft.rfft(pcm.astype(np.float64)))
+    return float(np.fft.rfftfreq(pcm.size, 1 / rate)[spectrum.argmax()])
+
+
+def test_webrtc_48k_stereo_to_16k_mono_keeps_length_and_pitch():
+    left = _tone(440, 48_000)
+    stereo = np.stack([left, left], axis=1).reshape(-1)  # interleaved, as av frames give it
+    mono = resample(stereo, 48_000, 16_000, channels=2)
+    assert mono.dtype == np.int16 and mono.size == 16_000
+    assert _peak_hz(mono, 16_000) == pytest.approx(440, abs=2)
+
+
+def test_stream_resampler_matches_one_shot():
+    tone = _tone(300, 24_000)
+    rs = StreamResampler(24_000)
+    parts = [rs.process(tone[i : i + 777]) for i in range(0, tone.size, 777)]
+    assert np.array_equal(np.concatenate([*parts, rs.flush()]), resample(tone, 24_000))
+
+
+def test_downmix_and_float_round_trip():
+    stereo = np.array([[100, 300], [-200, -400]], np.int16)
+    assert downmix(stereo, 2).tolist() == [200, -300]
+    x = np.array([-32768, -1, 0, 16384, 32767], np.int16)
+    f = to_float32(x)
+    assert f.dtype == np.float32 and f.min() >= -1.0 and f.max() < 1.0
+    assert np.array_equal(to_int16(f), x)
+    assert to_int16(np.array([2.0, -2.0], np.float32)).tolist() == [32767, -32768]
