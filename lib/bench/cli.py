@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-BENCHES = {"avatar": "lib.bench.avatar"}
+BENCHES = {"avatar": "lib.bench.avatar", "realtime": "lib.bench.realtime"}
 
 
 def main(argv: list[str]) -> int:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, App, streamlit_app
+from lib.bench.studio_driver import StudioDriver
 from lib.emulators.process import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.browser
@@ -59,9 +60,15 @@ def test_spoken_question_gets_a_transcript_and_an_answer(app, tmp_path):
         page.goto(app.url)
         page.get_by_role("link", name="Conversation").click()
         page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
-        page.get_by_role("button", name="Start", exact=True).click()
+        driver = StudioDriver(page)  # its waits work on any page of the app
+        driver.wait_idle()
+        driver.click("Start")
+        # Connected to the voice model and hearing the mic before we wait for words.
+        page.get_by_text("Listening", exact=True).or_(
+            page.get_by_text("You are speaking", exact=True)
+        ).first.wait_for(timeout=30_000)
         user = page.locator('[data-testid="stChatMessage"]').filter(has_text="opening hours")
-        user.first.wait_for(timeout=60_000)
+        user.first.wait_for(timeout=120_000)  # includes WebRTC connect: ~2–20 s here
         # The concierge's hours answer, complete (it streams in token by token).
         answer = page.locator('[data-testid="stChatMessage"]').filter(has_text="4 pm")
         answer.first.wait_for(timeout=30_000)
