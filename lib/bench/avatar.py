@@ -26,6 +26,7 @@ TARGETS = {
     "speak_to_mouth_ms": 150,
 }
 Progress = Callable[[str], None]
+STARTS = 4
 
 
 def cpu_seconds(pid: int) -> float:
@@ -85,12 +86,24 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                     break
             idle_cpu = cpu_percent_samples([app.proc.pid, emu.proc.pid], 3, wait)
 
-            progress("starting a local session")
-            t_click = drv.click("Start")
-            drv.install_monitor(_mouth_box(AVATARS[0].avatar_id))
-            drv.wait_until(lambda: first_avatar_frame(drv.samples(), t_click) is not None, 30)
-            t_first = first_avatar_frame(drv.samples(), t_click)
-            drv.live()
+            # Start → first avatar frame, over a few Start/Stop cycles (the first one also
+            # mounts the streamer; later ones show the steady cost a user sees).
+            starts: list[float] = []
+            for i in range(STARTS):
+                progress(f"start {i + 1}/{STARTS}")
+                t_click = drv.click("Start")
+                drv.install_monitor(_mouth_box(AVATARS[0].avatar_id))
+                drv.wait_until(
+                    lambda t=t_click: first_avatar_frame(drv.samples(), t) is not None, 30
+                )
+                t_first = first_avatar_frame(drv.samples(), t_click)
+                if t_first is not None:
+                    starts.append(t_first - t_click)
+                drv.live()
+                if i < STARTS - 1:
+                    page.wait_for_timeout(1000)
+                    drv.click("Stop")
+                    page.wait_for_timeout(2000)
 
             progress(f"steady state for {seconds:.0f} s")
             fps = drv.decoded_fps(seconds / 2)
@@ -131,7 +144,10 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 "app_cpu_percent_median": round(statistics.median(app_cpu), 1),
                 "avatar_server_cpu_percent_median": round(statistics.median(emu_cpu), 1),
                 "idle_cpu_percent_before_start": round(statistics.median(idle_cpu), 1),
-                "start_click_to_first_frame_s": round(t_first - t_click, 3) if t_first else None,
+                "start_click_to_first_frame_s": round(statistics.median(starts), 3)
+                if starts
+                else None,
+                "start_samples_s": [round(x, 3) for x in starts],
                 "speak_click_to_first_mouth_ms_median": _median(from_click),
                 "speak_request_to_first_mouth_ms_median": _median(from_request),
                 "speak_samples_ms": [round(x) for x in from_click],
