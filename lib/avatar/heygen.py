@@ -32,7 +32,7 @@ from lib.avatar.base import (
     TaskMode,
     VoiceInfo,
 )
-from lib.avatar.http import DEFAULT_TIMEOUT, check, network_error
+from lib.avatar.http import ProviderApi
 from lib.avatar.transport import MediaTransport, TransportFactory
 from lib.config import Secret
 
@@ -49,8 +49,10 @@ class NewSession:
     raw: dict[str, Any]
 
 
-class HeyGenApi:
+class HeyGenApi(ProviderApi):
     """One method per endpoint. `transport` is the network seam (tests may inject one)."""
+
+    key_header = "x-api-key"
 
     def __init__(
         self,
@@ -60,41 +62,7 @@ class HeyGenApi:
         provider: str = "heygen",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.provider = provider
-        self._key = api_key
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: dict[str, Any] | None = None,
-        timeout: httpx.Timeout | None = None,
-    ) -> Any:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        else:
-            headers["x-api-key"] = self._key.reveal()
-        try:
-            resp = await self._http.request(
-                method, path, headers=headers, json=json, timeout=timeout or DEFAULT_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise network_error(exc, self.provider, self.base_url) from exc
-        return check(resp, self.provider)
-
-    @staticmethod
-    def _data(body: Any) -> Any:
-        return body.get("data") if isinstance(body, dict) else None
+        super().__init__(api_key, base_url, provider=provider, transport=transport)
 
     async def create_token(self) -> str:
         body = await self._call("POST", "/v1/streaming.create_token", json={})

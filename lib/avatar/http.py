@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from lib.avatar.base import AvatarError
+from lib.config import Secret
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -79,3 +80,61 @@ def network_error(exc: httpx.HTTPError, provider: str, base_url: str) -> AvatarE
         provider=provider,
         hint="check the network and the provider's base URL",
     )
+
+
+class ProviderApi:
+    """The HTTP seam shared by the provider clients: one httpx client per provider (the
+    `transport` is injectable), the key header or a session bearer token, errors turned into
+    AvatarError. Subclasses add one method per endpoint."""
+
+    key_header = "x-api-key"
+
+    def __init__(
+        self,
+        api_key: Secret,
+        base_url: str,
+        *,
+        provider: str,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.provider = provider
+        self._key = api_key
+        self._http = httpx.AsyncClient(
+            base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        json: dict[str, Any] | None = None,
+        params: dict[str, Any] | None = None,
+        timeout: httpx.Timeout | None = None,
+    ) -> Any:
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        else:
+            headers[self.key_header] = self._key.reveal()
+        try:
+            resp = await self._http.request(
+                method,
+                path,
+                headers=headers,
+                json=json,
+                params=params,
+                timeout=timeout or DEFAULT_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise network_error(exc, self.provider, self.base_url) from exc
+        return check(resp, self.provider)
+
+    @staticmethod
+    def _data(body: Any) -> Any:
+        return body.get("data") if isinstance(body, dict) else None

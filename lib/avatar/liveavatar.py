@@ -33,7 +33,7 @@ from lib.avatar.base import (
     VoiceInfo,
 )
 from lib.avatar.heygen import stop_quietly
-from lib.avatar.http import DEFAULT_TIMEOUT, check, network_error
+from lib.avatar.http import ProviderApi
 from lib.avatar.transport import MediaTransport, TransportFactory
 from lib.config import Secret
 
@@ -53,7 +53,9 @@ class StartedSession:
     max_session_duration: int | None
 
 
-class LiveAvatarApi:
+class LiveAvatarApi(ProviderApi):
+    key_header = "X-API-KEY"
+
     def __init__(
         self,
         api_key: Secret,
@@ -62,39 +64,7 @@ class LiveAvatarApi:
         provider: str = "liveavatar",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.provider = provider
-        self._key = api_key
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
-        )
-
-    async def aclose(self) -> None:
-        await self._http.aclose()
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        token: str | None = None,
-        json: dict[str, Any] | None = None,
-        params: dict[str, Any] | None = None,
-    ) -> Any:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        else:
-            headers["X-API-KEY"] = self._key.reveal()
-        try:
-            resp = await self._http.request(method, path, headers=headers, json=json, params=params)
-        except httpx.HTTPError as exc:
-            raise network_error(exc, self.provider, self.base_url) from exc
-        return check(resp, self.provider)
-
-    @staticmethod
-    def _data(body: Any) -> Any:
-        return body.get("data") if isinstance(body, dict) else None
+        super().__init__(api_key, base_url, provider=provider, transport=transport)
 
     @staticmethod
     def _results(data: Any) -> list[dict[str, Any]]:
