@@ -11,6 +11,12 @@ _patched = False
 RTC_CONFIGURATION: dict[str, Any] = {"iceServers": []}
 
 
+def prepare() -> None:
+    """What every page with a streamer calls first."""
+    allow_loopback_ice()
+    ignore_misread_navigation()
+
+
 def allow_loopback_ice() -> None:
     """aioice never offers 127.0.0.1, so in a loopback-only sandbox ICE fails. Offer it in
     addition to the real host addresses (harmless for remote browsers: that pair just fails).
@@ -30,3 +36,25 @@ def allow_loopback_ice() -> None:
 
     aioice.ice.get_host_addresses = with_loopback
     _patched = True
+
+
+_nav_patched = False
+
+
+def ignore_misread_navigation() -> None:
+    """streamlit-webrtc stops its worker and cached tracks when it thinks the user left the
+    page, by comparing the page hash of the run that created them with the session's current
+    one. Under st.navigation those two differ while the user stays (the default page is
+    reached at "/"), so media stopped at a random rerun — the video froze mid-session. Page
+    leave is handled by `lib.page_lifecycle`, and a closed tab still ends the session through
+    the observer's other trigger (session shutdown); so the hash check is turned off.
+    Checked against the pinned streamlit-webrtc==0.79.0."""
+    global _nav_patched
+    if _nav_patched:
+        return
+    from streamlit_webrtc.shutdown import SessionShutdownObserver
+
+    SessionShutdownObserver._resolve_initial_page_script_hash = staticmethod(  # type: ignore[method-assign]
+        lambda app_session: ""
+    )
+    _nav_patched = True

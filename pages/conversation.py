@@ -31,7 +31,7 @@ from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.voice_chat import VoiceChat
-from lib.webrtc import RTC_CONFIGURATION, allow_loopback_ice
+from lib.webrtc import RTC_CONFIGURATION, prepare
 
 CHAT_KEY = "voice_chat"
 PERSONAS = {
@@ -60,7 +60,7 @@ STATE_LABELS = {
 st.title("Conversation")
 status = brain_status()
 st.caption(f"Voice model: **{status.label}** — {status.reason}. Avatar bridge: next step.")
-allow_loopback_ice()
+prepare()
 
 
 def get_chat() -> VoiceChat | None:

@@ -21,7 +21,7 @@ from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
 from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
-from lib.webrtc import RTC_CONFIGURATION, allow_loopback_ice
+from lib.webrtc import RTC_CONFIGURATION, prepare
 
 LANGUAGES = (
     "en",
@@ -90,7 +90,7 @@ if maybe_runner is None:
 runner: AvatarRunner = maybe_runner  # a plain name keeps the narrowing inside the callbacks
 # Leaving the page stops the paid session; closing the tab stops it via the heartbeat watchdog.
 on_leave(st.session_state, current_page(st.session_state), "avatar-runner", runner.shutdown)
-allow_loopback_ice()
+prepare()
 
 usable = [n for n in config.PROVIDERS if config.provider_status(n).usable]
 snap = runner.snapshot()
