@@ -161,7 +161,7 @@ def test_start_speak_stop_through_the_page(monkeypatch, tmp_db, local_heygen):
 
 
 def test_settings_never_shows_a_key(monkeypatch, tmp_db, local_heygen):
-    monkeypatch.setenv("HEYGEN_API_KEY", "sk-MARKER-never-shown-0001")
+    monkeypatch.setenv("HEYGEN_API_KEY", "test-MARKER-never-shown-0001")
     at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
     at.run()
     at.switch_page("pages/settings.py").run()
