@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, streamlit_app
-from lib.bench.studio_driver import StudioDriver, first_avatar_frame, first_mouth_movement
+from lib.bench.studio_driver import (
+    StudioDriver,
+    first_avatar_frame,
+    first_mouth_movement,
+    mouth_box_rel,
+)
 from lib.emulators.process import start_emulator
 
 TARGETS = {
@@ -48,14 +53,6 @@ def cpu_percent_samples(
         samples.append(100 * (cur - prev) / (now - t_prev))
         prev, t_prev = cur, now
     return samples
-
-
-def _mouth_box(avatar_id: str) -> tuple[float, float, float, float]:
-    from lib.engines.face import FaceRenderer
-
-    w, h, m = 854, 480, 4
-    x0, y0, x1, y1 = FaceRenderer(avatar_id, w, h).mouth_box
-    return ((x0 - m) / w, (y0 - m) / h, (x1 + m) / w, (y1 + m) / h)
 
 
 def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -> dict[str, Any]:
@@ -92,7 +89,7 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
             for i in range(STARTS):
                 progress(f"start {i + 1}/{STARTS}")
                 t_click = drv.click("Start")
-                drv.install_monitor(_mouth_box(AVATARS[0].avatar_id))
+                drv.install_monitor(mouth_box_rel(AVATARS[0].avatar_id))
                 drv.wait_until(
                     lambda t=t_click: first_avatar_frame(drv.samples(), t) is not None, 30
                 )

@@ -211,3 +211,19 @@ def first_mouth_movement(
         if s.t >= after and s.mouth is not None and s.mouth > threshold:
             return s.t
     return None
+
+
+def mouth_box_rel(
+    avatar_id: str, width: int = 854, height: int = 480, margin: int = 4
+) -> tuple[float, float, float, float]:
+    """The renderer's mouth box as fractions of the frame, with a margin for the head's idle
+    sway (darkness is measured there, not exact pixels)."""
+    from lib.engines.face import FaceRenderer
+
+    x0, y0, x1, y1 = FaceRenderer(avatar_id, width, height).mouth_box
+    return (
+        (x0 - margin) / width,
+        (y0 - margin) / height,
+        (x1 + margin) / width,
+        (y1 + margin) / height,
+    )

@@ -15,6 +15,7 @@ import ipaddress
 import os
 import socket
 import sys
+from typing import Any
 
 import uvicorn
 
@@ -162,6 +163,31 @@ async def _watch_parent(server: uvicorn.Server, original_ppid: int, parent_pid: 
         await asyncio.sleep(PARENT_POLL_S)
 
 
+def _server(app: Any, log_level: str, ws_max_size: int) -> uvicorn.Server:
+    """Both local servers: loopback, no access log, no websocket compression (raw media
+    frames don't deflate, and the openai SDK turns compression off anyway)."""
+    return uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level=log_level,
+            access_log=False,
+            lifespan="on",
+            ws_max_size=ws_max_size,
+            ws_per_message_deflate=False,
+            timeout_graceful_shutdown=2,
+        )
+    )
+
+
+def _run(
+    server: uvicorn.Server, sock: socket.socket, original_ppid: int, parent_pid: int | None
+) -> int:
+    try:
+        return asyncio.run(_serve(server, sock, original_ppid, parent_pid))
+    except KeyboardInterrupt:
+        return 130  # Ctrl-C: uvicorn shut down cleanly, then re-raised the signal
+
+
 async def _serve(
     server: uvicorn.Server, sock: socket.socket, original_ppid: int, parent_pid: int | None
 ) -> int:
@@ -203,27 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         session_duration_limit_s=args.session_duration_limit,
         sandbox_duration_s=args.sandbox_duration,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(config),
-            log_level=args.log_level,
-            access_log=False,
-            lifespan="on",
-            ws_max_size=WS_MAX_MESSAGE,
-            # Raw frames are incompressible noise to deflate and would cost a core per viewer.
-            ws_per_message_deflate=False,
-            timeout_graceful_shutdown=2,
-        )
-    )
+    server = _server(create_app(config), args.log_level, WS_MAX_MESSAGE)
     key_note = "the --api-key" if args.api_key else "any non-empty key"
     print(
         f"emulator: HeyGen v1 + LiveAvatar on {config.http_base} (accepts {key_note})",
         file=sys.stderr,
     )
-    try:
-        return asyncio.run(_serve(server, sock, original_ppid, args.parent_pid))
-    except KeyboardInterrupt:
-        return 130  # Ctrl-C: uvicorn shut down cleanly, then re-raised the signal
+    return _run(server, sock, original_ppid, args.parent_pid)
 
 
 def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> int:
@@ -239,17 +251,7 @@ def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> i
         timing=ModelTiming(ttft_ms=args.ttft_ms, tokens_per_s=args.tokens_per_s),
         stt_engine=args.stt_engine,
     )
-    server = uvicorn.Server(
-        uvicorn.Config(
-            realtime_app(config),
-            log_level=args.log_level,
-            access_log=False,
-            lifespan="on",
-            ws_max_size=REALTIME_WS_MAX_MESSAGE,
-            ws_per_message_deflate=False,  # the SDK turns compression off anyway
-            timeout_graceful_shutdown=2,
-        )
-    )
+    server = _server(realtime_app(config), args.log_level, REALTIME_WS_MAX_MESSAGE)
     shown = host if ":" not in host else f"[{host}]"
     key_note = "the --api-key" if args.api_key else "any non-empty key"
     print(
@@ -258,10 +260,7 @@ def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> i
         f"{args.tokens_per_s:g} tokens/s)",
         file=sys.stderr,
     )
-    try:
-        return asyncio.run(_serve(server, sock, original_ppid, args.parent_pid))
-    except KeyboardInterrupt:
-        return 130
+    return _run(server, sock, original_ppid, args.parent_pid)
 
 
 if __name__ == "__main__":

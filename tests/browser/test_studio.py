@@ -9,26 +9,18 @@ from collections.abc import Iterator
 import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
-from lib.bench.studio_driver import StudioDriver, first_avatar_frame, first_mouth_movement
-from lib.engines.face import AVATARS, FaceRenderer
+from lib.bench.studio_driver import (
+    StudioDriver,
+    first_avatar_frame,
+    first_mouth_movement,
+    mouth_box_rel,
+)
+from lib.engines.face import AVATARS
 from lib.store import Store
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
-
-
-def mouth_box_rel(
-    avatar_id: str, width: int = 854, height: int = 480, margin: int = 4
-) -> tuple[float, float, float, float]:
-    x0, y0, x1, y1 = FaceRenderer(avatar_id, width, height).mouth_box
-    # A margin covers the head's idle sway; darkness is measured, not exact pixels.
-    return (
-        (x0 - margin) / width,
-        (y0 - margin) / height,
-        (x1 + margin) / width,
-        (y1 + margin) / height,
-    )
 
 
 @pytest.fixture(scope="module")

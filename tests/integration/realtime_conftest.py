@@ -17,17 +17,12 @@ from openai import AsyncOpenAI
 from lib.emulators.process import EmulatorProcess, start_emulator
 from lib.engines.audio import resample
 from lib.engines.tts import VOICES, Synthesizer
+from tests.integration.conftest import _stop_and_check
 
 REALTIME_KEY = "sk-test-realtime"
 MODEL = "gpt-realtime"
 RATE = 24_000
 QUESTION = "What are your opening hours?"
-
-
-def _stop_and_check(emu: EmulatorProcess) -> None:
-    emu.stop()
-    problems = [line for line in emu.output if "Traceback" in line or "ERROR" in line]
-    assert not problems, "\n".join(emu.output[-40:])
 
 
 @pytest.fixture(scope="module")
