@@ -35,7 +35,9 @@ class AudioJitterBuffer:
     """Thread-safe PCM16 mono FIFO; trims to AUDIO_TARGET_MS when it grows past AUDIO_MAX_MS
     (two clocks drift: the avatar server's and the browser-facing track's)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_ms: int = AUDIO_MAX_MS, target_ms: int = AUDIO_TARGET_MS) -> None:
+        self._max = AUDIO_RATE * max_ms // 1000
+        self._target = AUDIO_RATE * target_ms // 1000
         self._chunks: collections.deque[npt.NDArray[np.int16]] = collections.deque()
         self._size = 0
         self._lock = threading.Lock()
@@ -46,9 +48,8 @@ class AudioJitterBuffer:
         with self._lock:
             self._chunks.append(pcm)
             self._size += pcm.size
-            limit = AUDIO_RATE * AUDIO_MAX_MS // 1000
-            if self._size > limit:
-                self._drop(self._size - AUDIO_RATE * AUDIO_TARGET_MS // 1000)
+            if self._size > self._max:
+                self._drop(self._size - self._target)
 
     def _drop(self, n: int) -> None:
         while n > 0 and self._chunks:
@@ -127,6 +128,8 @@ class AvatarMedia(MediaSink):
         self._status = "Press Start to bring the avatar in"
         self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
         self.audio = AudioJitterBuffer()
+        # The voice model's own voice (audio-only fallback): queued whole, played in order.
+        self.voice = AudioJitterBuffer(max_ms=180_000, target_ms=180_000)
         self.frames_in = 0
         self.frames_out = 0
         self.first_frame_out_at: float | None = None
@@ -187,8 +190,14 @@ class AvatarMedia(MediaSink):
         self.frames_out += 1
         return av.VideoFrame.from_ndarray(rgb, format="rgb24")  # the track stamps pts
 
+    def play_voice(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+        self.voice.push(_resample_linear(pcm, sample_rate, AUDIO_RATE))
+
     def audio_frame(self, pts: int, time_base: fractions.Fraction) -> av.AudioFrame:
         pcm = self.audio.pull(SAMPLES_PER_FRAME)
+        if self.voice.buffered_ms > 0:
+            mixed = pcm.astype(np.int32) + self.voice.pull(SAMPLES_PER_FRAME)
+            pcm = np.clip(mixed, -32768, 32767).astype(np.int16)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = AUDIO_RATE
         return frame

@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import pandas as pd
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # table → ordered columns (name, SQL type). `id` is a client-made UUID (portable, no sequences).
 TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -73,6 +73,80 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("status", "TEXT NOT NULL"),
         ("error", "TEXT"),
     ),
+    # A conversation: one brain session + one avatar session (per agent) + the bridge config.
+    "conversations": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("brain_provider", "TEXT NOT NULL"),
+        ("brain_session_id", "TEXT"),
+        ("avatar_provider", "TEXT"),
+        ("bridge", "TEXT NOT NULL"),
+        ("chunking", "TEXT"),
+        ("timing", "TEXT"),  # "simulated" (embedded model timing) or "measured"
+        ("experiment_id", "TEXT"),
+        ("config", "TEXT"),
+        ("requested_at", "DOUBLE PRECISION NOT NULL"),
+        ("brain_ready_at", "DOUBLE PRECISION"),
+        ("avatar_ready_at", "DOUBLE PRECISION"),
+        ("stopped_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
+    # One user turn and its answer; each stage stamped when observed (epoch seconds).
+    "turns": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("conversation_id", "TEXT NOT NULL"),
+        ("seq", "INTEGER NOT NULL"),
+        ("agent", "TEXT"),
+        ("avatar_session_id", "TEXT"),
+        ("source", "TEXT"),  # voice | text | script
+        ("user_text", "TEXT"),
+        ("assistant_text", "TEXT"),
+        ("item_id", "TEXT"),
+        ("response_id", "TEXT"),
+        ("speech_started_at", "DOUBLE PRECISION"),
+        ("speech_end_at", "DOUBLE PRECISION"),
+        ("committed_at", "DOUBLE PRECISION"),
+        ("transcript_at", "DOUBLE PRECISION"),
+        ("response_created_at", "DOUBLE PRECISION"),
+        ("first_delta_at", "DOUBLE PRECISION"),
+        ("first_chunk_at", "DOUBLE PRECISION"),
+        ("avatar_start_at", "DOUBLE PRECISION"),
+        ("avatar_stop_at", "DOUBLE PRECISION"),
+        ("response_done_at", "DOUBLE PRECISION"),
+        ("interrupted_at", "DOUBLE PRECISION"),
+        ("usage", "TEXT"),
+        ("chunks", "INTEGER"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
+    # One piece of an answer handed to the avatar (text, or the model's audio).
+    "chunks": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("turn_id", "TEXT NOT NULL"),
+        ("seq", "INTEGER NOT NULL"),
+        ("kind", "TEXT NOT NULL"),  # text | audio
+        ("text", "TEXT"),
+        ("chars", "INTEGER"),
+        ("audio_ms", "DOUBLE PRECISION"),
+        ("emotion", "TEXT"),
+        ("ready_at", "DOUBLE PRECISION NOT NULL"),
+        ("sent_at", "DOUBLE PRECISION"),
+        ("accepted_at", "DOUBLE PRECISION"),
+        ("task_id", "TEXT"),
+        ("started_at", "DOUBLE PRECISION"),
+        ("ended_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
+    # What the bridge did besides speaking: barge-ins, handoffs, tool calls, fallbacks.
+    "conversation_events": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("conversation_id", "TEXT NOT NULL"),
+        ("turn_id", "TEXT"),
+        ("kind", "TEXT NOT NULL"),
+        ("at", "DOUBLE PRECISION NOT NULL"),
+        ("payload", "TEXT"),
+    ),
     "brain_events": (
         ("id", "TEXT PRIMARY KEY"),
         ("session_id", "TEXT NOT NULL"),
@@ -87,6 +161,10 @@ INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS ix_tasks_session ON avatar_tasks (session_id)",
     "CREATE INDEX IF NOT EXISTS ix_events_session ON avatar_events (session_id, at)",
     "CREATE INDEX IF NOT EXISTS ix_brain_events_session ON brain_events (session_id, at)",
+    "CREATE INDEX IF NOT EXISTS ix_turns_conversation ON turns (conversation_id, seq)",
+    "CREATE INDEX IF NOT EXISTS ix_chunks_turn ON chunks (turn_id, seq)",
+    "CREATE INDEX IF NOT EXISTS ix_conv_events ON conversation_events (conversation_id, at)",
+    "CREATE INDEX IF NOT EXISTS ix_conversations_experiment ON conversations (experiment_id)",
 )
 
 
@@ -124,8 +202,11 @@ class Store:
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
             for ddl in INDEXES:
                 cur.execute(ddl)
-            if cur.execute("SELECT COUNT(*) FROM schema_version").fetchone()[0] == 0:
+            row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
+            if row[0] is None:
                 cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif row[0] < SCHEMA_VERSION:  # new tables were created above; columns unchanged
+                cur.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Cursor]:

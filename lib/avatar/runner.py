@@ -76,11 +76,42 @@ class Snapshot:
     events: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class TaskNote:
+    """What happened to a piece handed over with `speak_soon` / `speak_audio_soon`, for the
+    bridge. `token` is the caller's id for the piece. `what`: sent (the request went out and
+    was answered: `sent_at`, `at` = answered), started, ended, dropped (never sent: an
+    interrupt or the session ended first), failed (the provider refused: `error`)."""
+
+    token: str
+    what: Literal["sent", "started", "ended", "dropped", "failed"]
+    at: float
+    sent_at: float | None = None
+    task_id: str = ""
+    duration_ms: float | None = None
+    interrupted: bool = False
+    error: str = ""
+
+
+Listener = Callable[[TaskNote | AvatarEvent], None]
+
+
 @dataclass
 class _Task:
     row_id: str
     task_id: str = ""
     interrupted: bool = False
+    token: str = ""
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    token: str
+    text: str = ""
+    pcm: bytes = b""
+    event_id: str = ""
+    end: bool = False
+    audio: bool = False
 
 
 @dataclass
@@ -126,8 +157,11 @@ class AvatarRunner:
         *,
         provider_factory: ProviderFactory = _default_factory,
         media: AvatarMedia | None = None,
+        heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
     ) -> None:
+        """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks)."""
         self.store = store
+        self._heartbeat_timeout = heartbeat_timeout_s
         self.media = media or AvatarMedia()
         self.media.set_event_handler(self._on_event)
         self._factory = provider_factory
@@ -137,7 +171,12 @@ class AvatarRunner:
         self._lock = threading.Lock()
         self._live = _Live()
         self._heartbeat = time.monotonic()
+        self._listeners: list[Listener] = []
+        self._restarting = False
+        self._outbox: deque[_Outgoing] = deque()
+        self._outbox_wake = asyncio.Event()  # only touched on the runner loop
         self._watchdog = self._loop.submit(self._watch())
+        self._sender = self._loop.submit(self._send_outbox())
         _RUNNERS.add(self)
 
     # ---- script-thread API --------------------------------------------------------------
@@ -183,6 +222,53 @@ class AvatarRunner:
     def stop(self, reason: str = "USER_CLOSED") -> None:
         self._loop.run(self._stop(reason), timeout=30)
 
+    # ---- for the bridge: non-blocking, ordered, reported through listeners --------------
+    def subscribe(self, fn: Listener) -> None:
+        """`fn` gets every avatar event and every TaskNote (runner or transport thread)."""
+        self._listeners.append(fn)
+
+    def speak_soon(self, text: str, token: str) -> None:
+        """Queue text for the avatar (async task). Pieces go out one at a time, in order, so
+        the provider queues them in the order they were written."""
+        self._enqueue(_Outgoing(token, text=text))
+
+    def speak_audio_soon(self, pcm24k: bytes, token: str, *, event_id: str, end: bool) -> None:
+        """Queue PCM16 24 kHz audio for the avatar to lip-sync (LITE `agent.speak`)."""
+        self._enqueue(_Outgoing(token, pcm=pcm24k, event_id=event_id, end=end, audio=True))
+
+    def interrupt_soon(self) -> None:
+        """Barge-in: drop what is queued, and stop the avatar mid-sentence."""
+        if self._loop.alive:
+            self._loop.submit(self._interrupt())
+
+    def restart_soon(self, provider: str, options: SessionOptions) -> None:
+        """Replace the session (agent handoff: the next agent's avatar). Queued pieces wait
+        for the new session."""
+        if self._loop.alive:
+            self._loop.submit(self._restart(provider, options))
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> None:
+        """Run `fn` on the runner loop after `delay_s` (the bridge's chunk max-wait timer)."""
+        if self._loop.alive:
+            self._loop.loop.call_soon_threadsafe(self._loop.loop.call_later, delay_s, fn)
+
+    def _enqueue(self, item: _Outgoing) -> None:
+        if not self._loop.alive:
+            self._notify(TaskNote(item.token, "dropped", time.time(), error="runner closed"))
+            return
+        self._loop.loop.call_soon_threadsafe(self._push, item)
+
+    def _push(self, item: _Outgoing) -> None:
+        self._outbox.append(item)
+        self._outbox_wake.set()
+
+    def _notify(self, note: TaskNote | AvatarEvent) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(note)
+            except Exception:  # a listener bug must not stop the avatar
+                log.exception("avatar runner listener failed")
+
     def shutdown(self, reason: str = "PAGE_CLOSED") -> None:
         """Stop the session and release everything (page leave, tab close, process exit)."""
         if not self._loop.alive:
@@ -193,6 +279,7 @@ class AvatarRunner:
         except Exception:
             log.exception("avatar runner shutdown")
         self._watchdog.cancel()
+        self._sender.cancel()
         self._loop.close()
         _RUNNERS.discard(self)
 
@@ -296,7 +383,7 @@ class AvatarRunner:
             with contextlib.suppress(Exception):
                 await session.stop()
 
-    async def _speak(self, text: str, mode: TaskMode) -> SpeakResult:
+    async def _speak(self, text: str, mode: TaskMode, token: str = "") -> SpeakResult:
         with self._lock:
             session, record_id = self._live.session, self._live.record_id
         if session is None or record_id is None or session.closed:
@@ -323,10 +410,10 @@ class AvatarRunner:
                 "avatar_tasks", row_id, {"status": "error", "error": problem_of(exc).message}
             )
             raise
-        task = _Task(row_id, result.task_id)
+        task = _Task(row_id, result.task_id, token=token)
         with self._lock:
             self._live.tasks[result.task_id] = task
-            early = self._live.early.pop(result.task_id, [])
+            early = self._live.early.pop(result.task_id, []) if not token else []
         self.store.update(
             "avatar_tasks",
             row_id,
@@ -341,7 +428,85 @@ class AvatarRunner:
             self._record_task_event(task, event)
         return result
 
+    def _flush_early(self, task_id: str) -> None:
+        """Talking events that beat the task's HTTP answer: replayed once the bridge has
+        been told the piece was sent, so it sees sent → started → ended in order."""
+        with self._lock:
+            task = self._live.tasks.get(task_id)
+            early = self._live.early.pop(task_id, [])
+        if task is not None:
+            for event in early:
+                self._record_task_event(task, event)
+
+    async def _send_outbox(self) -> None:
+        while True:
+            await self._outbox_wake.wait()
+            self._outbox_wake.clear()
+            while self._outbox:
+                if not await self._wait_live():
+                    self._drop_outbox("the avatar session is not live")
+                    break
+                item = self._outbox.popleft()
+                await self._send_one(item)
+
+    async def _wait_live(self, timeout: float = 30.0) -> bool:
+        """A piece waits while the session is (re)starting (handoff), not after it ended."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                state, session = self._live.state, self._live.session
+            if state == "live" and session is not None and not session.closed:
+                return True
+            if state not in ("starting", "stopping") and not self._restarting:
+                return False
+            await asyncio.sleep(0.01)
+        return False
+
+    async def _send_one(self, item: _Outgoing) -> None:
+        sent = time.time()
+        try:
+            if item.audio:
+                with self._lock:
+                    session = self._live.session
+                assert session is not None
+                await session.speak_audio(item.pcm, event_id=item.event_id, end=item.end)
+                self._notify(TaskNote(item.token, "sent", time.time(), sent_at=sent))
+                return
+            result = await self._speak(item.text, "async", token=item.token)
+        except Exception as exc:  # noqa: BLE001 - reported to the bridge, which records it
+            self._notify(TaskNote(item.token, "failed", time.time(), error=problem_of(exc).message))
+            return
+        self._notify(
+            TaskNote(
+                item.token,
+                "sent",
+                result.answered_at,
+                sent_at=sent,
+                task_id=result.task_id,
+                duration_ms=result.duration_ms,
+            )
+        )
+        self._flush_early(result.task_id)
+
+    def _drop_outbox(self, why: str) -> None:
+        now = time.time()
+        while self._outbox:
+            self._notify(TaskNote(self._outbox.popleft().token, "dropped", now, error=why))
+
+    async def _restart(self, provider: str, options: SessionOptions) -> None:
+        self._restarting = True
+        try:
+            await self._stop("AGENT_HANDOFF")
+            with self._lock:
+                self._live = _Live(state="starting", provider=provider)
+            self.media.reset("Switching avatar…")
+            await self._start(provider, options, time.time())
+        finally:
+            self._restarting = False
+            self._outbox_wake.set()
+
     async def _interrupt(self) -> None:
+        self._drop_outbox("interrupted")
         with self._lock:
             session = self._live.session
             for task in self._live.tasks.values():
@@ -391,11 +556,10 @@ class AvatarRunner:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCHDOG_PERIOD_S)
+            limit = self._heartbeat_timeout
             live = self._live.state in ("starting", "live")
-            if live and time.monotonic() - self._heartbeat > HEARTBEAT_TIMEOUT_S:
-                log.info(
-                    "no page heartbeat for %.0f s: stopping the avatar session", HEARTBEAT_TIMEOUT_S
-                )
+            if limit is not None and live and time.monotonic() - self._heartbeat > limit:
+                log.info("no page heartbeat for %.0f s: stopping the avatar session", limit)
                 await self._stop("PAGE_GONE")
 
     def _on_event(self, event: AvatarEvent) -> None:
@@ -423,6 +587,7 @@ class AvatarRunner:
             lv.events.append(
                 f"{time.strftime('%H:%M:%S', time.localtime(event.at))} {_describe(event)}"
             )
+        self._notify(event)
         if record_id is None:
             return
         kind, payload = _kind_payload(event)
@@ -447,6 +612,20 @@ class AvatarRunner:
             self._record_task_event(task, event)
 
     def _record_task_event(self, task: _Task, event: AvatarEvent) -> None:
+        if task.token and isinstance(event, StartTalking | StopTalking):
+            what: Literal["started", "ended"] = (
+                "started" if isinstance(event, StartTalking) else "ended"
+            )
+            self._notify(
+                TaskNote(
+                    task.token,
+                    what,
+                    event.at,
+                    task_id=task.task_id,
+                    duration_ms=getattr(event, "duration_ms", None),
+                    interrupted=task.interrupted,
+                )
+            )
         if isinstance(event, StartTalking):
             self.store.update(
                 "avatar_tasks", task.row_id, {"started_at": event.at, "status": "speaking"}

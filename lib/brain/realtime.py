@@ -57,6 +57,7 @@ TurnState = Literal[
 ]
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
+BUSY_CODE = "conversation_already_has_active_response"
 Subscriber = Callable[[BrainEvent], None]
 
 
@@ -134,6 +135,7 @@ class RealtimeSession:
         self._stopping = False
         self._settings: RealtimeSettings | None = None
         self._auth_refused: str | None = None  # the server refused the key: never retry
+        self._pending_create = False  # a response.create waiting for the active one to end
         self.record_id: str | None = None
 
     # ---- script-thread API --------------------------------------------------------------
@@ -190,7 +192,10 @@ class RealtimeSession:
         self._fire({"type": "input_audio_buffer.clear"})
 
     def respond(self) -> None:
-        self._fire({"type": "response.create"})
+        """Ask for an answer. While one is still active (e.g. cancelled but not yet done), the
+        GA server refuses a new one, so it is asked for once the active one is done."""
+        if self._loop.alive:
+            self._loop.submit(self._respond())
 
     def cancel(self) -> None:
         self._fire({"type": "response.cancel"})
@@ -283,6 +288,13 @@ class RealtimeSession:
             await conn.send(event)
         except Exception as exc:  # noqa: BLE001 - the receive loop handles the reconnect
             log.debug("send failed: %s", exc)
+
+    async def _respond(self) -> None:
+        with self._lock:
+            busy = self._st.active_response is not None
+            self._pending_create = busy
+        if not busy:
+            await self._send({"type": "response.create"})
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None
@@ -391,7 +403,7 @@ class RealtimeSession:
             self._store.update("brain_sessions", self.record_id, fields)
 
     def _handle(self, ev: BrainEvent) -> None:
-        connected_now = False
+        connected_now = create_now = False
         with self._lock:
             st = self._st
             if isinstance(ev, SessionState):
@@ -423,11 +435,16 @@ class RealtimeSession:
                 st.responses += 1
                 if st.active_response == ev.response_id:
                     st.active_response = None
+                    create_now, self._pending_create = self._pending_create, False
                 for ln in st.lines:
                     if ln.role == "assistant" and ln.key == ev.response_id:
                         ln.final, ln.status = True, ev.status
                 if st.state in ("responding", "thinking"):
                     st.state = "listening"
+            elif isinstance(ev, ErrorEvent) and ev.code == BUSY_CODE:
+                # Our response.create raced the end of the last answer: ask again after it.
+                self._pending_create = st.active_response is not None
+                create_now = not self._pending_create
             elif isinstance(ev, ErrorEvent):
                 st.problem = BrainProblem(
                     f"{ev.code or 'error'}: {ev.message}", _error_hint(ev.code)
@@ -436,6 +453,8 @@ class RealtimeSession:
                     self._auth_refused = f"the voice model refused the API key: {ev.message}"
         if connected_now:
             self._record_status("connected")
+        if create_now:
+            self._fire({"type": "response.create"})
         self._record(ev)
         for fn in list(self._subscribers):
             try:

@@ -20,9 +20,20 @@ DEFAULT_PERSONA = "concierge"
 _PERSONA = re.compile(r"persona:\s*([A-Za-z_-]+)")
 
 
+_QUESTIONS = re.compile(r"questions:\s*(.+)$", re.S)
+
+
 def persona_of(instructions: str | None) -> str:
     match = _PERSONA.search(instructions or "")
     return match.group(1).lower() if match else DEFAULT_PERSONA
+
+
+def persona_questions(instructions: str | None) -> tuple[str, ...]:
+    """An interviewer's questions, listed in the instructions as `questions: a | b | c`."""
+    match = _QUESTIONS.search(instructions or "")
+    if not match:
+        return ()
+    return tuple(q.strip() for q in match.group(1).split("|") if q.strip())
 
 
 def take_input_audio(item: JsonDict) -> npt.NDArray[np.int16] | None:

@@ -1,0 +1,1 @@
+"""The bridge: the voice model's answer, chunked and timed, spoken by the avatar."""

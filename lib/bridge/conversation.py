@@ -1,0 +1,336 @@
+"""One conversation: the voice model, the avatar, the bridge between them, the mic, the record.
+
+Brain and avatar start in parallel and both start times are recorded. If the avatar cannot
+start (or dies), the conversation carries on audio-only with the model's own voice and says
+so. Every paid session started here is stopped by `shutdown()` (page leave, tab close, exit).
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+import time
+import weakref
+from dataclasses import asdict, dataclass, field, replace
+from typing import Final, Literal
+
+import numpy as np
+
+from lib.avatar.base import AvatarEvent, Disconnected, FirstFrame, Quality, SessionOptions
+from lib.avatar.runner import AvatarRunner, Listener, Snapshot, TaskNote
+from lib.brain.events import AudioDelta, BrainEvent, SessionState
+from lib.brain.providers import build_session
+from lib.brain.realtime import BrainSnapshot, RealtimeSession
+from lib.brain.settings import RealtimeSettings, TurnDetection
+from lib.bridge.agents import Agent, agents_for
+from lib.bridge.bridge import Bridge, BridgeConfig, BridgeSnapshot
+from lib.bridge.timeline import Timeline
+from lib.media import AvatarMedia
+from lib.mic import MicForwarder
+from lib.store import Store
+
+log = logging.getLogger(__name__)
+
+SLOW_MODEL_S: Final = 3.0  # no first delta this long after the user finished: "waiting"
+State = Literal["starting", "live", "audio_only", "ended", "failed"]
+# Personas whose agent speaks first (a greeting or the first interview question).
+SPEAKS_FIRST: Final = frozenset({"interviewer", "greeter"})
+
+
+@dataclass(frozen=True)
+class ConversationConfig:
+    brain: str | None = None  # None: OpenAI with a key, else the embedded server
+    avatar: str = "local"
+    bridge: BridgeConfig = field(default_factory=BridgeConfig)
+    persona: str = "concierge"
+    agents: tuple[Agent, ...] = ()  # default: the persona's agents
+    quality: Quality = "medium"
+    turn: TurnDetection = field(default_factory=TurnDetection)
+    transcription_model: str | None = "gpt-4o-mini-transcribe"
+    model: str = "gpt-realtime"
+    hold_mic_while_speaking: bool = False
+    interview_questions: tuple[str, ...] = ()
+    experiment_id: str | None = None
+    greet: bool | None = None  # None: the persona decides
+
+    def resolved_agents(self) -> list[Agent]:
+        if self.agents:
+            return list(self.agents)
+        return agents_for(self.persona, interview_questions=self.interview_questions)
+
+
+@dataclass(frozen=True)
+class ConversationSnapshot:
+    state: State
+    record_id: str
+    brain: BrainSnapshot
+    avatar: Snapshot
+    bridge: BridgeSnapshot
+    waiting_for_model: bool
+    banner: str | None
+    brain_ready_s: float | None
+    avatar_ready_s: float | None
+    switch_ms: tuple[float, ...]
+
+
+class Conversation:
+    def __init__(
+        self,
+        store: Store,
+        config: ConversationConfig,
+        *,
+        runner: AvatarRunner | None = None,
+        brain: RealtimeSession | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config
+        self.agents = config.resolved_agents()
+        self.brain = brain or build_session(store, provider=config.brain)
+        self.runner = runner or AvatarRunner(store, media=AvatarMedia())
+        self.media = self.runner.media
+        self.record_id = store.insert(
+            "conversations",
+            {
+                "brain_provider": self.brain.provider,
+                "avatar_provider": config.avatar,
+                "bridge": config.bridge.mode,
+                "chunking": config.bridge.label,
+                "timing": "simulated" if self.brain.provider == "local" else "measured",
+                "experiment_id": config.experiment_id,
+                "config": json.dumps(_public_config(config), sort_keys=True),
+                "requested_at": time.time(),
+                "status": "starting",
+            },
+        )
+        self.timeline = Timeline(store, self.record_id)
+        self.bridge = Bridge(
+            self.timeline,
+            self.runner,
+            self.brain,
+            config.bridge,
+            self.agents,
+            on_handoff=self._handoff,
+            on_speaking=self._on_speaking,
+        )
+        self.mic = MicForwarder(self.brain.append_audio)
+        self._lock = threading.Lock()
+        self._state: State = "starting"
+        self._banner: str | None = None
+        self._requested = time.time()
+        self._brain_ready: float | None = None
+        self._avatar_ready: float | None = None
+        self._switches: list[float] = []
+        self._switch_from: float | None = None
+        self._closed = False
+        self.brain.subscribe(self._on_brain)
+        self.runner.subscribe(self._on_avatar)
+        _CONVERSATIONS.add(self)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the voice model and the avatar at the same time (non-blocking)."""
+        self.mic.enabled = self.config.turn.kind != "push_to_talk"
+        self.brain.start(self._settings_for(self.agents[0]))
+        self.runner.start(self.config.avatar, self._options_for(self.agents[0]))
+        threading.Thread(target=self._watch_start, name="conversation-start", daemon=True).start()
+
+    def _watch_start(self) -> None:
+        """Record when each side became ready; fall back to audio-only if the avatar fails."""
+        deadline = time.monotonic() + 60
+        greeted = False
+        while time.monotonic() < deadline and not self._closed:
+            snap = self.runner.snapshot()
+            if snap.state == "error" and self._state != "audio_only":
+                why = snap.problem.message if snap.problem else "the avatar could not start"
+                self._fall_back(why)
+            brain = self.brain.snapshot()
+            if brain.state == "failed":
+                self._finish("failed", brain.problem.message if brain.problem else "failed")
+                return
+            ready = self._brain_ready is not None and (
+                self._avatar_ready is not None or self._state == "audio_only"
+            )
+            if ready and not greeted:
+                greeted = True
+                with self._lock:
+                    if self._state == "starting":
+                        self._state = "live"
+                self.store.update("conversations", self.record_id, {"status": self._state})
+                if self._greets():
+                    self.brain.respond()
+                return
+            time.sleep(0.02)
+
+    def _greets(self) -> bool:
+        return (
+            self.config.greet
+            if self.config.greet is not None
+            else (self.config.persona in SPEAKS_FIRST)
+        )
+
+    def shutdown(self) -> None:
+        """Stop everything this conversation started (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self.mic.enabled = False
+        try:
+            self.brain.shutdown()
+        finally:
+            self.runner.shutdown("CONVERSATION_ENDED")
+            self._finish("stopped")
+            _CONVERSATIONS.discard(self)
+
+    def _finish(self, status: str, error: str | None = None) -> None:
+        with self._lock:
+            self._state = "failed" if status == "failed" else "ended"
+        fields: dict[str, object] = {"status": status, "stopped_at": time.time()}
+        if error:
+            fields["error"] = error
+        self.store.update("conversations", self.record_id, fields)
+
+    # ---- user actions (script thread) -----------------------------------------------------
+    def send_text(self, text: str) -> None:
+        self.bridge.user_text(text)
+        self.brain.send_text(text)
+
+    def interrupt(self) -> None:
+        self.bridge.interrupt("interrupt button")
+        self.media.voice.clear()
+
+    def talk_pressed(self) -> None:
+        self.bridge.interrupt("push to talk")
+        self.media.voice.clear()
+        self.brain.clear_audio()
+        self.mic.enabled = True
+
+    def talk_released(self) -> None:
+        self.mic.flush()
+        self.mic.enabled = False
+        self.brain.push_to_talk_end()
+
+    def heartbeat(self) -> None:
+        self.runner.heartbeat()
+
+    def snapshot(self) -> ConversationSnapshot:
+        brain = self.brain.snapshot()
+        bridge = self.bridge.snapshot()
+        waiting = False
+        if bridge.turns:
+            last = bridge.turns[-1]
+            heard = last.stage("transcript_at") or last.stage("speech_end_at")
+            waiting = (
+                last.status == "open"
+                and heard is not None
+                and last.stage("first_delta_at") is None
+                and time.time() - heard > SLOW_MODEL_S
+            )
+        with self._lock:
+            return ConversationSnapshot(
+                state=self._state,
+                record_id=self.record_id,
+                brain=brain,
+                avatar=self.runner.snapshot(),
+                bridge=bridge,
+                waiting_for_model=waiting,
+                banner=self._banner,
+                brain_ready_s=(self._brain_ready - self._requested) if self._brain_ready else None,
+                avatar_ready_s=(
+                    (self._avatar_ready - self._requested) if self._avatar_ready else None
+                ),
+                switch_ms=tuple(self._switches),
+            )
+
+    # ---- wiring ---------------------------------------------------------------------------
+    def _settings_for(self, agent: Agent, *, audio: bool | None = None) -> RealtimeSettings:
+        audio_out = (self.config.bridge.mode == "audio") if audio is None else audio
+        return RealtimeSettings(
+            model=self.config.model,
+            output="audio" if audio_out else "text",
+            voice=agent.model_voice,
+            instructions=agent.instructions,
+            turn=self.config.turn,
+            transcription_model=self.config.transcription_model,
+            tools=agent.tools,
+        )
+
+    def _options_for(self, agent: Agent) -> SessionOptions:
+        return SessionOptions(
+            avatar_id=agent.avatar_id, voice_id=agent.avatar_voice, quality=self.config.quality
+        )
+
+    def _on_brain(self, ev: BrainEvent) -> None:
+        if isinstance(ev, SessionState) and self._brain_ready is None:
+            self._brain_ready = ev.at
+            self.store.update("conversations", self.record_id, {"brain_ready_at": ev.at})
+        self.bridge.on_brain_event(ev)
+        if isinstance(ev, AudioDelta) and ev.pcm and self.bridge.audio_only:
+            self.media.play_voice(np.frombuffer(ev.pcm, dtype=np.int16), 24000)
+
+    def _on_avatar(self, note: TaskNote | AvatarEvent) -> None:
+        if isinstance(note, FirstFrame):
+            if self._avatar_ready is None:
+                self._avatar_ready = note.at
+                self.store.update("conversations", self.record_id, {"avatar_ready_at": note.at})
+            if self._switch_from is not None:
+                self._switches.append((note.at - self._switch_from) * 1000)
+                self.timeline.note(
+                    None,
+                    "avatar_switched",
+                    f"avatar switched in {self._switches[-1]:.0f} ms",
+                    note.at,
+                    {"ms": self._switches[-1]},
+                )
+                self._switch_from = None
+        elif (
+            isinstance(note, Disconnected)
+            and self._switch_from is None
+            and not self._closed
+            and self._state in ("starting", "live")
+        ):
+            self._fall_back(f"the avatar session ended: {note.reason}")
+        self.bridge.on_avatar(note)
+
+    def _on_speaking(self, speaking: bool) -> None:
+        if self.config.hold_mic_while_speaking and self.config.turn.kind != "push_to_talk":
+            self.mic.enabled = not speaking  # half duplex: the avatar is not interrupted
+
+    def _handoff(self, previous: Agent, target: Agent) -> None:
+        """A new agent answers: its instructions, tools and voice, and its avatar."""
+        self.brain.update(self._settings_for(target, audio=self._audio_out()))
+        if previous.avatar_id != target.avatar_id and self._state != "audio_only":
+            self._switch_from = time.time()
+            self.runner.restart_soon(self.config.avatar, self._options_for(target))
+
+    def _audio_out(self) -> bool:
+        return self.config.bridge.mode == "audio" or self._state == "audio_only"
+
+    def _fall_back(self, why: str) -> None:
+        """The avatar failed: the model speaks with its own voice; the page says so."""
+        with self._lock:
+            self._state = "audio_only"
+            self._banner = f"Avatar unavailable ({why}) — continuing with voice only."
+        self.bridge.set_audio_only(True)
+        self.brain.update(self._settings_for(self.bridge.agent, audio=True))
+        self.timeline.note(None, "fallback", self._banner)
+        self.store.update("conversations", self.record_id, {"error": why})
+
+
+def _public_config(config: ConversationConfig) -> dict[str, object]:
+    data = asdict(replace(config, agents=()))
+    data["agents"] = [a.name for a in config.resolved_agents()]
+    return data
+
+
+_CONVERSATIONS: weakref.WeakSet[Conversation] = weakref.WeakSet()
+
+
+@atexit.register
+def _shutdown_all() -> None:
+    for conv in list(_CONVERSATIONS):
+        conv.shutdown()
+
+
+__all__ = ["Conversation", "ConversationConfig", "ConversationSnapshot", "Listener"]
