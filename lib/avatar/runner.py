@@ -93,6 +93,13 @@ class TaskNote:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class Switching(AvatarEvent):
+    """The runner began replacing the session (agent handoff), once the last one went quiet."""
+
+    avatar_id: str
+
+
 Listener = Callable[[TaskNote | AvatarEvent], None]
 
 
@@ -102,6 +109,8 @@ class _Task:
     task_id: str = ""
     interrupted: bool = False
     token: str = ""
+    started: bool = False
+    ended: bool = False
 
 
 @dataclass(frozen=True)
@@ -112,6 +121,7 @@ class _Outgoing:
     event_id: str = ""
     end: bool = False
     audio: bool = False
+    switch_to: tuple[str, SessionOptions] | None = None  # a new session, once this one is quiet
 
 
 @dataclass
@@ -172,7 +182,6 @@ class AvatarRunner:
         self._live = _Live()
         self._heartbeat = time.monotonic()
         self._listeners: list[Listener] = []
-        self._restarting = False
         self._outbox: deque[_Outgoing] = deque()
         self._outbox_wake = asyncio.Event()  # only touched on the runner loop
         self._watchdog = self._loop.submit(self._watch())
@@ -242,10 +251,10 @@ class AvatarRunner:
             self._loop.submit(self._interrupt())
 
     def restart_soon(self, provider: str, options: SessionOptions) -> None:
-        """Replace the session (agent handoff: the next agent's avatar). Queued pieces wait
-        for the new session."""
-        if self._loop.alive:
-            self._loop.submit(self._restart(provider, options))
+        """Replace the session (agent handoff: the next agent's avatar) once what is queued
+        before has been spoken; pieces queued after go to the new session. An interrupt does
+        not cancel the switch."""
+        self._enqueue(_Outgoing("", switch_to=(provider, options)))
 
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> None:
         """Run `fn` on the runner loop after `delay_s` (the bridge's chunk max-wait timer)."""
@@ -443,11 +452,15 @@ class AvatarRunner:
             await self._outbox_wake.wait()
             self._outbox_wake.clear()
             while self._outbox:
-                if not await self._wait_live():
+                item = self._outbox[0]
+                if item.switch_to is None and not await self._wait_live():
                     self._drop_outbox("the avatar session is not live")
-                    break
-                item = self._outbox.popleft()
-                await self._send_one(item)
+                    continue
+                self._outbox.popleft()
+                if item.switch_to is not None:
+                    await self._switch(*item.switch_to)
+                else:
+                    await self._send_one(item)
 
     async def _wait_live(self, timeout: float = 30.0) -> bool:
         """A piece waits while the session is (re)starting (handoff), not after it ended."""
@@ -457,7 +470,7 @@ class AvatarRunner:
                 state, session = self._live.state, self._live.session
             if state == "live" and session is not None and not session.closed:
                 return True
-            if state not in ("starting", "stopping") and not self._restarting:
+            if state not in ("starting", "stopping"):
                 return False
             await asyncio.sleep(0.01)
         return False
@@ -489,21 +502,50 @@ class AvatarRunner:
         self._flush_early(result.task_id)
 
     def _drop_outbox(self, why: str) -> None:
+        """Drop queued pieces; a queued session switch stays (the next agent still needs its
+        avatar)."""
         now = time.time()
-        while self._outbox:
-            self._notify(TaskNote(self._outbox.popleft().token, "dropped", now, error=why))
+        kept = [item for item in self._outbox if item.switch_to is not None]
+        for item in self._outbox:
+            if item.switch_to is None:
+                self._notify(TaskNote(item.token, "dropped", now, error=why))
+        self._outbox.clear()
+        self._outbox.extend(kept)
 
-    async def _restart(self, provider: str, options: SessionOptions) -> None:
-        self._restarting = True
-        try:
-            await self._stop("AGENT_HANDOFF")
-            with self._lock:
-                self._live = _Live(state="starting", provider=provider)
-            self.media.reset("Switching avatar…")
-            await self._start(provider, options, time.time())
-        finally:
-            self._restarting = False
-            self._outbox_wake.set()
+    async def _switch(self, provider: str, options: SessionOptions, quiet_s: float = 60) -> None:
+        deadline = time.monotonic() + quiet_s
+        while time.monotonic() < deadline and self._talking():
+            await asyncio.sleep(0.02)
+        self._notify(Switching(options.avatar_id))
+        await self._stop("AGENT_HANDOFF")
+        with self._lock:
+            self._live = _Live(state="starting", provider=provider)
+        self.media.reset("Switching avatar…")
+        await self._start(provider, options, time.time())
+
+    def _talking(self) -> bool:
+        """Is a piece we handed over still queued at, or being spoken by, a live session?"""
+        with self._lock:
+            lv = self._live
+            if lv.session is None or lv.session.closed:
+                return False
+            return any(t.token and not t.ended for t in lv.tasks.values())
+
+    def _end_tasks(self, why: str) -> None:
+        """The session is over: pieces it never finished are reported (interrupted if they
+        had started), so nobody waits for events that will not come."""
+        with self._lock:
+            open_tasks = [t for t in self._live.tasks.values() if t.token and not t.ended]
+            for t in open_tasks:
+                t.ended = True
+        now = time.time()
+        for t in open_tasks:
+            status = "interrupted" if t.started else "dropped"
+            self.store.update("avatar_tasks", t.row_id, {"status": status, "stopped_at": now})
+            if t.started:
+                self._notify(TaskNote(t.token, "ended", now, task_id=t.task_id, interrupted=True))
+            else:
+                self._notify(TaskNote(t.token, "dropped", now, task_id=t.task_id, error=why))
 
     async def _interrupt(self) -> None:
         self._drop_outbox("interrupted")
@@ -545,6 +587,7 @@ class AvatarRunner:
             self._live.ended_reason = reason
             self._live.speaking_task = None
             self._live.session = None
+        self._end_tasks(f"the avatar session ended ({reason})")
         self.media.reset("Session ended — press Start for a new one")
 
     async def _close_providers(self) -> None:
@@ -588,6 +631,8 @@ class AvatarRunner:
                 f"{time.strftime('%H:%M:%S', time.localtime(event.at))} {_describe(event)}"
             )
         self._notify(event)
+        if isinstance(event, Disconnected):
+            self._end_tasks(f"the avatar session ended ({event.reason})")
         if record_id is None:
             return
         kind, payload = _kind_payload(event)
@@ -612,6 +657,12 @@ class AvatarRunner:
             self._record_task_event(task, event)
 
     def _record_task_event(self, task: _Task, event: AvatarEvent) -> None:
+        if isinstance(event, StartTalking):
+            task.started = True
+        elif isinstance(event, StopTalking):
+            if task.ended:
+                return  # already reported when its session ended
+            task.ended = True
         if task.token and isinstance(event, StartTalking | StopTalking):
             what: Literal["started", "ended"] = (
                 "started" if isinstance(event, StartTalking) else "ended"

@@ -109,6 +109,13 @@ class ErrorEvent(BrainEvent):
 
 
 @dataclass(frozen=True)
+class ConnectionLost(BrainEvent):
+    """Not a wire event: our connection to the model closed unexpectedly (we reconnect)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
 class Other(BrainEvent):
     """A known event we don't act on (item added/done, content parts, rate limits…)."""
 

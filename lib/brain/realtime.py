@@ -25,6 +25,7 @@ from lib.brain.events import (
     AudioDelta,
     BrainEvent,
     Committed,
+    ConnectionLost,
     ErrorEvent,
     FunctionCall,
     ResponseCreated,
@@ -383,6 +384,7 @@ class RealtimeSession:
             with contextlib.suppress(Exception):
                 await manager.__aexit__(None, None, None)
             if not self._stopping:
+                self._emit(ConnectionLost("client.connection_lost", "the connection closed"))
                 raise ConnectionError("the voice model connection closed")
 
     def _fail(self, message: str, hint: str) -> None:
@@ -456,6 +458,9 @@ class RealtimeSession:
         if create_now:
             self._fire({"type": "response.create"})
         self._record(ev)
+        self._emit(ev)
+
+    def _emit(self, ev: BrainEvent) -> None:
         for fn in list(self._subscribers):
             try:
                 fn(ev)

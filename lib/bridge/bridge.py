@@ -26,6 +26,7 @@ from lib.brain.events import (
     AudioDelta,
     BrainEvent,
     Committed,
+    ConnectionLost,
     ErrorEvent,
     FunctionCall,
     ResponseCreated,
@@ -130,6 +131,7 @@ class Bridge:
         self._by_response: dict[str, Turn] = {}
         self._active_response: str | None = None
         self._awaiting_followup = False  # a tool call or handoff: the next response continues
+        self._text_before: dict[str, str] = {}  # response → the turn's text before it
         self._chunker: Chunker | None = None
         self._audio: AudioChunker | None = None
         self._speaking = False
@@ -150,6 +152,14 @@ class Bridge:
     def interrupt(self, why: str = "interrupt button") -> None:
         with self._lock:
             self._barge_in_locked(time.time(), why, force=True)
+
+    def note(
+        self, kind: str, text: str, at: float, payload: dict[str, object] | None = None
+    ) -> None:
+        """Something that happened around the current turn (e.g. the avatar switched)."""
+        with self._lock:
+            turn = self._turn if self._turn is not None and self._turn.status == "open" else None
+            self.timeline.note(turn, kind, text, at, payload)
 
     def set_audio_only(self, on: bool) -> None:
         """The avatar failed: the model's own voice carries the answer (no avatar pieces)."""
@@ -199,6 +209,8 @@ class Bridge:
                 self._on_response_done(ev)
             elif isinstance(ev, ErrorEvent):
                 self._on_error(ev)
+            elif isinstance(ev, ConnectionLost):
+                self._on_connection_lost(ev)
 
     def _voice_turn(self, item_id: str, at: float) -> Turn:
         turn = self._turn
@@ -240,6 +252,7 @@ class Bridge:
         assert turn is not None
         self._awaiting_followup = False
         self._active_response = ev.response_id
+        self._text_before[ev.response_id] = turn.assistant_text
         self._by_response[ev.response_id] = turn
         self.timeline.stamp(turn, "response_created_at", ev.at)
         self.timeline.set(turn, response_id=ev.response_id)
@@ -294,7 +307,9 @@ class Bridge:
         turn = self._live_turn(ev.response_id)
         if turn is None:
             return
-        self.timeline.set(turn, assistant_text=ev.text)
+        # A turn may span responses (tool output, handoff): keep what was said before.
+        before = self._text_before.pop(ev.response_id, "")
+        self.timeline.set(turn, assistant_text=f"{before} {ev.text}".strip())
         self._flush(turn, ev.response_id)
 
     def _flush(self, turn: Turn, response_id: str) -> None:
@@ -371,6 +386,20 @@ class Bridge:
         turn = self._turn
         if turn is not None and turn.status == "open" and ev.code not in QUIET_ERRORS:
             self.timeline.note(turn, "error", f"{ev.code}: {ev.message}", ev.at)
+
+    def _on_connection_lost(self, ev: ConnectionLost) -> None:
+        """The model went away mid-turn: what it said so far is still spoken and kept; the
+        turn is stored as failed (the session reconnects by itself)."""
+        self._active_response = None
+        self._awaiting_followup = False
+        turn = self._turn
+        if turn is None or turn.status != "open":
+            return
+        if turn.response_id and self._chunker is not None and self.config.mode == "text":
+            for piece in self._chunker.finish():
+                self._send_text(turn, piece, ev.at)
+        self.timeline.note(turn, "brain_lost", "the voice model connection dropped", ev.at)
+        self.timeline.close(turn, "error", f"the voice model connection dropped ({ev.reason})")
 
     # ---- sending pieces -------------------------------------------------------------------
     def _send_text(self, turn: Turn, piece: str, ready_at: float) -> None:
@@ -477,7 +506,12 @@ class Bridge:
         stop = stopped_at if stopped_at is not None else (max(ended) if ended else None)
         if stop is not None:
             self.timeline.stamp(turn, "avatar_stop_at", stop)
-        errors = [c.error for c in turn.chunks if c.status == "error"]
+        # A piece cut or dropped while the turn was still open (no barge-in): the avatar failed.
+        errors = [
+            c.error or ("cut off" if c.status == "interrupted" else "not spoken")
+            for c in turn.chunks
+            if c.status in ("error", "dropped", "interrupted")
+        ]
         if errors:
             self.timeline.close(turn, "error", f"the avatar failed: {errors[0]}")
         else:

@@ -19,7 +19,7 @@ from typing import Final, Literal
 import numpy as np
 
 from lib.avatar.base import AvatarEvent, Disconnected, FirstFrame, Quality, SessionOptions
-from lib.avatar.runner import AvatarRunner, Listener, Snapshot, TaskNote
+from lib.avatar.runner import AvatarRunner, Listener, Snapshot, Switching, TaskNote
 from lib.brain.events import AudioDelta, BrainEvent, SessionState
 from lib.brain.providers import build_session
 from lib.brain.realtime import BrainSnapshot, RealtimeSession
@@ -270,14 +270,15 @@ class Conversation:
             self.media.play_voice(np.frombuffer(ev.pcm, dtype=np.int16), 24000)
 
     def _on_avatar(self, note: TaskNote | AvatarEvent) -> None:
-        if isinstance(note, FirstFrame):
+        if isinstance(note, Switching):
+            self._switch_from = note.at
+        elif isinstance(note, FirstFrame):
             if self._avatar_ready is None:
                 self._avatar_ready = note.at
                 self.store.update("conversations", self.record_id, {"avatar_ready_at": note.at})
             if self._switch_from is not None:
                 self._switches.append((note.at - self._switch_from) * 1000)
-                self.timeline.note(
-                    None,
+                self.bridge.note(
                     "avatar_switched",
                     f"avatar switched in {self._switches[-1]:.0f} ms",
                     note.at,
@@ -291,6 +292,8 @@ class Conversation:
             and self._state in ("starting", "live")
         ):
             self._fall_back(f"the avatar session ended: {note.reason}")
+        if isinstance(note, Disconnected) and self._switch_from is not None:
+            return  # the last agent's avatar, stopped for the switch
         self.bridge.on_avatar(note)
 
     def _on_speaking(self, speaking: bool) -> None:
@@ -301,7 +304,6 @@ class Conversation:
         """A new agent answers: its instructions, tools and voice, and its avatar."""
         self.brain.update(self._settings_for(target, audio=self._audio_out()))
         if previous.avatar_id != target.avatar_id and self._state != "audio_only":
-            self._switch_from = time.time()
             self.runner.restart_soon(self.config.avatar, self._options_for(target))
 
     def _audio_out(self) -> bool:
@@ -314,7 +316,7 @@ class Conversation:
             self._banner = f"Avatar unavailable ({why}) — continuing with voice only."
         self.bridge.set_audio_only(True)
         self.brain.update(self._settings_for(self.bridge.agent, audio=True))
-        self.timeline.note(None, "fallback", self._banner)
+        self.bridge.note("fallback", self._banner, time.time())
         self.store.update("conversations", self.record_id, {"error": why})
 
 

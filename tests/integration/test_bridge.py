@@ -4,11 +4,15 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
+import httpx
 import pytest
 
+from lib.bridge.agents import agents_for
 from lib.bridge.bridge import BridgeConfig, stage_order_ok
 from lib.bridge.chunking import chunk_text
+from lib.emulators.process import start_emulator
 from tests.integration.bridge_conftest import (
     conversation,
     finished_turn,
@@ -113,3 +117,127 @@ def test_interrupt_button_stops_the_avatar_and_the_model(conversation):
     events = conv.store.frame("SELECT kind FROM conversation_events WHERE turn_id = ?", (turn.id,))
     assert "barge_in" in set(events["kind"])
     assert last_turn(conv) is not None and last_turn(conv).seq == 1
+
+
+def test_audio_bridge_lip_syncs_the_models_own_voice(conversation):
+    conv = conversation(bridge=BridgeConfig(mode="audio", audio_first_ms=200, audio_next_ms=1000))
+    assert conv.brain.wait_connected().session["output_modalities"] == ["audio"]
+    conv.send_text(HOURS)
+    turn = finished_turn(conv, 1)
+    assert turn.status == "done", (turn.error, turn.events)
+    assert stage_order_ok(turn, TEXT_STAGES), turn.stamps
+    audio = [c for c in turn.chunks if c.kind == "audio"]
+    assert audio and all(c.kind == "audio" for c in turn.chunks)
+    # A short first piece so the mouth starts soon, then full-length ones, then the rest.
+    assert audio[0].audio_ms == pytest.approx(200)
+    assert all(c.audio_ms == pytest.approx(1000) for c in audio[1:-1])
+    total_s = sum(c.audio_ms for c in audio) / 1000
+    spoken_s = turn.stamps["avatar_stop_at"] - turn.stamps["avatar_start_at"]
+    assert spoken_s == pytest.approx(total_s, rel=0.2)  # the avatar played our audio, all of it
+    assert {c.status for c in audio} == {"done"}
+    assert "9 am" in turn.assistant_text  # the audio transcript
+
+
+def test_tool_call_shows_thinking_and_the_result_is_spoken(conversation):
+    conv = conversation(persona="lookup", bridge=BridgeConfig(chunking="sentence:20"))
+    conv.send_text("Where is my order 4572?")
+    turn = finished_turn(conv, 1)
+    assert turn.status == "done", (turn.error, turn.events)
+    notes = [text for _, text in turn.events]
+    assert any(n.startswith("tool lookup_order(") and "4572" in n for n in notes), notes
+    assert any(n.startswith("tool lookup_order →") for n in notes), notes
+    assert "4572" in turn.assistant_text
+    assert turn.chunks and {c.status for c in turn.chunks} == {"done"}
+    assert not conv.bridge.snapshot().thinking
+
+
+def test_handoff_switches_to_the_specialists_avatar_and_measures_the_switch(conversation):
+    conv = conversation(persona="greeter", bridge=BridgeConfig(chunking="sentence:20"))
+    first_avatar = conv.runner.snapshot().session_id
+    conv.send_text("I have a question about my invoice.")
+    wait_for(lambda: conv.snapshot().switch_ms, 60, "the avatar switch")
+    wait_for(lambda: conv.bridge.snapshot().agent == "specialist", 5, "the specialist")
+    turn = finished_turn(conv, 1, timeout=60)
+    assert turn.status == "done", (turn.error, turn.events)
+    assert turn.agent == "specialist"
+    notes = [text for _, text in turn.events]
+    assert "handoff greeter → specialist" in notes
+    # The greeter finished its sentence on its own avatar; then the specialist spoke.
+    assert turn.assistant_text.startswith("Let me hand you to our specialist")
+    assert "Sam" in turn.assistant_text  # the specialist introduces itself
+    assert {c.status for c in turn.chunks} == {"done"}
+    switched = next(at for at, text in turn.events if text.startswith("avatar switched"))
+    greeter = [c for c in turn.chunks if c.ended_at is not None and c.ended_at < switched]
+    assert greeter and "One moment please." in greeter[-1].text
+    snap = conv.snapshot()
+    assert snap.avatar.session_id != first_avatar
+    assert 0 < snap.switch_ms[0] < 15_000
+    sessions = conv.store.frame(
+        "SELECT avatar_id, stop_reason FROM avatar_sessions ORDER BY requested_at"
+    )
+    assert list(sessions["avatar_id"][-2:]) == ["Ava_Studio_public", "Marcus_Office_public"]
+    assert sessions["stop_reason"].iloc[-2] == "AGENT_HANDOFF"
+
+
+def test_avatar_that_cannot_start_falls_back_to_the_models_voice(conversation):
+    broken = replace(agents_for("concierge")[0], avatar_id="No_Such_Avatar")
+    conv = conversation(agents=(broken,), bridge=BridgeConfig(chunking="sentence:20"))
+    snap = conv.snapshot()
+    assert snap.state == "audio_only"
+    assert snap.banner is not None and "voice only" in snap.banner
+    assert "No_Such_Avatar" in snap.banner or "avatar" in snap.banner.lower()
+    wait_for(lambda: conv.brain.snapshot().session.get("output_modalities") == ["audio"], 10)
+    conv.send_text(HOURS)
+    turn = finished_turn(conv, 1)
+    assert turn.status == "done", (turn.error, turn.events)
+    assert not turn.chunks  # nothing went to the avatar
+    assert "9 am" in turn.assistant_text
+    assert conv.media.voice.buffered_ms > 1000  # the model's own voice, queued for the page
+    row = conv.store.get("conversations", conv.record_id)
+    assert row is not None and row["error"] and row["avatar_ready_at"] is None
+    assert row["brain_ready_at"] is not None
+
+
+def test_model_going_away_mid_answer_stores_the_turn_as_failed_and_keeps_the_rest(
+    conversation, tmp_path
+):
+    emu = start_emulator("realtime", "--ttft-ms", "0", "--tokens-per-s", "15")
+    try:
+        conv = conversation(realtime=emu, bridge=BridgeConfig(chunking="sentence:20"))
+        conv.send_text(PRICES)
+        wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")
+        emu.stop()
+        turn = finished_turn(conv, 1)
+        assert turn.status == "error" and "connection dropped" in (turn.error or "")
+        assert turn.assistant_text.startswith("The Basic plan is free.")
+        row = conv.store.get("turns", turn.id)
+        assert row is not None and row["status"] == "error" and row["error"] == turn.error
+        assert row["first_chunk_at"] == pytest.approx(turn.stamps["first_chunk_at"])
+        chunks = conv.store.frame("SELECT * FROM chunks WHERE turn_id = ?", (turn.id,))
+        assert len(chunks) >= 1 and chunks["sent_at"].notna().all()
+        wait_for(lambda: conv.brain.snapshot().state == "reconnecting", 10)
+    finally:
+        emu.stop()
+
+
+def test_avatar_session_ended_by_the_provider_mid_answer_is_stored_and_voice_takes_over(
+    conversation, local_heygen
+):
+    conv = conversation(bridge=BridgeConfig(chunking="sentence:20"))
+    conv.send_text(PRICES)
+    wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")
+    session_id = conv.runner.snapshot().session_id
+    httpx.post(
+        f"{local_heygen.base_url}/v1/streaming.stop",
+        headers={"x-api-key": "k"},
+        json={"session_id": session_id},
+        timeout=10,
+    ).raise_for_status()
+    turn = finished_turn(conv, 1)
+    assert turn.status == "error" and "avatar" in (turn.error or "")
+    assert turn.chunks[0].status == "interrupted"
+    assert conv.snapshot().state == "audio_only"
+    assert "ROOM_DELETED" in (conv.snapshot().banner or "")
+    conv.send_text(HOURS)  # the conversation goes on in the model's voice
+    second = finished_turn(conv, 2)
+    assert second.status == "done" and not second.chunks
