@@ -1,50 +1,61 @@
-"""Conversation: talk to the voice model (OpenAI Realtime, or the embedded server).
+"""Conversation: talk to the voice model; the bridge has the avatar speak its answers.
 
-Data path: browser mic → WebRTC (Opus 48 kHz) → sink track → 24 kHz mono PCM16 →
-`input_audio_buffer.append` → Realtime session → transcript and answer (text, or the model's
-own audio played back through the same streamer).
+Data path: browser mic → WebRTC → sink track → 24 kHz PCM16 → Realtime session (OpenAI, or
+the embedded server) → text or audio deltas → bridge (chunk strategy) → avatar session →
+avatar video and audio → the same WebRTC streamer → this page. Every stage of every turn is
+stamped and stored as it happens; the waterfall below is drawn from those stamps.
 """
 
 from __future__ import annotations
 
-import json
 import time
 
 import streamlit as st
 from streamlit_webrtc import (
     WebRtcMode,
     create_audio_sink_track,
-    create_pcm_audio_source_track,
+    create_audio_source_track,
     webrtc_streamer,
 )
 
+from lib import config
+from lib.avatar.base import QUALITIES
+from lib.avatar.runner import AvatarRunner, problem_of
 from lib.brain.providers import brain_status
-from lib.brain.realtime import BrainSnapshot
-from lib.brain.settings import (
-    TRANSCRIPTION_MODELS,
-    VOICES,
-    RealtimeSettings,
-    TurnDetection,
-    TurnKind,
-)
+from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, TurnKind
+from lib.bridge.agents import PERSONAS, Agent, agents_for, with_avatar
+from lib.bridge.bridge import BridgeConfig, BridgeMode
+from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
+from lib.bridge.conversation import Conversation, ConversationConfig, ConversationSnapshot
+from lib.bridge.records import interview_answers, turn_table
+from lib.bridge.timeline import Turn
+from lib.charts import waterfall_figure
+from lib.engines.personas import DEFAULT_QUESTIONS
+from lib.export import FORMATS, MIME, export_bytes
+from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
-from lib.voice_chat import VoiceChat
 from lib.webrtc import RTC_CONFIGURATION, prepare
 
-CHAT_KEY = "voice_chat"
-PERSONAS = {
-    "concierge": "Answers questions from a small FAQ (hours, prices, location…).",
-    "interviewer": "Asks the questions below in order and acknowledges each answer.",
-    "echo": "Repeats what you said (for latency tests).",
-    "lookup": "Looks up an order with a tool call.",
-    "greeter": "Greets you and hands off to a specialist.",
+CONV_KEY = "conversation_live"
+LAST_KEY = "conversation_last_record"
+CATALOG_KEY = "conversation_catalog_runner"
+PERSONA_HELP = {
+    "concierge": "answers from a small FAQ (hours, prices, location…)",
+    "interviewer": "asks your questions in order and acknowledges each answer",
+    "echo": "repeats what you said (latency tests)",
+    "lookup": "looks orders, weather and stocks up with tool calls",
+    "greeter": "greets you and hands off to a specialist (avatar switch)",
 }
 TURN_KINDS: dict[str, TurnKind] = {
     "Server VAD": "server_vad",
     "Semantic VAD": "semantic_vad",
     "Push to talk": "push_to_talk",
+}
+BRIDGES: dict[str, BridgeMode] = {
+    "Text → avatar voice": "text",
+    "Audio → avatar lip-sync": "audio",
 }
 STATE_LABELS = {
     "offline": "Not connected",
@@ -58,156 +69,395 @@ STATE_LABELS = {
 }
 
 st.title("Conversation")
-status = brain_status()
-st.caption(f"Voice model: **{status.label}** — {status.reason}. Avatar bridge: next step.")
+brain = brain_status()
+timing_note = " · model timing is simulated" if brain.name == "local" else ""
+st.caption(f"Voice model: **{brain.label}** — {brain.reason}{timing_note}.")
 prepare()
 
 
-def get_chat() -> VoiceChat | None:
-    chat: VoiceChat | None = st.session_state.get(CHAT_KEY)
-    return chat
+def get_conversation() -> Conversation | None:
+    conv: Conversation | None = st.session_state.get(CONV_KEY)
+    return conv
 
 
-def settings_form() -> RealtimeSettings:
-    with st.expander("Session settings", expanded=get_chat() is None):
+def pick_avatars(provider: str, agents: list[Agent]) -> list[Agent] | None:
+    """Local agents come with their own avatars; with a real provider, pick from its list."""
+    if provider == "local":
+        return agents
+    runner: AvatarRunner | None = st.session_state.get(CATALOG_KEY)
+    try:
+        if runner is None or not runner.alive:
+            runner = AvatarRunner(open_store(), heartbeat_timeout_s=None)
+            st.session_state[CATALOG_KEY] = runner
+        avatars, voices = runner.catalog(provider)
+    except Exception as exc:  # noqa: BLE001 - shown with what to do
+        problem = problem_of(exc)
+        st.error(problem.message)
+        st.caption(f"What to do: {problem.hint}")
+        return None
+    if not avatars:
+        st.warning("The provider returned no streaming avatars.")
+        return None
+    picked = []
+    for i, agent in enumerate(agents):
+        a = st.selectbox(
+            f"Avatar for {agent.name}",
+            avatars,
+            index=i % len(avatars),
+            format_func=lambda x: x.name,
+        )
+        v = st.selectbox(
+            f"Voice for {agent.name}",
+            voices,
+            format_func=lambda x: x.name,
+            key=f"conv-voice-{agent.name}",
+        )
+        picked.append(with_avatar(agent, a.avatar_id, v.voice_id if v else None))
+    return picked
+
+
+def settings_form(busy: bool) -> ConversationConfig | None:
+    """The conversation's configuration, or None (with the reason shown) if it is not valid."""
+    usable = [n for n in config.PROVIDERS if config.provider_status(n).usable]
+    with st.expander("Conversation settings", expanded=not busy):
         c1, c2, c3 = st.columns(3)
-        output_choice = c1.radio(
-            "Answer as",
-            ("text", "audio"),
-            horizontal=True,
-            help="text: for the avatar to speak; audio: the model's own voice",
+        provider = c1.selectbox(
+            "Avatar provider",
+            usable,
+            disabled=busy,
+            format_func=lambda n: config.PROVIDERS[n].label,
+            help="Providers without a key are listed on the Settings page.",
         )
-        voice = c2.selectbox("Voice", VOICES, index=VOICES.index("marin"))
-        transcribe = c3.selectbox(
-            "Transcription", (*TRANSCRIPTION_MODELS, None), format_func=lambda m: m or "off"
+        persona = c2.selectbox(
+            "Agent",
+            PERSONAS,
+            disabled=busy,
+            format_func=lambda p: f"{p} — {PERSONA_HELP.get(p, '')}",
         )
-        persona = "concierge"
-        if status.name == "local":
-            persona = st.selectbox(
-                "Embedded agent", list(PERSONAS), format_func=lambda p: f"{p} — {PERSONAS[p]}"
+        quality = c3.selectbox("Avatar quality", QUALITIES, index=0, disabled=busy)
+
+        b1, b2 = st.columns([1, 2])
+        mode = BRIDGES[b1.radio("Bridge", list(BRIDGES), disabled=busy)]
+        chunking, first_ms, next_ms = "sentence:20", 200, 1000
+        if mode == "text":
+            choice = b2.selectbox(
+                "Chunk strategy",
+                (*DEFAULT_STRATEGIES, "custom…"),
+                index=DEFAULT_STRATEGIES.index("sentence:20"),
+                disabled=busy,
+                help="How the streamed answer is cut into pieces for the avatar.",
             )
-        instructions = st.text_area(
-            "Instructions",
-            height=80,
-            value=f"You are a friendly, concise assistant for Avatar Lab. persona:{persona}",
-            help="The embedded server picks its agent from `persona:<name>`.",
-        )
-        kind = TURN_KINDS[st.radio("Turns", list(TURN_KINDS), horizontal=True)]
+            if choice == "custom…":
+                chunking = b2.text_input(
+                    "Custom strategy", "sentence:30+wait:700", disabled=busy
+                ).strip()
+            else:
+                chunking = choice
+            try:
+                parse_strategy(chunking)
+            except StrategyError as exc:
+                st.error(f"Chunk strategy: {exc}")
+                return None
+        else:
+            a1, a2 = b2.columns(2)
+            first_ms = int(
+                a1.number_input("First audio piece (ms)", 40, 2000, 200, 20, disabled=busy)
+            )
+            next_ms = int(
+                a2.number_input("Later audio pieces (ms)", 100, 4000, 1000, 100, disabled=busy)
+            )
+            st.caption(
+                "The model answers in audio; the avatar lip-syncs it (LiveAvatar LITE or the "
+                "local server)."
+            )
+
         t1, t2, t3 = st.columns(3)
-        threshold = t1.slider("VAD threshold", 0.0, 1.0, 0.5, 0.05, disabled=kind != "server_vad")
-        silence = t2.slider(
-            "Silence to end a turn (ms)", 100, 2000, 500, 50, disabled=kind != "server_vad"
+        kind = TURN_KINDS[t1.radio("Turns", list(TURN_KINDS), disabled=busy)]
+        barge_in = t2.checkbox(
+            "Barge-in", value=True, disabled=busy, help="Speaking over the avatar stops it."
         )
-        prefix = t3.slider("Prefix padding (ms)", 0, 1000, 300, 50, disabled=kind != "server_vad")
-    return RealtimeSettings(
-        output="audio" if output_choice == "audio" else "text",
-        voice=voice,
-        instructions=instructions,
-        transcription_model=transcribe,
+        hold_mic = t3.checkbox(
+            "Hold the mic while the avatar speaks",
+            value=False,
+            disabled=busy or kind == "push_to_talk",
+            help="Half duplex: nothing you say while it talks is sent.",
+        )
+        with st.expander("Voice model and turn detection", expanded=False):
+            m1, m2 = st.columns(2)
+            model = m1.selectbox("Model", MODELS, disabled=busy)
+            transcribe = m2.selectbox(
+                "Transcription",
+                (*TRANSCRIPTION_MODELS, None),
+                disabled=busy,
+                format_func=lambda m: m or "off",
+            )
+            v1, v2, v3 = st.columns(3)
+            vad_off = busy or kind != "server_vad"
+            threshold = v1.slider("VAD threshold", 0.0, 1.0, 0.5, 0.05, disabled=vad_off)
+            silence = v2.slider("Silence to end a turn (ms)", 100, 2000, 500, 50, disabled=vad_off)
+            prefix = v3.slider("Prefix padding (ms)", 0, 1000, 300, 50, disabled=vad_off)
+        questions: tuple[str, ...] = ()
+        if persona == "interviewer":
+            raw = st.text_area(
+                "Interview questions (one per line, asked in order)",
+                "\n".join(DEFAULT_QUESTIONS),
+                height=140,
+                disabled=busy,
+            )
+            questions = tuple(q.strip() for q in raw.splitlines() if q.strip())
+            if not questions:
+                st.error("Add at least one interview question.")
+                return None
+            too_long = [q for q in questions if len(q) > 300]
+            if too_long:
+                st.error(f"Keep each question under 300 characters: “{too_long[0][:60]}…”")
+                return None
+        agents = agents_for(persona, interview_questions=questions)
+        picked = pick_avatars(provider, agents) if not busy else agents
+        if picked is None:
+            return None
+    return ConversationConfig(
+        avatar=provider,
+        bridge=BridgeConfig(
+            mode=mode,
+            chunking=chunking,
+            audio_first_ms=first_ms,
+            audio_next_ms=next_ms,
+            barge_in=barge_in,
+        ),
+        persona=persona,
+        agents=tuple(picked),
+        quality=quality,
         turn=TurnDetection(
             kind=kind, threshold=threshold, silence_duration_ms=silence, prefix_padding_ms=prefix
         ),
+        transcription_model=transcribe,
+        model=model,
+        hold_mic_while_speaking=hold_mic,
+        interview_questions=questions,
     )
 
 
-settings = settings_form()
-chat = get_chat()
+conversation = get_conversation()
+cfg = settings_form(busy=conversation is not None)
 
 
 def on_start() -> None:
+    if cfg is None:
+        return
     try:
         store = open_store()
-    except StoreError as exc:
+        new = Conversation(store, cfg)
+    except (StoreError, config.ConfigError) as exc:
         st.session_state["conversation_error"] = str(exc)
         return
-    new = VoiceChat(store)
-    st.session_state[CHAT_KEY] = new
-    on_leave(st.session_state, current_page(st.session_state), "voice-chat", new.shutdown)
-    new.start(settings)
+    st.session_state[CONV_KEY] = new
+    st.session_state[LAST_KEY] = new.record_id
+    on_leave(st.session_state, current_page(st.session_state), "conversation", new.shutdown)
+    new.start()
 
 
 def on_stop() -> None:
-    old = st.session_state.pop(CHAT_KEY, None)
+    old = st.session_state.pop(CONV_KEY, None)
     if old is not None:
         old.shutdown()
 
 
-b1, b2, b3 = st.columns([1, 1, 2])
-b1.button("Start", type="primary", on_click=on_start, disabled=chat is not None, width="stretch")
-b2.button("Stop", on_click=on_stop, disabled=chat is None, width="stretch")
+s1, s2, _ = st.columns([1, 1, 3])
+s1.button(
+    "Start",
+    type="primary",
+    on_click=on_start,
+    disabled=conversation is not None or cfg is None,
+    width="stretch",
+)
+s2.button("Stop", on_click=on_stop, disabled=conversation is None, width="stretch")
 if "conversation_error" in st.session_state:
     st.error(st.session_state.pop("conversation_error"))
 
-if chat is not None:
-    voice_out = create_pcm_audio_source_track(key="conversation-voice", sample_rate=24000)
-    chat.set_audio_out(voice_out.push, voice_out.clear)
-    webrtc_streamer(
-        key="conversation",
-        mode=WebRtcMode.SENDRECV,
-        rtc_configuration=RTC_CONFIGURATION,
-        media_stream_constraints={"audio": True, "video": False},
-        sink_audio_track=create_audio_sink_track(chat.mic, key="conversation-mic"),
-        source_audio_track=voice_out.track,
-        source_video_track=cached_video_track(st.session_state, "conversation_video", chat.media),
-        desired_playing_state=True,
-        video_html_attrs={
-            "autoPlay": True,
-            "playsInline": True,
-            "controls": False,
-            "style": {"width": "100%", "maxHeight": "240px", "borderRadius": "12px"},
-        },
-    )
-    if settings.turn.kind == "push_to_talk":
-        p1, p2 = st.columns(2)
-        p1.button(
-            "Talk",
-            on_click=chat.talk_pressed,
-            width="stretch",
-            help="Press, speak, then press Send.",
+
+def chunk_times(turn: Turn) -> list[ChunkTimes]:
+    return [
+        ChunkTimes(
+            c.seq,
+            c.text[:80] if c.kind == "text" else f"{c.audio_ms:.0f} ms of audio",
+            c.sent_at,
+            c.started_at,
+            c.ended_at,
+            c.status,
         )
-        p2.button("Send", type="primary", on_click=chat.talk_released, width="stretch")
-    typed = st.chat_input("…or type a message")
-    if typed:
-        chat.session.send_text(typed)
+        for c in turn.chunks
+    ]
 
 
-def render_line(role: str, text: str, final: bool, status_: str) -> None:
-    with st.chat_message("user" if role == "user" else "assistant"):
-        suffix = "" if final else " …"
-        if status_ == "cancelled":
-            suffix = " *(interrupted)*"
-        st.markdown((text or "…") + suffix)
+def status_line(snap: ConversationSnapshot) -> str:
+    parts = [f"**{STATE_LABELS.get(snap.brain.state, snap.brain.state)}**"]
+    parts.append(f"agent **{snap.bridge.agent}**")
+    if snap.state == "audio_only":
+        parts.append("voice only")
+    elif snap.bridge.speaking:
+        parts.append(":green[:material/graphic_eq: avatar speaking]")
+    elif snap.avatar.state == "starting":
+        parts.append("avatar connecting…")
+    if snap.bridge.thinking:
+        parts.append(":orange[:material/build: running a tool…]")
+    if snap.waiting_for_model:
+        parts.append(":orange[:material/hourglass_top: waiting for the model]")
+    if snap.brain.reconnects:
+        parts.append(f"{snap.brain.reconnects} reconnects")
+    return " · ".join(parts)
 
 
-def render(snap: BrainSnapshot, mic_level: float, mic_frames: int) -> None:
-    label = STATE_LABELS.get(snap.state, snap.state)
-    meter = "▮" * min(10, int(mic_level * 40))
-    st.markdown(
-        f"**{label}** · mic {meter or '·'} ({mic_frames} frames) · "
-        f"{snap.audio_in_s:.1f} s sent · {snap.responses} answers"
-        + (f" · {snap.reconnects} reconnects" if snap.reconnects else "")
-    )
-    if snap.problem:
-        st.warning(snap.problem.message)
-        if snap.problem.hint:
-            st.caption(f"What to do: {snap.problem.hint}")
-    for line in snap.lines[-20:]:
-        render_line(line.role, line.text, line.final, line.status)
-    with st.expander("Effective session (from the server)"):
-        st.code(json.dumps(snap.session, indent=2)[:4000] or "{}", language="json")
+def render_turn(turn: Turn) -> None:
+    if turn.user_text:
+        with st.chat_message("user"):
+            st.markdown(turn.user_text)
+    if not turn.assistant_text and not turn.chunks:
+        return
+    with st.chat_message("assistant"):
+        mark = {"interrupted": " *(interrupted)*", "error": " *(failed)*"}.get(turn.status, "")
+        st.markdown((turn.assistant_text or "…") + mark)
+        if turn.chunks:
+            pieces = " ".join(
+                f"`#{c.seq} {c.status}{f' · {c.emotion}' if c.emotion else ''}`"
+                for c in turn.chunks
+            )
+            st.caption(f"{turn.agent or ''} · pieces sent: {pieces}")
+        if turn.error:
+            st.caption(f":red[{turn.error}]")
+
+
+def render_live(conv: Conversation) -> None:
+    snap = conv.snapshot()
+    st.markdown(status_line(snap))
+    if snap.banner:
+        st.warning(snap.banner)
+    if snap.brain.problem:
+        st.warning(snap.brain.problem.message)
+        if snap.brain.problem.hint:
+            st.caption(f"What to do: {snap.brain.problem.hint}")
+    if snap.avatar.problem and snap.state != "audio_only":
+        st.error(snap.avatar.problem.message)
+    ready = []
+    if snap.brain_ready_s is not None:
+        ready.append(f"model ready {snap.brain_ready_s:.2f} s")
+    if snap.avatar_ready_s is not None:
+        ready.append(f"avatar first frame {snap.avatar_ready_s:.2f} s")
+    if snap.switch_ms:
+        ready.append(f"avatar switch {snap.switch_ms[-1]:.0f} ms")
+    meter = "▮" * min(10, int(conv.mic.level * 40))
+    ready.append(f"mic {meter or '·'}")
+    st.caption(" · ".join(ready))
+    turns = snap.bridge.turns
+    if turns:
+        turn = turns[-1]
+        live_now = time.time() if turn.status == "open" else None
+        bars = waterfall(turn.stamps, chunk_times(turn), now=live_now)
+        if bars:
+            d = durations_ms(turn.stamps)
+            e2e = f" · end to end {d['e2e']:.0f} ms" if "e2e" in d else ""
+            st.plotly_chart(
+                waterfall_figure(bars, title=f"Turn {turn.seq} ({turn.status}){e2e}"),
+                key="live-waterfall",
+            )
+    for turn in turns[-8:]:
+        render_turn(turn)
 
 
 @st.fragment(run_every="500ms")
 def live() -> None:
-    current = get_chat()
+    current = get_conversation()
     if current is None:
         st.info(
             "Press Start, allow the microphone, and ask something — for example "
             "“What are your opening hours?”"
         )
         return
-    render(current.session.snapshot(), current.mic.level, current.mic.frames)
-    st.caption(f"Updated {time.strftime('%H:%M:%S')}")
+    current.heartbeat()
+    render_live(current)
 
 
-live()
+if conversation is not None:
+    stage, panel = st.columns([2, 3], gap="large")
+    with stage:
+        webrtc_streamer(
+            key="conversation",
+            mode=WebRtcMode.SENDRECV,
+            rtc_configuration=RTC_CONFIGURATION,
+            media_stream_constraints={"audio": True, "video": False},
+            sink_audio_track=create_audio_sink_track(conversation.mic, key="conversation-mic"),
+            source_audio_track=create_audio_source_track(
+                conversation.media.audio_frame, key="conversation-audio"
+            ),
+            source_video_track=cached_video_track(
+                st.session_state, "conversation_video", conversation.media
+            ),
+            desired_playing_state=True,
+            video_html_attrs={
+                "autoPlay": True,
+                "playsInline": True,
+                "controls": False,
+                "style": {"width": "100%", "borderRadius": "12px"},
+            },
+            audio_html_attrs={"autoPlay": True, "muted": False},
+        )
+        conv = conversation  # a plain name keeps the narrowing inside the callbacks
+        i1, i2, i3 = st.columns(3)
+        i1.button("Interrupt", on_click=conv.interrupt, width="stretch")
+        if conv.config.turn.kind == "push_to_talk":
+            i2.button("Talk", on_click=conv.talk_pressed, width="stretch", help="Press, speak…")
+            i3.button("Send", type="primary", on_click=conv.talk_released, width="stretch")
+        typed = st.chat_input("…or type a message", max_chars=2000)
+        if typed and typed.strip():
+            conv.send_text(typed.strip())
+    with panel:
+        live()
+else:
+    live()
+
+
+def render_exports(record_id: str) -> None:
+    try:
+        turns = turn_table(open_store(), record_id)
+    except StoreError as exc:
+        st.error(str(exc))
+        return
+    if turns.empty:
+        return
+    with st.expander(f"Recorded turns ({len(turns)})", expanded=False):
+        cols = [
+            "seq",
+            "agent",
+            "source",
+            "user_text",
+            "assistant_text",
+            "status",
+            "chunks",
+            "e2e_ms",
+            "model_ttft_ms",
+            "chunking_ms",
+            "avatar_latency_ms",
+        ]
+        st.dataframe(turns[[c for c in cols if c in turns]], hide_index=True)
+        interview = bool((turns["agent"] == "interviewer").any())
+        answers = interview_answers(turns) if interview else None
+        tables = {"turns": turns}
+        if answers is not None and not answers.empty:
+            st.markdown("**Interview answers**")
+            st.dataframe(answers, hide_index=True)
+            tables["interview"] = answers
+        for name, table in tables.items():
+            buttons = st.columns(len(FORMATS))
+            for col, fmt in zip(buttons, FORMATS, strict=True):
+                col.download_button(
+                    f"{name} · {fmt.upper()}",
+                    export_bytes(table, fmt),
+                    file_name=f"conversation-{record_id[:8]}-{name}.{fmt}",
+                    mime=MIME[fmt],
+                    key=f"export-{name}-{fmt}",
+                )
+
+
+last = st.session_state.get(LAST_KEY)
+if last:
+    render_exports(str(last))

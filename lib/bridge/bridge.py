@@ -12,7 +12,6 @@ Modes:
 
 from __future__ import annotations
 
-import itertools
 import threading
 import time
 from collections import deque
@@ -42,7 +41,7 @@ from lib.bridge.agents import Agent
 from lib.bridge.audio_chunks import AudioChunker, audio_ms
 from lib.bridge.chunking import Chunker, Strategy, parse_strategy
 from lib.bridge.sentiment import emotion_for
-from lib.bridge.timeline import Chunk, Timeline, Turn
+from lib.bridge.timeline import Timeline, Turn
 from lib.bridge.tools import TRANSFER_PREFIX, run_tool
 
 # Protocol races the brain already handles (a cancel that came too late, a create re-asked).
@@ -547,14 +546,3 @@ class Bridge:
                 self.timeline.update_chunk(c, status="interrupted")
         self._awaiting_followup = False
         self.timeline.close(turn, "interrupted")
-
-
-def stage_order_ok(turn: Turn, stages: tuple[str, ...]) -> bool:
-    """Are the given stages all present and in non-decreasing time order?"""
-    times = [turn.stamps.get(s) for s in stages]
-    present = [t for t in times if t is not None]
-    return len(present) == len(stages) and all(a <= b for a, b in itertools.pairwise(present))
-
-
-def chunk_summary(chunks: list[Chunk]) -> str:
-    return ", ".join(f"#{c.seq} {c.status}" for c in chunks)

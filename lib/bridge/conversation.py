@@ -19,7 +19,14 @@ from typing import Final, Literal
 import numpy as np
 
 from lib.avatar.base import AvatarEvent, Disconnected, FirstFrame, Quality, SessionOptions
-from lib.avatar.runner import AvatarRunner, Listener, Snapshot, Switching, TaskNote
+from lib.avatar.runner import (
+    HEARTBEAT_TIMEOUT_S,
+    AvatarRunner,
+    Listener,
+    Snapshot,
+    Switching,
+    TaskNote,
+)
 from lib.brain.events import AudioDelta, BrainEvent, SessionState
 from lib.brain.providers import build_session
 from lib.brain.realtime import BrainSnapshot, RealtimeSession
@@ -83,12 +90,18 @@ class Conversation:
         *,
         runner: AvatarRunner | None = None,
         brain: RealtimeSession | None = None,
+        heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
     ) -> None:
+        """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, the tab
+        is gone and everything is stopped (None: no page, e.g. the CLI)."""
         self.store = store
         self.config = config
         self.agents = config.resolved_agents()
         self.brain = brain or build_session(store, provider=config.brain)
-        self.runner = runner or AvatarRunner(store, media=AvatarMedia())
+        # The conversation watches the page; its runner need not watch on its own.
+        self.runner = runner or AvatarRunner(store, media=AvatarMedia(), heartbeat_timeout_s=None)
+        self._heartbeat_timeout = heartbeat_timeout_s
+        self._heartbeat = time.monotonic()
         self.media = self.runner.media
         self.record_id = store.insert(
             "conversations",
@@ -135,6 +148,18 @@ class Conversation:
         self.brain.start(self._settings_for(self.agents[0]))
         self.runner.start(self.config.avatar, self._options_for(self.agents[0]))
         threading.Thread(target=self._watch_start, name="conversation-start", daemon=True).start()
+        if self._heartbeat_timeout is not None:
+            threading.Thread(target=self._watch_page, name="conversation-page", daemon=True).start()
+
+    def _watch_page(self) -> None:
+        """The tab closed (no heartbeat): stop the paid sessions."""
+        limit = self._heartbeat_timeout
+        assert limit is not None
+        while not self._closed:
+            time.sleep(min(2.0, limit / 4))
+            if time.monotonic() - self._heartbeat > limit and not self._closed:
+                log.info("no page heartbeat for %.0f s: ending the conversation", limit)
+                self.shutdown()
 
     def _watch_start(self) -> None:
         """Record when each side became ready; fall back to audio-only if the avatar fails."""
@@ -212,7 +237,7 @@ class Conversation:
         self.brain.push_to_talk_end()
 
     def heartbeat(self) -> None:
-        self.runner.heartbeat()
+        self._heartbeat = time.monotonic()
 
     def snapshot(self) -> ConversationSnapshot:
         brain = self.brain.snapshot()

@@ -1,8 +1,11 @@
-"""Conversation in a real browser: Chromium's fake mic plays a spoken question; the embedded
-Realtime server transcribes it and answers; both appear on the page."""
+"""The whole product path in a real browser: Chromium's fake mic asks a question; the embedded
+Realtime server hears and answers it; the bridge has the embedded avatar speak the answer (its
+mouth moves in the decoded video); every stage of the turn is stored, in order. A second
+question spoken while the avatar talks stops it, and the test measures how fast."""
 
 from __future__ import annotations
 
+import time
 import wave
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,27 +13,50 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, App, streamlit_app
-from lib.bench.studio_driver import StudioDriver
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.studio_driver import StudioDriver, first_mouth_movement, mouth_box_rel
+from lib.bridge.agents import agents_for
 from lib.emulators.process import EmulatorProcess, start_emulator
+from lib.latency import in_order
+from lib.store import Store
+from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+VOICE_STAGES = (
+    "speech_started_at",
+    "speech_end_at",
+    "committed_at",
+    "response_created_at",
+    "first_delta_at",
+    "first_chunk_at",
+    "avatar_start_at",
+)
+GAP_S = 3.5  # quiet after the first question: the avatar is answering when the second comes
 
 
-def question_wav(tmp: Path) -> Path:
-    """The fixture question with 2.5 s of quiet after it (Chromium loops the file)."""
-    with wave.open(str(FIXTURES / "piper_hours.wav")) as src:
-        rate = src.getframerate()
-        pcm = np.frombuffer(src.readframes(src.getnframes()), dtype=np.int16)
-    quiet = (np.random.default_rng(0).normal(0, 15, int(rate * 2.5))).astype(np.int16)
-    out = tmp / "question.wav"
+def read_wav(name: str) -> tuple[int, np.ndarray]:
+    with wave.open(str(FIXTURES / name)) as src:
+        return src.getframerate(), np.frombuffer(src.readframes(src.getnframes()), np.int16)
+
+
+def two_questions_wav(tmp: Path) -> Path:
+    """Hours question, GAP_S of quiet, prices question, then a long quiet (Chromium loops)."""
+    rate, first = read_wav("piper_hours.wav")
+    rate2, second = read_wav("piper_pricing.wav")
+    assert rate == rate2
+    noise = np.random.default_rng(0)
+
+    def quiet(s: float) -> np.ndarray:
+        return noise.normal(0, 15, int(rate * s)).astype(np.int16)
+
+    out = tmp / "two_questions.wav"
     with wave.open(str(out), "wb") as dst:
         dst.setnchannels(1)
         dst.setsampwidth(2)
         dst.setframerate(rate)
-        dst.writeframes(np.concatenate([pcm, quiet]).tobytes())
+        dst.writeframes(np.concatenate([first, quiet(GAP_S), second, quiet(25)]).tobytes())
     return out
 
 
@@ -42,37 +68,104 @@ def realtime() -> Iterator[EmulatorProcess]:
 
 
 @pytest.fixture(scope="module")
-def app(realtime, tmp_path_factory) -> Iterator[App]:
+def app(realtime, local_heygen, tmp_path_factory) -> Iterator[App]:
     tmp = tmp_path_factory.mktemp("conversation")
-    with streamlit_app(tmp, {"AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url}) as running:
+    env = {
+        "AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url,
+        "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
+    }
+    with streamlit_app(tmp, env) as running:
         yield running
 
 
-def test_spoken_question_gets_a_transcript_and_an_answer(app, tmp_path):
-    wav = question_wav(tmp_path)
+def wait_turns(store: Store, predicate, timeout_s: float, page) -> object:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        turns = store.frame("SELECT * FROM turns ORDER BY seq")
+        if predicate(turns):
+            return turns
+        assert time.monotonic() < deadline, turns.to_dict("records")
+        page.wait_for_timeout(200)
+
+
+def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
+    app, local_heygen, tmp_path
+):
+    wav = two_questions_wav(tmp_path)
+    store = Store(str(app.log_path.parent / "avatarlab.db"))
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
             headless=True,
             args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
         )
-        page = browser.new_page()
+        context = browser.new_context()
+        context.add_init_script(PC_SPY)
+        page = context.new_page()
         page.goto(app.url)
         page.get_by_role("link", name="Conversation").click()
         page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
         driver = StudioDriver(page)  # its waits work on any page of the app
         driver.wait_idle()
-        driver.click("Start")
-        # Connected to the voice model and hearing the mic before we wait for words.
+        t_start = driver.click("Start")
+        avatar = agents_for("concierge")[0].avatar_id
+        driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
         page.get_by_text("Listening", exact=True).or_(
             page.get_by_text("You are speaking", exact=True)
-        ).first.wait_for(timeout=30_000)
-        user = page.locator('[data-testid="stChatMessage"]').filter(has_text="opening hours")
-        user.first.wait_for(timeout=120_000)  # includes WebRTC connect: ~2–20 s here
-        # The concierge's hours answer, complete (it streams in token by token).
-        answer = page.locator('[data-testid="stChatMessage"]').filter(has_text="4 pm")
-        answer.first.wait_for(timeout=30_000)
-        texts = page.locator('[data-testid="stChatMessage"]').all_inner_texts()
-        assert any("10 am" in t and "Saturday" in t for t in texts), texts
+        ).first.wait_for(timeout=60_000)
+        connected = driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
+        print(f"Start → WebRTC connected: {driver.now() - t_start:.1f} s")
+        assert connected
+
+        # The fake mic loops the file from wherever it was when the mic connected: find the
+        # hours question, and the turn after it (the prices question) once that has finished.
+        def pair(t):
+            hours = [
+                i
+                for i in range(len(t) - 1)
+                if "opening hours" in str(t.iloc[i]["user_text"]).lower()
+            ]
+            return bool(hours) and t.iloc[hours[0] + 1]["status"] != "open"
+
+        turns = wait_turns(store, pair, 150, page)
+        i = next(
+            i
+            for i in range(len(turns))
+            if "opening hours" in str(turns.iloc[i]["user_text"]).lower()
+        )
+        first, second = turns.iloc[i], turns.iloc[i + 1]
+        assert first["status"] == "interrupted", first.to_dict()
+        assert in_order(first.to_dict(), VOICE_STAGES), first.to_dict()
+        assert (
+            first["avatar_start_at"] < first["interrupted_at"] <= second["speech_started_at"] + 0.05
+        )
+
+        # The avatar's mouth moved in the decoded video once it started talking.
+        samples = driver.samples()
+        moved = first_mouth_movement(samples, float(first["avatar_start_at"]) - 0.05)
+        assert moved is not None and moved - first["avatar_start_at"] < 1.0
+
+        # How fast the second question stopped it: user speech start (server VAD) → the
+        # avatar's stop event for the piece it was saying.
+        chunks = store.frame("SELECT * FROM chunks WHERE turn_id = ? ORDER BY seq", (first["id"],))
+        cut = chunks[chunks["status"] == "interrupted"]
+        assert len(cut) == 1, chunks[["seq", "status"]].to_dict("records")
+        stop_ms = (cut.iloc[0]["ended_at"] - second["speech_started_at"]) * 1000
+        print(f"barge-in: user speech start → avatar stopped talking {stop_ms:.0f} ms")
+        assert stop_ms < 500
+        assert set(chunks["status"][chunks["seq"] > cut.iloc[0]["seq"]]) <= {"dropped"}
+
+        # Turn 2 (prices) runs to the end: every stage present and in order.
+        assert second["status"] == "done", second.to_dict()
+        assert "basic plan" in str(second["assistant_text"]).lower()
+        assert in_order(second.to_dict(), (*VOICE_STAGES, "avatar_stop_at")), second.to_dict()
+        e2e = (second["avatar_start_at"] - second["speech_end_at"]) * 1000
+        print(f"turn 2: user speech end → avatar start talking {e2e:.0f} ms")
+
         page.get_by_role("button", name="Stop", exact=True).click()
+        deadline = time.monotonic() + 15
+        while live_sessions(local_heygen.base_url) and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert live_sessions(local_heygen.base_url) == []
+        context.close()
         browser.close()

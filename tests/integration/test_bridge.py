@@ -10,9 +10,10 @@ import httpx
 import pytest
 
 from lib.bridge.agents import agents_for
-from lib.bridge.bridge import BridgeConfig, stage_order_ok
+from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
 from lib.emulators.process import start_emulator
+from lib.latency import in_order
 from tests.integration.bridge_conftest import (
     conversation,
     finished_turn,
@@ -41,7 +42,7 @@ def test_text_bridge_speaks_the_answer_in_sentences_with_every_stage_stamped(con
     conv.send_text(HOURS)
     turn = finished_turn(conv, 1)
     assert turn.status == "done", (turn.error, turn.events)
-    assert stage_order_ok(turn, TEXT_STAGES), turn.stamps
+    assert in_order(turn.stamps, TEXT_STAGES), turn.stamps
     assert turn.stamps["response_done_at"] >= turn.stamps["first_delta_at"]
     assert "9 am to 6 pm" in turn.assistant_text
     # The answer has two sentences of ≥ 20 characters: two pieces, spoken in order.
@@ -125,7 +126,7 @@ def test_audio_bridge_lip_syncs_the_models_own_voice(conversation):
     conv.send_text(HOURS)
     turn = finished_turn(conv, 1)
     assert turn.status == "done", (turn.error, turn.events)
-    assert stage_order_ok(turn, TEXT_STAGES), turn.stamps
+    assert in_order(turn.stamps, TEXT_STAGES), turn.stamps
     audio = [c for c in turn.chunks if c.kind == "audio"]
     assert audio and all(c.kind == "audio" for c in turn.chunks)
     # A short first piece so the mouth starts soon, then full-length ones, then the rest.

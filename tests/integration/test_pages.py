@@ -175,28 +175,55 @@ def test_settings_never_shows_a_key(monkeypatch, tmp_db, local_heygen):
         shutdown(at)
 
 
-def test_conversation_page_talks_to_the_embedded_model(monkeypatch, tmp_db):
+def test_conversation_page_bridges_the_model_to_the_avatar(monkeypatch, tmp_db, local_heygen):
     emu = start_emulator("realtime", "--ttft-ms", "0")
     try:
         monkeypatch.setenv("AVATARLAB_LOCAL_REALTIME_URL", emu.base_url)
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+        at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
         at.run()
         at.switch_page("pages/conversation.py").run()
         assert not at.exception
         assert "Embedded Realtime server" in texts(at)
+        assert "simulated" in texts(at)
         next(b for b in at.button if b.label == "Start").click().run()
-        chat = at.session_state["voice_chat"]
-        assert chat.session.wait_connected().connected
-        chat.session.send_text("Where can I park?")
-        deadline = time.monotonic() + 20
-        while not any(ln.role == "assistant" and ln.final for ln in chat.session.snapshot().lines):
+        conv = at.session_state["conversation_live"]
+        deadline = time.monotonic() + 30
+        while conv.snapshot().state != "live":
+            assert time.monotonic() < deadline, conv.snapshot()
+            time.sleep(0.05)
+        conv.send_text("Where can I park?")
+        deadline = time.monotonic() + 30
+        while not (turns := conv.bridge.snapshot().turns) or turns[-1].status == "open":
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        assert turns[-1].status == "done", turns[-1].error
         at.run()
+        assert not at.exception
         said = "\n".join(str(m.markdown[0].value) for m in at.chat_message if m.markdown)
         assert "park" in said.lower()
+        assert any("end to end" in str(c.proto.spec) for c in at.get("plotly_chart"))
         next(b for b in at.button if b.label == "Stop").click().run()
-        assert "voice_chat" not in at.session_state
-        assert chat.session.snapshot().state == "offline"
+        assert "conversation_live" not in at.session_state
+        assert conv.brain.snapshot().state == "offline" and not conv.runner.alive
+        assert all(
+            s["session_id"] != conv.snapshot().avatar.session_id
+            for s in live_sessions(local_heygen.base_url)
+        )
+        # The recorded turn stays exportable after Stop.
+        labels = [b.label for b in at.get("download_button")]
+        assert "turns · CSV" in labels and "turns · PARQUET" in labels
     finally:
         emu.stop()
+
+
+def test_conversation_settings_refuse_a_bad_chunk_strategy(monkeypatch, tmp_db, local_heygen):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    at.switch_page("pages/conversation.py").run()
+    next(s for s in at.selectbox if s.label == "Chunk strategy").select("custom…").run()
+    next(t for t in at.text_input if t.label == "Custom strategy").input("sentences:20").run()
+    assert not at.exception
+    assert any(
+        "unknown strategy" in str(e.value) and "sentence:20" in str(e.value) for e in at.error
+    )
+    assert next(b for b in at.button if b.label == "Start").disabled
