@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: emulator, bench (more commands arrive with later issues)."""
+"""`python -m lib <command>`: emulator, bench, sweep."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = {
         "emulator": "lib.emulators.cli",
         "bench": "lib.bench.cli",
+        "sweep": "lib.bridge.sweep_cli",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

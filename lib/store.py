@@ -73,6 +73,16 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("status", "TEXT NOT NULL"),
         ("error", "TEXT"),
     ),
+    # A sweep of configurations over one script (the CLI's `sweep`, the Experiments page).
+    "experiments": (
+        ("id", "TEXT PRIMARY KEY"),
+        ("name", "TEXT NOT NULL"),
+        ("plan", "TEXT"),
+        ("created_at", "DOUBLE PRECISION NOT NULL"),
+        ("finished_at", "DOUBLE PRECISION"),
+        ("status", "TEXT NOT NULL"),
+        ("error", "TEXT"),
+    ),
     # A conversation: one brain session + one avatar session (per agent) + the bridge config.
     "conversations": (
         ("id", "TEXT PRIMARY KEY"),

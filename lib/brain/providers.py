@@ -22,13 +22,18 @@ def brain_status() -> config.ProviderStatus:
     )
 
 
-def build_session(store: Store | None, *, provider: str | None = None) -> RealtimeSession:
+def build_session(
+    store: Store | None, *, provider: str | None = None, local_url: str | None = None
+) -> RealtimeSession:
+    """`local_url`: a running embedded server to use instead of the shared one."""
     name = provider or brain_status().name
     if name == "openai":
         key = config.require_key("OPENAI_API_KEY")
         url = config.resolve("OPENAI_REALTIME_URL")  # e.g. a proxy; default: the SDK's own
         return RealtimeSession(api_key=key, websocket_base_url=url, provider="openai", store=store)
-    base = os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
+    if name != "local":
+        raise config.ConfigError(f"unknown voice model provider {name!r}; choose local or openai")
+    base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
     if base is None:
         from lib.emulators.process import shared_emulator
 

@@ -152,6 +152,14 @@ class Bridge:
         with self._lock:
             self._barge_in_locked(time.time(), why, force=True)
 
+    def abandon(self, why: str) -> None:
+        """Give up on the open turn (e.g. a sweep's turn timed out): stored as failed."""
+        with self._lock:
+            turn = self._turn
+            if turn is not None and turn.status == "open":
+                self.timeline.note(turn, "abandoned", why, time.time())
+                self.timeline.close(turn, "error", why)
+
     def note(
         self, kind: str, text: str, at: float, payload: dict[str, object] | None = None
     ) -> None:

@@ -146,6 +146,10 @@ class Conversation:
         """Start the voice model and the avatar at the same time (non-blocking)."""
         self.mic.enabled = self.config.turn.kind != "push_to_talk"
         self.brain.start(self._settings_for(self.agents[0]))
+        if self.brain.record_id is not None:
+            self.store.update(
+                "conversations", self.record_id, {"brain_session_id": self.brain.record_id}
+            )
         self.runner.start(self.config.avatar, self._options_for(self.agents[0]))
         threading.Thread(target=self._watch_start, name="conversation-start", daemon=True).start()
         if self._heartbeat_timeout is not None:

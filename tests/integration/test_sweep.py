@@ -1,0 +1,94 @@
+"""`python -m lib sweep` as a user runs it: a script with a typed and a spoken turn, two chunk
+strategies, JSON Lines out, progress on stderr, everything in the store."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lib.bench.harness import ROOT
+from lib.store import Store
+
+pytestmark = pytest.mark.integration
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+
+
+def sweep(
+    args: list[str], env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lib", "sweep", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_path, local_heygen):
+    shutil.copy(FIXTURES / "piper_hours.wav", tmp_path / "hours.wav")
+    script = tmp_path / "script.toml"
+    script.write_text(
+        'persona = "concierge"\n'
+        '[[turn]]\ntext = "How much does the premium plan cost?"\n'
+        '[[turn]]\nwav = "hours.wav"\n'
+    )
+    db = tmp_path / "lab.db"
+    env = {"AVATARLAB_DB": str(db), "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url}
+    args = ["--chunking", "whole,sentence:20", "--script", str(script), "--repeat", "1"]
+    done = sweep([*args, "--ttft-ms", "0", "--tokens-per-s", "60", "--json", "--name", "t"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert [r["config"] for r in results] == ["whole", "sentence:20"]
+    assert "4/4 turns" in done.stderr and "[####" in done.stderr  # the progress bar
+    by = {r["config"]: r for r in results}
+    for r in results:
+        assert r["n_turns"] == 2 and r["status"] == {"done": 2}, r
+        assert r["timing"] == "simulated"
+        assert r["stages"]["e2e"]["n"] == 2
+        assert r["stages"]["endpointing"]["n"] == 1  # only the spoken turn is committed by VAD
+    assert by["whole"]["chunks_per_turn"] == 1
+    assert by["sentence:20"]["chunks_per_turn"] >= 2
+    assert (
+        by["sentence:20"]["stages"]["chunking"]["median_ms"]
+        < (by["whole"]["stages"]["chunking"]["median_ms"])
+    )
+
+    store = Store(str(db))
+    exp = store.frame("SELECT * FROM experiments")
+    assert list(exp["status"]) == ["done"] and list(exp["name"]) == ["t"]
+    convs = store.frame("SELECT * FROM conversations WHERE experiment_id = ?", (exp["id"][0],))
+    assert sorted(convs["chunking"]) == ["sentence:20", "whole"]
+    assert set(convs["status"]) == {"stopped"} and convs["brain_session_id"].notna().all()
+    turns = store.frame("SELECT * FROM turns")
+    assert len(turns) == 4 and set(turns["source"]) == {"text", "voice"}
+    spoken = turns[turns["source"] == "voice"]
+    assert spoken["user_text"].str.contains("opening hours", case=False).all()
+    assert spoken["speech_started_at"].notna().all() and spoken["transcript_at"].notna().all()
+    chunks = store.frame("SELECT * FROM chunks")
+    assert set(chunks["status"]) == {"done"} and len(chunks) >= 4
+    # No avatar session left behind.
+    assert set(store.frame("SELECT status FROM avatar_sessions")["status"]) == {"stopped"}
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["--chunking", "sentences:5"], "unknown strategy"),
+        (["--bridge", "video"], "--bridge: use text, audio"),
+        (["--repeat", "0"], "--repeat must be between 1 and 100"),
+        (["--avatar", "heygen"], "HEYGEN_API_KEY"),
+        (["--brain", "openai"], "OPENAI_API_KEY"),
+        (["--script", "/nonexistent.toml"], "no script file"),
+    ],
+)
+def test_bad_arguments_say_what_to_fix(tmp_path, args, says):
+    done = sweep(args, {"AVATARLAB_DB": str(tmp_path / "x.db")}, timeout=60)
+    assert done.returncode == 2 and says in done.stderr, done.stderr
