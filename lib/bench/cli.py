@@ -6,7 +6,11 @@ import argparse
 import json
 import sys
 
-BENCHES = {"avatar": "lib.bench.avatar", "realtime": "lib.bench.realtime"}
+BENCHES = {
+    "avatar": "lib.bench.avatar",
+    "bridge": "lib.bench.bridge",
+    "realtime": "lib.bench.realtime",
+}
 
 
 def main(argv: list[str]) -> int:

@@ -127,6 +127,8 @@ def run(*, seconds: float = 0.0, repeat: int = 1, progress: Progress = print) ->
         "target_speech_end_to_transcript_ms": TARGET_TRANSCRIPT_MS,
         "meets_target": (med(to_transcript) or 1e9) <= TARGET_TRANSCRIPT_MS,
         "note": "speech end = the server's speech_stopped, which already waited "
-        "silence_duration_ms (500 ms) after the last word; model timing is simulated (ttft 0)",
+        "silence_duration_ms (500 ms) after the last word; the server starts transcribing "
+        "160 ms into that silence (speculatively: discarded if speech resumes); model timing "
+        "is simulated (ttft 0)",
         "per_utterance": per_clip,
     }

@@ -18,11 +18,14 @@ from lib.emulators.realtime_model import BYTES_PER_MS, SAMPLE_RATE, SEMANTIC_SIL
 from lib.engines.vad import StreamingVAD
 
 IDLE_KEEP_MS = 2000.0  # audio kept before speech starts: covers prefix padding and VAD lag
+# After this much silence the words so far are transcribed speculatively, while VAD waits out
+# the rest of silence_duration_ms; if the turn does end there, the transcript is (nearly) ready.
+SPECULATE_AFTER_MS = 160.0
 
 
 @dataclass(frozen=True)
 class TurnEvent:
-    kind: str  # "speech_started" | "speech_stopped"
+    kind: str  # "speech_started" | "speech_paused" | "speech_stopped"
     at_ms: int  # session audio time
 
 
@@ -43,6 +46,7 @@ def make_vad(turn_detection: dict[str, Any] | None) -> StreamingVAD | None:
         silence_duration_ms=silence,
         prefix_padding_ms=padding,
         sample_rate=SAMPLE_RATE,
+        pause_after_ms=min(SPECULATE_AFTER_MS, silence / 2),
     )
 
 
@@ -99,10 +103,19 @@ class InputAudio:
             del self._buffer[:cut]
             self._buffer_start_ms += cut / BYTES_PER_MS
 
-    def take(self, start_ms: float, end_ms: float) -> npt.NDArray[np.int16]:
-        """Cut [start, end) out of the buffer; what follows `end` stays uncommitted."""
+    def _span(self, start_ms: float, end_ms: float) -> tuple[int, int]:
         lo = max(0, int((start_ms - self._buffer_start_ms) * BYTES_PER_MS) // 2 * 2)
         hi = max(lo, int((end_ms - self._buffer_start_ms) * BYTES_PER_MS) // 2 * 2)
+        return lo, hi
+
+    def peek(self, start_ms: float, end_ms: float) -> npt.NDArray[np.int16]:
+        """A copy of [start, end), left in the buffer (what `take` would cut)."""
+        lo, hi = self._span(start_ms, end_ms)
+        return np.frombuffer(bytes(self._buffer[lo:hi]), dtype="<i2").astype(np.int16)
+
+    def take(self, start_ms: float, end_ms: float) -> npt.NDArray[np.int16]:
+        """Cut [start, end) out of the buffer; what follows `end` stays uncommitted."""
+        lo, hi = self._span(start_ms, end_ms)
         pcm = np.frombuffer(bytes(self._buffer[lo:hi]), dtype="<i2").astype(np.int16)
         del self._buffer[:hi]
         self._buffer_start_ms += hi / BYTES_PER_MS

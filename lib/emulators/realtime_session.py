@@ -89,6 +89,8 @@ class RealtimeSession:
         self.input = InputAudio()
         self.input.configure(self._turn_detection())
         self._speech_item: str | None = None  # the item id announced by speech_started
+        # A transcription started at a pause in speech: (audio end ms, its task).
+        self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
         self._speech_start_ms = 0.0
 
     # ---- plumbing --------------------------------------------------------------------------
@@ -185,7 +187,7 @@ class RealtimeSession:
         self.session = updated
         if updated["audio"]["input"]["turn_detection"] != old_td:
             self.input.configure(self._turn_detection())
-            self._speech_item = None
+            self._speech_item, self._early = None, None
         await self.send(event("session.updated", session=self.session))
 
     def _turn_detection(self) -> JsonDict | None:
@@ -210,6 +212,12 @@ class RealtimeSession:
     async def _turn_event(self, turn: TurnEvent) -> None:
         at_ms = turn.at_ms
         td = self._turn_detection() or {}
+        if turn.kind == "speech_paused":
+            if self._speech_item is not None:
+                pcm = self.input.peek(self._speech_start_ms, float(at_ms))
+                self._early = (at_ms, self._spawn(self._listen(pcm)))
+            return
+        self._early, early = None, self._early
         if turn.kind == "speech_started":
             self._speech_item = new_id("item")
             self._speech_start_ms = float(at_ms)
@@ -229,7 +237,9 @@ class RealtimeSession:
             event("input_audio_buffer.speech_stopped", audio_end_ms=at_ms, item_id=item_id)
         )
         pcm = self.input.take(self._speech_start_ms, float(at_ms))
-        await self._commit_audio(item_id, pcm)
+        # The turn ended where the pause began: the early transcription has the same audio.
+        heard = early[1] if early is not None and early[0] == at_ms else None
+        await self._commit_audio(item_id, pcm, heard)
         if td.get("create_response", True) and self.active is None:
             await self._start_response({}, None)
 
@@ -245,12 +255,17 @@ class RealtimeSession:
             )
             return
         item_id = self._speech_item or new_id("item")
-        self._speech_item = None
+        self._speech_item, self._early = None, None
         self.input.reset_vad()
         pcm = self.input.take_all()
         await self._commit_audio(item_id, pcm)
 
-    async def _commit_audio(self, item_id: str, pcm: npt.NDArray[np.int16]) -> None:
+    async def _commit_audio(
+        self,
+        item_id: str,
+        pcm: npt.NDArray[np.int16],
+        heard: asyncio.Task[tuple[str, list[str]]] | None = None,
+    ) -> None:
         prev = self.conversation.last_id()
         await self.send(
             event("input_audio_buffer.committed", previous_item_id=prev, item_id=item_id)
@@ -260,15 +275,24 @@ class RealtimeSession:
         self.conversation.add(entry)
         await self.send(event("conversation.item.added", previous_item_id=prev, item=item))
         await self.send(event("conversation.item.done", previous_item_id=prev, item=item))
-        entry.transcript = self._spawn(self._transcribe(entry))
+        entry.transcript = self._spawn(self._transcribe(entry, heard))
 
-    async def _transcribe(self, entry: Entry) -> str:
-        """Always run (responses need the words); events only if transcription is enabled."""
+    def _prompt(self) -> str | None:
         config = self.session["audio"]["input"].get("transcription")
-        prompt = config.get("prompt") if isinstance(config, dict) else None
+        return config.get("prompt") if isinstance(config, dict) else None
+
+    async def _listen(self, pcm: npt.NDArray[np.int16]) -> tuple[str, list[str]]:
+        return await asyncio.to_thread(self.listener.transcribe, pcm, self._prompt())
+
+    async def _transcribe(
+        self, entry: Entry, heard: asyncio.Task[tuple[str, list[str]]] | None = None
+    ) -> str:
+        """Always run (responses need the words); events only if transcription is enabled.
+        `heard`: the same audio, already being transcribed since the pause that ended it."""
+        config = self.session["audio"]["input"].get("transcription")
         assert entry.audio is not None
         try:
-            text, deltas = await asyncio.to_thread(self.listener.transcribe, entry.audio, prompt)
+            text, deltas = await (heard if heard is not None else self._listen(entry.audio))
         except Exception as exc:  # noqa: BLE001 — reported to the client, like the real failure
             if isinstance(config, dict):
                 await self.send(
@@ -308,6 +332,7 @@ class RealtimeSession:
     async def _clear(self, msg: JsonDict) -> None:
         self.input.clear()
         self._speech_item = None
+        self._early = None
         await self.send(event("input_audio_buffer.cleared"))
 
     async def _output_clear(self, msg: JsonDict) -> None:

@@ -28,7 +28,7 @@ MIN_SPEECH_WINDOWS = 2  # a lone 32 ms blip (click, breath) does not open a turn
 
 @dataclass(frozen=True)
 class VadEvent:
-    kind: Literal["speech_started", "speech_stopped"]
+    kind: Literal["speech_started", "speech_paused", "speech_stopped"]
     audio_ms: float  # position in the fed stream: ms since the first sample fed
 
 
@@ -45,13 +45,18 @@ class StreamingVAD:
         silence_duration_ms: int = 500,
         prefix_padding_ms: int = 300,
         sample_rate: int = 24000,
+        pause_after_ms: float | None = None,
     ) -> None:
+        """`pause_after_ms`: also report `speech_paused` (at the silence's start) once a
+        silent run has lasted this long — before `speech_stopped` can be sure — so a
+        listener may start transcribing early. At most one per silent run."""
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
         self.threshold = threshold
         self.silence_duration_ms = silence_duration_ms
         self.prefix_padding_ms = prefix_padding_ms
         self.sample_rate = sample_rate
+        self.pause_after_ms = pause_after_ms
         self._model = SileroVAD(MODEL_RATE)
         self._resampler = StreamResampler(sample_rate, MODEL_RATE)
         self.reset()
@@ -65,6 +70,7 @@ class StreamingVAD:
         self._in_speech = False
         self._run = 0  # consecutive voiced windows while not yet in speech
         self._silence_from: float | None = None  # ms where the current silent run began
+        self._paused = False  # speech_paused already sent for this silent run
         self.last_probability = 0.0
 
     @property
@@ -100,13 +106,20 @@ class StreamingVAD:
             return VadEvent("speech_started", max(0.0, onset - self.prefix_padding_ms))
         if prob >= self.threshold - HYSTERESIS:
             self._silence_from = None
+            self._paused = False
             return None
         if self._silence_from is None:
             self._silence_from = start_ms
-        if start_ms + WINDOW_MS - self._silence_from < self.silence_duration_ms:
+        silent_ms = start_ms + WINDOW_MS - self._silence_from
+        if silent_ms < self.silence_duration_ms:
+            pause = self.pause_after_ms
+            if pause is not None and not self._paused and silent_ms >= pause:
+                self._paused = True
+                return VadEvent("speech_paused", self._silence_from)
             return None
         self._in_speech = False
         self._run = 0
         end = self._silence_from
         self._silence_from = None
+        self._paused = False
         return VadEvent("speech_stopped", end)

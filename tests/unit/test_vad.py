@@ -153,3 +153,26 @@ def test_downmix_and_float_round_trip():
     assert f.dtype == np.float32 and f.min() >= -1.0 and f.max() < 1.0
     assert np.array_equal(to_int16(f), x)
     assert to_int16(np.array([2.0, -2.0], np.float32)).tolist() == [32767, -32768]
+
+
+def test_pause_is_reported_once_at_the_silence_start_before_the_stop_when_asked():
+    """`speech_paused` is opt-in: it comes after `pause_after_ms` of silence, carries the
+    silence's start (= the later stop's audio_end_ms), once per silent run."""
+    clip, pcm = CLIPS[0]
+    vad = StreamingVAD(silence_duration_ms=500, pause_after_ms=160)
+    events = _run(vad, np.concatenate([pcm, _silence(600)]))
+    assert [e.kind for e in events] == ["speech_started", "speech_paused", "speech_stopped"]
+    assert events[1].audio_ms == events[2].audio_ms
+    # Resuming after a pause: a new pause for the next silence, one stop at the end.
+    vad = StreamingVAD(silence_duration_ms=500, pause_after_ms=160)
+    speech = pcm[int(RATE * clip.speech_start_ms / 1000) : int(RATE * clip.speech_end_ms / 1000)]
+    events = _run(
+        vad, np.concatenate([_silence(300), speech, _silence(300), speech, _silence(600)])
+    )
+    kinds = [e.kind for e in events]
+    assert kinds.count("speech_started") == 1 and kinds.count("speech_stopped") == 1
+    assert kinds.count("speech_paused") >= 2
+    pauses = [e for e in events if e.kind == "speech_paused"]
+    assert pauses[-1].audio_ms == events[-1].audio_ms
+    # Without the option, nothing changes.
+    assert "speech_paused" not in [e.kind for e in _run(StreamingVAD(), pcm)]
