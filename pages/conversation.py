@@ -56,6 +56,7 @@ TURN_KINDS: dict[str, TurnKind] = {
 BRIDGES: dict[str, BridgeMode] = {
     "Text → avatar voice": "text",
     "Audio → avatar lip-sync": "audio",
+    "Avatar listens → text model": "listen",
 }
 STATE_LABELS = {
     "offline": "Not connected",
@@ -139,7 +140,7 @@ def settings_form(busy: bool) -> ConversationConfig | None:
         b1, b2 = st.columns([1, 2])
         mode = BRIDGES[b1.radio("Bridge", list(BRIDGES), disabled=busy)]
         chunking, first_ms, next_ms = "sentence:20", 200, 1000
-        if mode == "text":
+        if mode != "audio":
             choice = b2.selectbox(
                 "Chunk strategy",
                 (*DEFAULT_STRATEGIES, "custom…"),
@@ -158,6 +159,12 @@ def settings_form(busy: bool) -> ConversationConfig | None:
             except StrategyError as exc:
                 st.error(f"Chunk strategy: {exc}")
                 return None
+            if mode == "listen":
+                st.caption(
+                    "The avatar's own speech recognition hears you (HeyGen voice chat, "
+                    "LiveAvatar FULL, or the local server); a streaming text model answers "
+                    "(Chat Completions) and the avatar speaks it."
+                )
         else:
             a1, a2 = b2.columns(2)
             first_ms = int(

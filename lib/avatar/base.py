@@ -131,6 +131,24 @@ class EndMessage(AvatarEvent):
 
 
 @dataclass(frozen=True)
+class UserStarted(AvatarEvent):
+    """The avatar heard the user start speaking (its own speech recognition)."""
+
+
+@dataclass(frozen=True)
+class UserStopped(AvatarEvent):
+    """The avatar decided the user's turn ended."""
+
+
+@dataclass(frozen=True)
+class UserTranscript(AvatarEvent):
+    """What the avatar's speech recognition heard, once the turn ended."""
+
+    text: str
+    turn_id: str = ""
+
+
+@dataclass(frozen=True)
 class Disconnected(AvatarEvent):
     reason: str
 
@@ -188,6 +206,18 @@ class AvatarSession(abc.ABC):
             provider=self.provider,
             hint="use LiveAvatar LITE or the local provider for audio",
         )
+
+    async def listen(self, on: bool) -> None:
+        """Have the avatar's own speech recognition listen to the user (or stop)."""
+        raise AvatarError(
+            "this session does not listen to the user",
+            provider=self.provider,
+            hint="use HeyGen, LiveAvatar FULL or the local provider for the avatar-listens bridge",
+        )
+
+    async def send_user_audio(self, pcm24k: bytes) -> None:
+        """The user's microphone (PCM16 mono 24 kHz), published into the avatar's room."""
+        raise AvatarError("this session does not take the user's audio", provider=self.provider)
 
     @property
     @abc.abstractmethod

@@ -30,6 +30,9 @@ from lib.avatar.base import (
     StopTalking,
     TalkingMessage,
     TaskMode,
+    UserStarted,
+    UserStopped,
+    UserTranscript,
     VoiceInfo,
 )
 from lib.avatar.http import ProviderApi
@@ -188,6 +191,13 @@ def parse_data_event(msg: dict[str, Any]) -> AvatarEvent:
         return TalkingMessage(task_id=task_id, text=str(msg.get("message", "")))
     if kind == "avatar_end_message":
         return EndMessage(task_id=task_id)
+    # Voice chat: HeyGen's own speech recognition of the user.
+    if kind == "user_start":
+        return UserStarted()
+    if kind == "user_stop":
+        return UserStopped()
+    if kind == "user_talking_message":
+        return UserTranscript(text=str(msg.get("message", "")), turn_id=task_id)
     return ProviderEvent(kind=kind or "unknown", payload=msg)
 
 
@@ -235,6 +245,13 @@ class HeyGenSession(AvatarSession):
 
     async def interrupt(self) -> None:
         await self._api.session_call(self._token, "interrupt", self.session_id)
+
+    async def listen(self, on: bool) -> None:
+        action = "start_listening" if on else "stop_listening"
+        await self._api.session_call(self._token, action, self.session_id)
+
+    async def send_user_audio(self, pcm24k: bytes) -> None:
+        await self._transport.send_audio(pcm24k, 24_000)
 
     async def keep_alive(self) -> None:
         await self._api.session_call(self._token, "keep_alive", self.session_id)

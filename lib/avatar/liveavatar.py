@@ -30,6 +30,9 @@ from lib.avatar.base import (
     StopTalking,
     TalkingMessage,
     TaskMode,
+    UserStarted,
+    UserStopped,
+    UserTranscript,
     VoiceInfo,
 )
 from lib.avatar.heygen import stop_quietly
@@ -189,6 +192,12 @@ def parse_room_event(msg: dict[str, Any]) -> AvatarEvent:
         return StopTalking(task_id=task_id, duration_ms=float(d) if d is not None else None)
     if kind == "avatar.transcription":
         return TalkingMessage(task_id=task_id, text=str(msg.get("text", "")))
+    if kind == "user.speak_started":
+        return UserStarted()
+    if kind == "user.speak_ended":
+        return UserStopped()
+    if kind == "user.transcription":
+        return UserTranscript(text=str(msg.get("text", "")), turn_id=task_id)
     if kind == "session.stopped":
         return Disconnected(reason=str(msg.get("end_reason", "SESSION_STOPPED")))
     return ProviderEvent(kind=kind or "unknown", payload=msg)
@@ -267,6 +276,23 @@ class LiveAvatarSession(AvatarSession):
                 },
                 topic=CONTROL_TOPIC,
             )
+
+    async def listen(self, on: bool) -> None:
+        if self.mode != "FULL":
+            await super().listen(on)
+        await self._transport.publish(
+            {
+                "event_type": "avatar.start_listening" if on else "avatar.stop_listening",
+                "event_id": uuid.uuid4().hex,
+                "session_id": self.session_id,
+            },
+            topic=CONTROL_TOPIC,
+        )
+
+    async def send_user_audio(self, pcm24k: bytes) -> None:
+        if self.mode != "FULL":
+            await super().send_user_audio(pcm24k)
+        await self._transport.send_audio(pcm24k, 24_000)
 
     async def keep_alive(self) -> None:
         await self._api.keep_alive(self.info.session_token, self.session_id)

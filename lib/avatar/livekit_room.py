@@ -27,6 +27,7 @@ class LiveKitTransport(MediaTransport):
         self._room: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._closing = False
+        self._mic: Any = None  # rtc.AudioSource of the user's microphone, once published
 
     async def connect(
         self, url: str, token: str, session_id: str, sink: MediaSink, on_data: DataCallback
@@ -89,6 +90,20 @@ class LiveKitTransport(MediaTransport):
         await self._room.local_participant.publish_data(
             json.dumps(message).encode(), reliable=True, topic=topic
         )
+
+    async def send_audio(self, pcm: bytes, sample_rate: int) -> None:
+        """The user's microphone as a published track (how the web SDKs do voice chat)."""
+        from livekit import rtc
+
+        if self._room is None:
+            raise AvatarError("not connected to the LiveKit room", provider="livekit")
+        if self._mic is None or self._mic.sample_rate != sample_rate:
+            self._mic = rtc.AudioSource(sample_rate, 1)
+            track = rtc.LocalAudioTrack.create_audio_track("microphone", self._mic)
+            options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
+            await self._room.local_participant.publish_track(track, options)
+        n = len(pcm) // 2
+        await self._mic.capture_frame(rtc.AudioFrame(pcm[: n * 2], sample_rate, 1, n))
 
     async def close(self) -> None:
         self._closing = True

@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Any
 
+import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection
 
@@ -23,6 +25,7 @@ class LocalRoomTransport(MediaTransport):
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self._seq = 0  # upstream audio packets
 
     async def connect(
         self, url: str, token: str, session_id: str, sink: MediaSink, on_data: DataCallback
@@ -76,6 +79,13 @@ class LocalRoomTransport(MediaTransport):
         if self._ws is None:
             raise AvatarError("not connected to the media room", provider="local")
         await self._ws.send(json.dumps(message))
+
+    async def send_audio(self, pcm: bytes, sample_rate: int) -> None:
+        if self._ws is None:
+            raise AvatarError("not connected to the media room", provider="local")
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % 2], dtype="<i2").astype(np.int16)
+        self._seq += 1
+        await self._ws.send(localroom.pack_audio(self._seq, time.time(), samples, sample_rate))
 
     async def close(self) -> None:
         self._closing = True

@@ -183,6 +183,7 @@ class AvatarRunner:
         self._heartbeat = time.monotonic()
         self._listeners: list[Listener] = []
         self._outbox: deque[_Outgoing] = deque()
+        self._listening = False
         self._outbox_wake = asyncio.Event()  # only touched on the runner loop
         self._watchdog = self._loop.submit(self._watch())
         self._sender = self._loop.submit(self._send_outbox())
@@ -255,6 +256,16 @@ class AvatarRunner:
         before has been spoken; pieces queued after go to the new session. An interrupt does
         not cancel the switch."""
         self._enqueue(_Outgoing("", switch_to=(provider, options)))
+
+    def listen_soon(self, on: bool = True) -> None:
+        """Have the avatar's own speech recognition listen to the user (avatar-listens)."""
+        if self._loop.alive:
+            self._loop.submit(self._listen(on))
+
+    def send_user_audio_soon(self, pcm24k: bytes) -> None:
+        """The user's microphone into the avatar's room (PCM16 24 kHz; the mic thread)."""
+        if self._loop.alive and pcm24k:
+            self._loop.submit(self._user_audio(pcm24k))
 
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> None:
         """Run `fn` on the runner loop after `delay_s` (the bridge's chunk max-wait timer)."""
@@ -522,6 +533,8 @@ class AvatarRunner:
             self._live = _Live(state="starting", provider=provider)
         self.media.reset("Switching avatar…")
         await self._start(provider, options, time.time())
+        if self._listening:
+            await self._listen(True)
 
     def _talking(self) -> bool:
         """Is a piece we handed over still queued at, or being spoken by, a live session?"""
@@ -546,6 +559,30 @@ class AvatarRunner:
                 self._notify(TaskNote(t.token, "ended", now, task_id=t.task_id, interrupted=True))
             else:
                 self._notify(TaskNote(t.token, "dropped", now, task_id=t.task_id, error=why))
+
+    def _live_session(self) -> AvatarSession | None:
+        with self._lock:
+            session, state = self._live.session, self._live.state
+        return session if state == "live" and session is not None and not session.closed else None
+
+    async def _listen(self, on: bool) -> None:
+        self._listening = on  # a switched-to session listens too
+        session = self._live_session()
+        if session is None:
+            return
+        try:
+            await session.listen(on)
+        except Exception as exc:  # noqa: BLE001 - shown on the page
+            self.report(problem_of(exc))
+
+    async def _user_audio(self, pcm24k: bytes) -> None:
+        session = self._live_session()
+        if session is None:
+            return  # between sessions (a switch): the words are lost, as with a muted mic
+        try:
+            await session.send_user_audio(pcm24k)
+        except Exception as exc:  # noqa: BLE001 - a dropped room shows as Disconnected
+            log.debug("user audio not sent: %s", exc)
 
     async def _interrupt(self) -> None:
         self._drop_outbox("interrupted")

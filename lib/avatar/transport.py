@@ -28,6 +28,10 @@ class MediaTransport(abc.ABC):
         """Send a JSON data message into the room (LiveAvatar FULL commands)."""
 
     @abc.abstractmethod
+    async def send_audio(self, pcm: bytes, sample_rate: int) -> None:
+        """Publish the user's microphone (PCM16 mono) into the room."""
+
+    @abc.abstractmethod
     async def close(self) -> None: ...
 
 

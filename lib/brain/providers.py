@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 
 from lib import config
+from lib.brain.base import Brain
 from lib.brain.realtime import RealtimeSession
+from lib.brain.textmodel import DEFAULT_TEXT_MODEL, TextModelSession
 from lib.store import Store
 
 LOCAL_KEY = config.Secret("local-embedded")
@@ -40,3 +42,49 @@ def build_session(
         base = shared_emulator("realtime").base_url
     ws = base.replace("http://", "ws://").rstrip("/") + "/v1"
     return RealtimeSession(api_key=LOCAL_KEY, websocket_base_url=ws, provider="local", store=store)
+
+
+def build_text_model(
+    store: Store | None,
+    *,
+    provider: str | None = None,
+    model: str = DEFAULT_TEXT_MODEL,
+    local_url: str | None = None,
+) -> TextModelSession:
+    """The streaming text model of the avatar-listens bridge: OpenAI Chat Completions with a
+    key, else the embedded server's `/v1/chat/completions` (same personas, simulated timing)."""
+    name = provider or brain_status().name
+    if name == "openai":
+        key = config.require_key("OPENAI_API_KEY")
+        url = config.resolve("OPENAI_BASE_URL")  # default: the SDK's own
+        return TextModelSession(
+            api_key=key, base_url=url, provider="openai", model=model, store=store
+        )
+    if name != "local":
+        raise config.ConfigError(f"unknown text model provider {name!r}; choose local or openai")
+    base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
+    if base is None:
+        from lib.emulators.process import shared_emulator
+
+        base = shared_emulator("realtime").base_url
+    return TextModelSession(
+        api_key=LOCAL_KEY,
+        base_url=base.rstrip("/") + "/v1",
+        provider="local",
+        model=model,
+        store=store,
+    )
+
+
+def build_brain(
+    store: Store | None,
+    *,
+    provider: str | None = None,
+    listen: bool = False,
+    local_url: str | None = None,
+    text_model: str = DEFAULT_TEXT_MODEL,
+) -> Brain:
+    """The model a conversation talks to: Realtime, or (avatar listens) the text model."""
+    if listen:
+        return build_text_model(store, provider=provider, model=text_model, local_url=local_url)
+    return build_session(store, provider=provider, local_url=local_url)

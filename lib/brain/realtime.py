@@ -22,12 +22,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from lib.brain.events import (
-    AudioDelta,
     BrainEvent,
     Committed,
     ConnectionLost,
     ErrorEvent,
-    FunctionCall,
     ResponseCreated,
     ResponseDone,
     SessionState,
@@ -39,6 +37,7 @@ from lib.brain.events import (
     TranscriptDone,
     parse,
 )
+from lib.brain.record import record_event
 from lib.brain.settings import RealtimeSettings
 from lib.config import Secret
 from lib.loop_thread import LoopThread
@@ -477,36 +476,8 @@ class RealtimeSession:
         return line
 
     def _record(self, ev: BrainEvent) -> None:
-        if self._store is None or self.record_id is None or isinstance(ev, AudioDelta):
-            return  # audio itself is not stored: only what it was (counted in usage)
-        payload: dict[str, Any] = {}
-        if isinstance(ev, TranscriptDone):
-            payload = {"item_id": ev.item_id, "transcript": ev.transcript, "usage": ev.usage}
-        elif isinstance(ev, TextDelta | TranscriptDelta):
-            payload = {"delta": ev.delta}
-        elif isinstance(ev, TextDone):
-            payload = {"text": ev.text}
-        elif isinstance(ev, ResponseDone):
-            payload = {"status": ev.status, "reason": ev.reason, "usage": ev.usage}
-        elif isinstance(ev, FunctionCall):
-            payload = {"name": ev.name, "call_id": ev.call_id, "arguments": ev.arguments}
-        elif isinstance(ev, ErrorEvent):
-            payload = {"code": ev.code, "message": ev.message, "param": ev.param}
-        elif isinstance(ev, SpeechStarted):
-            payload = {"audio_start_ms": ev.audio_start_ms}
-        elif isinstance(ev, SpeechStopped):
-            payload = {"audio_end_ms": ev.audio_end_ms}
-        self._store.insert(
-            "brain_events",
-            {
-                "session_id": self.record_id,
-                "kind": ev.type,
-                "at": ev.at,
-                "item_id": getattr(ev, "item_id", None),
-                "response_id": getattr(ev, "response_id", None),
-                "payload": json.dumps(payload, sort_keys=True) if payload else None,
-            },
-        )
+        if self._store is not None and self.record_id is not None:
+            record_event(self._store, self.record_id, ev)
 
 
 def _error_hint(code: str | None) -> str:

@@ -7,6 +7,8 @@ on the runner's; both take one lock, update the timeline and hand pieces to the 
 Modes:
 - `text`: the model answers in text; a chunk strategy cuts it into pieces the avatar speaks.
 - `audio`: the model answers in audio; pieces of its PCM go to the avatar to lip-sync.
+- `listen`: the avatar's own speech recognition hears the user (its user events arrive here
+  as turn events); a streaming text model answers; chunks as in `text`.
 - audio-only fallback (the avatar failed): the model's own voice plays; no avatar pieces.
 """
 
@@ -46,8 +48,8 @@ from lib.bridge.tools import TRANSFER_PREFIX, run_tool
 
 # Protocol races the brain already handles (a cancel that came too late, a create re-asked).
 QUIET_ERRORS: Final = frozenset({"response_cancel_not_active", BUSY_CODE})
-BridgeMode = Literal["text", "audio"]
-BRIDGE_MODES: Final[tuple[BridgeMode, ...]] = ("text", "audio")
+BridgeMode = Literal["text", "audio", "listen"]
+BRIDGE_MODES: Final[tuple[BridgeMode, ...]] = ("text", "audio", "listen")
 
 
 @dataclass(frozen=True)
@@ -64,9 +66,16 @@ class BridgeConfig:
         return parse_strategy(self.chunking)
 
     @property
+    def speaks_text(self) -> bool:
+        """Pieces of text go to the avatar (text and listen modes)."""
+        return self.mode != "audio"
+
+    @property
     def label(self) -> str:
         if self.mode == "audio":
             return f"audio:{self.audio_first_ms}/{self.audio_next_ms}"
+        if self.mode == "listen":
+            return f"listen/{self.strategy.name}"
         return self.strategy.name
 
 
@@ -278,7 +287,7 @@ class Bridge:
             self._thinking = False
         self.timeline.stamp(turn, "first_delta_at", ev.at)
         turn.assistant_text += ev.delta
-        if ev.from_audio or self.config.mode != "text" or self._audio_only:
+        if ev.from_audio or not self.config.speaks_text or self._audio_only:
             return  # the audio carries the words
         chunker = self._chunker
         if chunker is None:
@@ -323,7 +332,7 @@ class Bridge:
         now = time.time()
         if self._audio_only:
             return
-        if self.config.mode == "text" and self._chunker is not None:
+        if self.config.speaks_text and self._chunker is not None:
             for piece in self._chunker.finish():
                 self._send_text(turn, piece, now)
         elif self.config.mode == "audio" and self._audio is not None:
@@ -402,7 +411,7 @@ class Bridge:
         turn = self._turn
         if turn is None or turn.status != "open":
             return
-        if turn.response_id and self._chunker is not None and self.config.mode == "text":
+        if turn.response_id and self._chunker is not None and self.config.speaks_text:
             for piece in self._chunker.finish():
                 self._send_text(turn, piece, ev.at)
         self.timeline.note(turn, "brain_lost", "the voice model connection dropped", ev.at)

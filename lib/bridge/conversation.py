@@ -18,7 +18,16 @@ from typing import Final, Literal
 
 import numpy as np
 
-from lib.avatar.base import AvatarEvent, Disconnected, FirstFrame, Quality, SessionOptions
+from lib.avatar.base import (
+    AvatarEvent,
+    Disconnected,
+    FirstFrame,
+    Quality,
+    SessionOptions,
+    UserStarted,
+    UserStopped,
+    UserTranscript,
+)
 from lib.avatar.runner import (
     HEARTBEAT_TIMEOUT_S,
     AvatarRunner,
@@ -27,10 +36,19 @@ from lib.avatar.runner import (
     Switching,
     TaskNote,
 )
-from lib.brain.events import AudioDelta, BrainEvent, SessionState
-from lib.brain.providers import build_session
-from lib.brain.realtime import BrainSnapshot, RealtimeSession
+from lib.brain.base import Brain
+from lib.brain.events import (
+    AudioDelta,
+    BrainEvent,
+    SessionState,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptDone,
+)
+from lib.brain.providers import build_brain
+from lib.brain.realtime import BrainSnapshot
 from lib.brain.settings import RealtimeSettings, TurnDetection
+from lib.brain.textmodel import DEFAULT_TEXT_MODEL
 from lib.bridge.agents import Agent, agents_for
 from lib.bridge.bridge import Bridge, BridgeConfig, BridgeSnapshot
 from lib.bridge.timeline import Timeline
@@ -57,6 +75,7 @@ class ConversationConfig:
     turn: TurnDetection = field(default_factory=TurnDetection)
     transcription_model: str | None = "gpt-4o-mini-transcribe"
     model: str = "gpt-realtime"
+    text_model: str = DEFAULT_TEXT_MODEL  # the avatar-listens bridge's streaming text model
     hold_mic_while_speaking: bool = False
     interview_questions: tuple[str, ...] = ()
     experiment_id: str | None = None
@@ -89,7 +108,7 @@ class Conversation:
         config: ConversationConfig,
         *,
         runner: AvatarRunner | None = None,
-        brain: RealtimeSession | None = None,
+        brain: Brain | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
     ) -> None:
         """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, the tab
@@ -97,7 +116,10 @@ class Conversation:
         self.store = store
         self.config = config
         self.agents = config.resolved_agents()
-        self.brain = brain or build_session(store, provider=config.brain)
+        self.listens = config.bridge.mode == "listen"  # the avatar hears the user
+        self.brain: Brain = brain or build_brain(
+            store, provider=config.brain, listen=self.listens, text_model=config.text_model
+        )
         # The conversation watches the page; its runner need not watch on its own.
         self.runner = runner or AvatarRunner(store, media=AvatarMedia(), heartbeat_timeout_s=None)
         self._heartbeat_timeout = heartbeat_timeout_s
@@ -127,7 +149,12 @@ class Conversation:
             on_handoff=self._handoff,
             on_speaking=self._on_speaking,
         )
-        self.mic = MicForwarder(self.brain.append_audio)
+        # Where the user's voice goes (PCM16 24 kHz): the avatar's room when it listens.
+        self.mic_sink = (
+            self.runner.send_user_audio_soon if self.listens else self.brain.append_audio
+        )
+        self.mic = MicForwarder(self.mic_sink)
+        self._user_item = ""  # the avatar-heard user turn in progress
         self._lock = threading.Lock()
         self._state: State = "starting"
         self._banner: str | None = None
@@ -187,6 +214,8 @@ class Conversation:
                     if self._state == "starting":
                         self._state = "live"
                 self.store.update("conversations", self.record_id, {"status": self._state})
+                if self.listens and self._state == "live":
+                    self.runner.listen_soon(True)
                 if self._greets():
                     self.brain.respond()
                 return
@@ -299,6 +328,9 @@ class Conversation:
             self.media.play_voice(np.frombuffer(ev.pcm, dtype=np.int16), 24000)
 
     def _on_avatar(self, note: TaskNote | AvatarEvent) -> None:
+        if isinstance(note, UserStarted | UserStopped | UserTranscript):
+            self._on_user_heard(note)
+            return
         if isinstance(note, Switching):
             self._switch_from = note.at
         elif isinstance(note, FirstFrame):
@@ -325,6 +357,29 @@ class Conversation:
             return  # the last agent's avatar, stopped for the switch
         self.bridge.on_avatar(note)
 
+    def _on_user_heard(self, ev: UserStarted | UserStopped | UserTranscript) -> None:
+        """The avatar's ears (avatar-listens): its user events are this turn's stages."""
+        if not self.listens:
+            return
+        if isinstance(ev, UserStarted):
+            self._user_item = f"avatar_{ev.at:.6f}"
+            self.bridge.on_brain_event(
+                SpeechStarted("avatar.user_start", 0, self._user_item, at=ev.at)
+            )
+        elif isinstance(ev, UserStopped):
+            self.bridge.on_brain_event(
+                SpeechStopped("avatar.user_stop", 0, self._user_item, at=ev.at)
+            )
+        else:
+            text = ev.text.strip()
+            self.bridge.on_brain_event(
+                TranscriptDone("avatar.user_transcript", self._user_item, text, None, at=ev.at)
+            )
+            if text:
+                self.brain.send_text(text)
+            else:
+                self.bridge.abandon("the avatar heard nothing it could transcribe")
+
     def _on_speaking(self, speaking: bool) -> None:
         if self.config.hold_mic_while_speaking and self.config.turn.kind != "push_to_talk":
             self.mic.enabled = not speaking  # half duplex: the avatar is not interrupted
@@ -336,6 +391,8 @@ class Conversation:
             self.runner.restart_soon(self.config.avatar, self._options_for(target))
 
     def _audio_out(self) -> bool:
+        if self.listens:
+            return False
         return self.config.bridge.mode == "audio" or self._state == "audio_only"
 
     def _fall_back(self, why: str) -> None:
@@ -344,7 +401,11 @@ class Conversation:
             self._state = "audio_only"
             self._banner = f"Avatar unavailable ({why}) — continuing with voice only."
         self.bridge.set_audio_only(True)
-        self.brain.update(self._settings_for(self.bridge.agent, audio=True))
+        if self.listens:  # the avatar was the ears and the voice: only typing is left
+            with self._lock:
+                self._banner = f"Avatar unavailable ({why}) — type messages; answers show as text."
+        else:
+            self.brain.update(self._settings_for(self.bridge.agent, audio=True))
         self.bridge.note("fallback", self._banner, time.time())
         self.store.update("conversations", self.record_id, {"error": why})
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 import numpy as np
 
 from lib.avatar.base import Quality
-from lib.brain.providers import build_session
+from lib.brain.providers import build_brain
 from lib.brain.settings import TurnDetection
 from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import Strategy
@@ -57,11 +57,12 @@ def configurations(
     audio_first_ms: int = 200,
     audio_next_ms: int = 1000,
 ) -> tuple[BridgeConfig, ...]:
-    """Text mode once per chunk strategy; audio mode once (its pieces are audio lengths)."""
+    """Text and listen modes once per chunk strategy; audio mode once (its pieces are audio
+    lengths)."""
     out: list[BridgeConfig] = []
     for mode in modes:
-        if mode == "text":
-            out += [BridgeConfig(mode="text", chunking=s.name) for s in strategies]
+        if mode in ("text", "listen"):
+            out += [BridgeConfig(mode=mode, chunking=s.name) for s in strategies]
         else:
             out.append(
                 BridgeConfig(
@@ -161,7 +162,12 @@ class Sweep:
             greet=False,
             experiment_id=self.experiment_id,
         )
-        brain = build_session(self.store, provider=plan.brain, local_url=plan.local_brain_url)
+        brain = build_brain(
+            self.store,
+            provider=plan.brain,
+            listen=bridge.mode == "listen",
+            local_url=plan.local_brain_url,
+        )
         conv = Conversation(self.store, config, brain=brain, heartbeat_timeout_s=None)
         state.conversation_ids.setdefault(bridge.label, []).append(conv.record_id)
         conv.mic.enabled = False  # the script is the only voice
@@ -210,7 +216,7 @@ def _stream(conv: Conversation, pcm: np.ndarray, cancel: threading.Event) -> Non
     for i in range(0, len(audio), step):
         if cancel.is_set():
             return
-        conv.brain.append_audio(audio[i : i + step].tobytes())
+        conv.mic_sink(audio[i : i + step].tobytes())
         ahead = t0 + (i + step) / RATE - time.monotonic()
         if ahead > 0:
             time.sleep(ahead)

@@ -35,6 +35,7 @@ from lib.emulators.session_registry import (
 )
 from lib.emulators.speaking import canned_reply, speak_text
 from lib.emulators.speech_events import HeyGenRoomEvents
+from lib.emulators.user_ears import warm_ears
 from lib.engines.face import AvatarLook, avatar_by_id
 from lib.engines.tts import VoiceSpec, voice_by_id
 
@@ -236,6 +237,7 @@ async def keep_alive(request: Request) -> JSONResponse:
 
 async def start_listening(request: Request) -> JSONResponse:
     (await _session_call(request)).listening = True
+    warm_ears()
     return respond(SUCCESS)
 
 

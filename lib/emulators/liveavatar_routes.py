@@ -174,6 +174,7 @@ async def session_token(request: Request) -> JSONResponse:
         stream=stream,
         is_sandbox=body.is_sandbox,
         session_token=secrets.token_urlsafe(32),
+        listening=body.mode == "FULL",  # FULL mode converses: it listens from the start
     )
     if session.mode == "FULL":
         session.on_close.append(lambda reason: _announce_stop(session, reason))

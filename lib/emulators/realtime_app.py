@@ -1,6 +1,7 @@
 """The local OpenAI Realtime (GA) server: a Starlette WebSocket endpoint at `/v1/realtime`
 (and `/realtime`, for a `websocket_base_url` without `/v1`) that the unmodified `openai` SDK
-connects to with `AsyncOpenAI(websocket_base_url="ws://127.0.0.1:PORT/v1")`.
+connects to with `AsyncOpenAI(websocket_base_url="ws://127.0.0.1:PORT/v1")`; and
+`POST /v1/chat/completions`, the streaming text model (`base_url="http://127.0.0.1:PORT/v1"`).
 
 Handshake rules copied from production: every refusal is an accepted socket (HTTP 101) that
 gets one `error` event and is then closed, which is what the SDK sees from api.openai.com.
@@ -17,9 +18,10 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
-from starlette.routing import WebSocketRoute
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from lib.emulators.chat_completions import ChatModel
 from lib.emulators.realtime_events import JsonDict, error_event
 from lib.emulators.realtime_model import Listener, ModelTiming, Speaker
 from lib.emulators.realtime_session import RealtimeSession
@@ -132,5 +134,10 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         finally:
             await session.close()
 
-    routes = [WebSocketRoute("/v1/realtime", realtime), WebSocketRoute("/realtime", realtime)]
+    chat = ChatModel(config.api_key, config.timing)
+    routes: list[BaseRoute] = [
+        WebSocketRoute("/v1/realtime", realtime),
+        WebSocketRoute("/realtime", realtime),
+        Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
+    ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -23,6 +23,7 @@ from lib.emulators.session_registry import Registry, Session
 from lib.emulators.speaking import canned_reply, speak_text
 from lib.emulators.speech import SpeechListener
 from lib.emulators.speech_events import HeyGenRoomEvents, LiveAvatarRoomEvents
+from lib.emulators.user_ears import UserEars, shared_listener, warm_ears
 
 # Strong references to fire-and-forget speak tasks (asyncio keeps only weak ones).
 _BACKGROUND: set[asyncio.Task[None]] = set()
@@ -61,10 +62,27 @@ async def endpoint(websocket: WebSocket) -> None:
             text = message.get("text")
             if text is not None and not session.closed:
                 _on_data(session, client, text)
+            data = message.get("bytes")
+            if data is not None and not session.closed:
+                await _on_media(session, data)
     finally:
         stream.remove_client(client)
         if not client.finished.is_set():
             sender.cancel()
+
+
+async def _on_media(session: Session, data: bytes) -> None:
+    """The user's microphone published into the room: the avatar hears it while listening."""
+    try:
+        media = localroom.unpack(data)
+    except ValueError:
+        return
+    if media.audio is None or not session.listening:
+        return
+    session.touch()
+    if session.ears is None:
+        session.ears = UserEars(session, shared_listener())
+    await session.ears.feed(media.audio, media.sample_rate)
 
 
 def _on_data(session: Session, client: RoomClient, text: str) -> None:
@@ -113,6 +131,7 @@ def _on_agent_control(session: Session, client: RoomClient, data: dict[str, Any]
         session.stream.interrupt()
     elif kind == "avatar.start_listening":
         session.listening = True
+        warm_ears()
     elif kind == "avatar.stop_listening":
         session.listening = False
 

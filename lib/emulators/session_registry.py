@@ -15,7 +15,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lib import localroom
 from lib.emulators import api_errors
@@ -77,7 +77,8 @@ class Session:
     started_mono: float | None = None
     closed_at: float | None = None
     ever_joined: bool = False
-    listening: bool = False  # recorded only: there is no speech recognition here
+    listening: bool = False  # the avatar's ears take the user's audio from the room
+    ears: Any = None  # lib.emulators.user_ears.UserEars, made when the user first speaks
     end_reason: str | None = None
     last_activity: float = field(default_factory=time.monotonic)
     # Keeps synthesis+enqueue of concurrent tasks in request order.

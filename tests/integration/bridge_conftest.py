@@ -12,6 +12,7 @@ import pytest
 
 from lib.avatar.providers import build_provider
 from lib.avatar.runner import AvatarRunner
+from lib.brain.providers import build_text_model
 from lib.brain.realtime import RealtimeSession
 from lib.brain.settings import TurnDetection
 from lib.bridge.bridge import BridgeConfig
@@ -62,11 +63,15 @@ def conversation(tmp_path, local_heygen, paced_realtime) -> Iterator[Conversatio
 
     def make(realtime: EmulatorProcess | None = None, **config: Any) -> Conversation:
         base = ConversationConfig(avatar="local", quality="low", turn=PTT, greet=False)
+        cfg = replace(base, **config)
+        emu = realtime or paced_realtime
+        brain = (
+            build_text_model(store, provider="local", local_url=emu.base_url)
+            if cfg.bridge.mode == "listen"
+            else brain_for(emu, store)
+        )
         conv = Conversation(
-            store,
-            replace(base, **config),
-            runner=runner_for(local_heygen.base_url, store),
-            brain=brain_for(realtime or paced_realtime, store),
+            store, cfg, runner=runner_for(local_heygen.base_url, store), brain=brain
         )
         made.append(conv)
         conv.start()

@@ -7,6 +7,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +23,9 @@ from lib.avatar.base import (
     StartTalking,
     StopTalking,
     TalkingMessage,
+    UserStarted,
+    UserStopped,
+    UserTranscript,
 )
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
@@ -35,6 +39,7 @@ from tests.conftest import live_sessions
 pytestmark = pytest.mark.integration
 AVATAR = AVATARS[0].avatar_id
 VOICE = next(v.voice_id for v in VOICES if v.support_realtime)
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 
 
 class RecordingSink(MediaSink):
@@ -269,6 +274,59 @@ def test_liveavatar_lite_lipsyncs_audio_we_send(local_heygen):
             await session.speak_audio(tone, event_id="evt-1", end=True)
             await sink.wait(lambda: bool(sink.of(StartTalking)) and bool(sink.of(StopTalking)))
             assert sink.audio_peak > max(peak_before, 3000)
+        finally:
+            await session.stop()
+            await p.aclose()
+
+    run(go())
+
+
+def _spoken_question() -> bytes:
+    from lib.bridge.script import read_turn_audio
+
+    pcm = read_turn_audio(FIXTURES / "piper_hours.wav")
+    return np.concatenate([pcm, np.zeros(24_000, np.int16)]).astype("<i2").tobytes()
+
+
+async def _say(session, pcm: bytes) -> None:
+    """Like a microphone: 100 ms packets in real time."""
+    step = 24_000 * 2 // 10
+    for i in range(0, len(pcm), step):
+        await session.send_user_audio(pcm[i : i + step])
+        await asyncio.sleep(0.1)
+
+
+@pytest.mark.parametrize("api", ["heygen", "liveavatar"])
+def test_the_avatar_hears_the_user_and_reports_what_was_said(local_heygen, api):
+    """HeyGen voice chat / LiveAvatar FULL: the user's audio into the room → the avatar's own
+    speech recognition → user start, stop and transcript events."""
+
+    async def go():
+        if api == "heygen":
+            p = local_provider(local_heygen.base_url)
+        else:
+            la = LiveAvatarApi(Secret("local"), local_heygen.base_url, provider="local")
+            p = LiveAvatarProvider(la, LocalRoomTransport, mode="FULL")
+        sink = RecordingSink()
+        session = await p.start(SessionOptions(AVATAR, VOICE, quality="low"), sink)
+        try:
+            await sink.wait(lambda: bool(sink.of(FirstFrame)))
+            if api == "heygen":
+                await _say(session, _spoken_question()[:24_000])  # not listening: ignored
+                await asyncio.sleep(1.0)
+                assert not sink.of(UserStarted)
+            await session.listen(True)
+            await _say(session, _spoken_question())
+            await sink.wait(lambda: bool(sink.of(UserTranscript)), timeout=30)
+            kinds = [
+                type(e)
+                for e in sink.events
+                if type(e) in (UserStarted, UserStopped, UserTranscript)
+            ]
+            assert kinds == [UserStarted, UserStopped, UserTranscript]
+            heard = sink.of(UserTranscript)[0]
+            assert "opening hours" in heard.text.lower()
+            assert sink.of(UserStopped)[0].at <= heard.at
         finally:
             await session.stop()
             await p.aclose()

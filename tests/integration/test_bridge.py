@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
+from lib.bridge.script import read_turn_audio
 from lib.emulators.process import start_emulator
 from lib.latency import in_order
 from tests.integration.bridge_conftest import (
@@ -25,6 +28,7 @@ from tests.integration.bridge_conftest import (
 pytestmark = pytest.mark.integration
 __all__ = ["conversation", "paced_realtime"]  # fixtures used below
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 HOURS = "What are your opening hours?"
 PRICES = "How much does it cost?"
 TEXT_STAGES = (
@@ -242,3 +246,53 @@ def test_avatar_session_ended_by_the_provider_mid_answer_is_stored_and_voice_tak
     conv.send_text(HOURS)  # the conversation goes on in the model's voice
     second = finished_turn(conv, 2)
     assert second.status == "done" and not second.chunks
+
+
+def speak_into_the_room(conv, clip: str = "piper_hours.wav") -> None:
+    """What the page's mic forwarder does in listen mode: 100 ms of PCM16 24 kHz at a time,
+    in real time, into the avatar's room; then quiet, so the avatar's VAD ends the turn."""
+    pcm = read_turn_audio(FIXTURES / clip)
+    audio = np.concatenate([pcm, np.zeros(int(24_000 * 1.2), np.int16)]).astype("<i2")
+    step = 2400
+    t0 = time.monotonic()
+    for i in range(0, len(audio), step):
+        conv.mic_sink(audio[i : i + step].tobytes())
+        time.sleep(max(0.0, t0 + (i + step) / 24_000 - time.monotonic()))
+
+
+LISTEN_STAGES = (
+    "speech_started_at",
+    "speech_end_at",
+    "transcript_at",
+    "response_created_at",
+    "first_delta_at",
+    "first_chunk_at",
+    "avatar_start_at",
+    "avatar_stop_at",
+)
+
+
+def test_listen_bridge_the_avatar_hears_and_a_text_model_answers(conversation):
+    conv = conversation(bridge=BridgeConfig(mode="listen", chunking="sentence:20"))
+    assert conv.snapshot().state == "live"
+    assert conv.brain.snapshot().session["api"] == "chat.completions"
+    speak_into_the_room(conv)
+    turn = finished_turn(conv, 1, timeout=40)
+    assert turn.status == "done", (turn.error, turn.events)
+    assert turn.source == "voice"
+    assert "opening hours" in turn.user_text.lower()
+    assert "9 am" in turn.assistant_text
+    assert in_order(turn.stamps, LISTEN_STAGES), turn.stamps
+    assert len(turn.chunks) == 2 and {c.status for c in turn.chunks} == {"done"}
+    # The text model's answer and usage are recorded like the Realtime model's.
+    row = conv.store.get("turns", turn.id)
+    assert row is not None and "chat.completions" in row["usage"]
+    kinds = set(
+        conv.store.frame(
+            "SELECT kind FROM brain_events WHERE session_id = ?", (conv.brain.record_id,)
+        )["kind"]
+    )
+    assert {"response.created", "response.output_text.delta", "response.done"} <= kinds
+    conv_row = conv.store.get("conversations", conv.record_id)
+    assert conv_row is not None and conv_row["bridge"] == "listen"
+    assert conv_row["chunking"] == "listen/sentence:20"

@@ -82,7 +82,7 @@ def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_pa
     ("args", "says"),
     [
         (["--chunking", "sentences:5"], "unknown strategy"),
-        (["--bridge", "video"], "--bridge: use text, audio"),
+        (["--bridge", "video"], "--bridge: use text, audio, listen"),
         (["--repeat", "0"], "--repeat must be between 1 and 100"),
         (["--avatar", "heygen"], "HEYGEN_API_KEY"),
         (["--brain", "openai"], "OPENAI_API_KEY"),

@@ -1,0 +1,61 @@
+"""Voice/text model events into the store (`brain_events`): what happened, never the audio."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lib.brain.events import (
+    AudioDelta,
+    BrainEvent,
+    ConnectionLost,
+    ErrorEvent,
+    FunctionCall,
+    ResponseDone,
+    SpeechStarted,
+    SpeechStopped,
+    TextDelta,
+    TextDone,
+    TranscriptDelta,
+    TranscriptDone,
+)
+from lib.store import Store
+
+
+def payload_of(ev: BrainEvent) -> dict[str, Any]:
+    if isinstance(ev, TranscriptDone):
+        return {"item_id": ev.item_id, "transcript": ev.transcript, "usage": ev.usage}
+    if isinstance(ev, TextDelta | TranscriptDelta):
+        return {"delta": ev.delta}
+    if isinstance(ev, TextDone):
+        return {"text": ev.text}
+    if isinstance(ev, ResponseDone):
+        return {"status": ev.status, "reason": ev.reason, "usage": ev.usage}
+    if isinstance(ev, FunctionCall):
+        return {"name": ev.name, "call_id": ev.call_id, "arguments": ev.arguments}
+    if isinstance(ev, ErrorEvent):
+        return {"code": ev.code, "message": ev.message, "param": ev.param}
+    if isinstance(ev, SpeechStarted):
+        return {"audio_start_ms": ev.audio_start_ms}
+    if isinstance(ev, SpeechStopped):
+        return {"audio_end_ms": ev.audio_end_ms}
+    if isinstance(ev, ConnectionLost):
+        return {"reason": ev.reason}
+    return {}
+
+
+def record_event(store: Store, session_id: str, ev: BrainEvent) -> None:
+    if isinstance(ev, AudioDelta):
+        return  # audio itself is not stored: only what it was (counted in usage)
+    payload = payload_of(ev)
+    store.insert(
+        "brain_events",
+        {
+            "session_id": session_id,
+            "kind": ev.type,
+            "at": ev.at,
+            "item_id": getattr(ev, "item_id", None),
+            "response_id": getattr(ev, "response_id", None),
+            "payload": json.dumps(payload, sort_keys=True) if payload else None,
+        },
+    )
