@@ -187,7 +187,10 @@ class AvatarSession(abc.ABC):
     started_at: float
 
     @abc.abstractmethod
-    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult: ...
+    async def speak(
+        self, text: str, mode: TaskMode = "async", emotion: Emotion | None = None
+    ) -> SpeakResult:
+        """`emotion`: for this piece, where the provider takes one per task (else ignored)."""
 
     @abc.abstractmethod
     async def interrupt(self) -> None: ...

@@ -20,6 +20,7 @@ from lib.avatar.base import (
     AvatarInfo,
     AvatarProvider,
     AvatarSession,
+    Emotion,
     EndMessage,
     MediaSink,
     ProviderEvent,
@@ -64,8 +65,12 @@ class HeyGenApi(ProviderApi):
         *,
         provider: str = "heygen",
         transport: httpx.AsyncBaseTransport | None = None,
+        task_emotion: bool = False,
     ) -> None:
+        """`task_emotion`: the server takes an emotion per task (the embedded one does; the
+        real API only per session, so it is never sent there)."""
         super().__init__(api_key, base_url, provider=provider, transport=transport)
+        self.task_emotion = task_emotion
 
     async def create_token(self) -> str:
         body = await self._call("POST", "/v1/streaming.create_token", json={})
@@ -115,17 +120,21 @@ class HeyGenApi(ProviderApi):
         *,
         task_type: str = "repeat",
         task_mode: TaskMode = "async",
+        emotion: Emotion | None = None,
     ) -> tuple[str, float | None]:
+        payload: dict[str, Any] = {
+            "session_id": session_id,
+            "text": text,
+            "task_type": task_type,
+            "task_mode": task_mode,
+        }
+        if emotion is not None and self.task_emotion:
+            payload["emotion"] = emotion
         body = await self._call(
             "POST",
             "/v1/streaming.task",
             token=token,
-            json={
-                "session_id": session_id,
-                "text": text,
-                "task_type": task_type,
-                "task_mode": task_mode,
-            },
+            json=payload,
             timeout=TASK_TIMEOUT if task_mode == "sync" else None,
         )
         data = self._data(body) or {}
@@ -227,9 +236,13 @@ class HeyGenSession(AvatarSession):
     def closed(self) -> bool:
         return self._closed
 
-    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult:
+    async def speak(
+        self, text: str, mode: TaskMode = "async", emotion: Emotion | None = None
+    ) -> SpeakResult:
         requested = time.time()
-        task_id, duration = await self._api.task(self._token, self.session_id, text, task_mode=mode)
+        task_id, duration = await self._api.task(
+            self._token, self.session_id, text, task_mode=mode, emotion=emotion
+        )
         return SpeakResult(task_id, duration, requested, time.time())
 
     async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:

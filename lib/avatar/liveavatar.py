@@ -21,6 +21,7 @@ from lib.avatar.base import (
     AvatarProvider,
     AvatarSession,
     Disconnected,
+    Emotion,
     MediaSink,
     ProviderEvent,
     RemoteSession,
@@ -234,7 +235,9 @@ class LiveAvatarSession(AvatarSession):
             self._agent = AgentSocket(self.provider)
             await self._agent.connect(self.info.ws_url, self._sink)
 
-    async def speak(self, text: str, mode: TaskMode = "async") -> SpeakResult:
+    async def speak(
+        self, text: str, mode: TaskMode = "async", emotion: Emotion | None = None
+    ) -> SpeakResult:
         if self.mode != "FULL":
             raise AvatarError(
                 "LITE sessions speak audio you send, not text",

@@ -25,7 +25,8 @@ def build_provider(
 
             local_base_url = shared_emulator("heygen").base_url
         return HeyGenProvider(
-            HeyGenApi(LOCAL_KEY, local_base_url, provider="local"), LocalRoomTransport
+            HeyGenApi(LOCAL_KEY, local_base_url, provider="local", task_emotion=True),
+            LocalRoomTransport,
         )
     if name == "heygen":
         api = HeyGenApi(config.require_key("HEYGEN_API_KEY"), config.base_url("heygen"))

@@ -28,6 +28,7 @@ from lib.avatar.base import (
     AvatarProvider,
     AvatarSession,
     Disconnected,
+    Emotion,
     EndMessage,
     FirstFrame,
     ProviderEvent,
@@ -122,6 +123,7 @@ class _Outgoing:
     end: bool = False
     audio: bool = False
     switch_to: tuple[str, SessionOptions] | None = None  # a new session, once this one is quiet
+    emotion: Emotion | None = None
 
 
 @dataclass
@@ -237,10 +239,10 @@ class AvatarRunner:
         """`fn` gets every avatar event and every TaskNote (runner or transport thread)."""
         self._listeners.append(fn)
 
-    def speak_soon(self, text: str, token: str) -> None:
+    def speak_soon(self, text: str, token: str, emotion: Emotion | None = None) -> None:
         """Queue text for the avatar (async task). Pieces go out one at a time, in order, so
         the provider queues them in the order they were written."""
-        self._enqueue(_Outgoing(token, text=text))
+        self._enqueue(_Outgoing(token, text=text, emotion=emotion))
 
     def speak_audio_soon(self, pcm24k: bytes, token: str, *, event_id: str, end: bool) -> None:
         """Queue PCM16 24 kHz audio for the avatar to lip-sync (LITE `agent.speak`)."""
@@ -403,7 +405,9 @@ class AvatarRunner:
             with contextlib.suppress(Exception):
                 await session.stop()
 
-    async def _speak(self, text: str, mode: TaskMode, token: str = "") -> SpeakResult:
+    async def _speak(
+        self, text: str, mode: TaskMode, token: str = "", emotion: Emotion | None = None
+    ) -> SpeakResult:
         with self._lock:
             session, record_id = self._live.session, self._live.record_id
         if session is None or record_id is None or session.closed:
@@ -424,7 +428,7 @@ class AvatarRunner:
             },
         )
         try:
-            result = await session.speak(text, mode)
+            result = await session.speak(text, mode, emotion)
         except Exception as exc:
             self.store.update(
                 "avatar_tasks", row_id, {"status": "error", "error": problem_of(exc).message}
@@ -496,7 +500,7 @@ class AvatarRunner:
                 await session.speak_audio(item.pcm, event_id=item.event_id, end=item.end)
                 self._notify(TaskNote(item.token, "sent", time.time(), sent_at=sent))
                 return
-            result = await self._speak(item.text, "async", token=item.token)
+            result = await self._speak(item.text, "async", token=item.token, emotion=item.emotion)
         except Exception as exc:  # noqa: BLE001 - reported to the bridge, which records it
             self._notify(TaskNote(item.token, "failed", time.time(), error=problem_of(exc).message))
             return

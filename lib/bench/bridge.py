@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
+from lib.avatar.base import Emotion
 from lib.brain.events import ResponseCreated, ResponseDone, TextDelta, TextDone
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import Bridge, BridgeConfig
@@ -50,7 +51,7 @@ class _RecordingAvatar:
     def __init__(self) -> None:
         self.calls: list[float] = []
 
-    def speak_soon(self, text: str, token: str) -> None:
+    def speak_soon(self, text: str, token: str, emotion: Emotion | None = None) -> None:
         self.calls.append(time.perf_counter())
 
     def speak_audio_soon(self, pcm24k: bytes, token: str, *, event_id: str, end: bool) -> None:

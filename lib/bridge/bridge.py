@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final, Literal, Protocol
 
-from lib.avatar.base import AvatarEvent, Disconnected, StartTalking, StopTalking
+from lib.avatar.base import AvatarEvent, Disconnected, Emotion, StartTalking, StopTalking
 from lib.avatar.runner import TaskNote
 from lib.brain.events import (
     AudioDelta,
@@ -82,7 +82,7 @@ class BridgeConfig:
 class AvatarPort(Protocol):
     """What the bridge needs of the avatar side (lib.avatar.runner.AvatarRunner)."""
 
-    def speak_soon(self, text: str, token: str) -> None: ...
+    def speak_soon(self, text: str, token: str, emotion: Emotion | None = None) -> None: ...
 
     def speak_audio_soon(self, pcm24k: bytes, token: str, *, event_id: str, end: bool) -> None: ...
 
@@ -421,7 +421,7 @@ class Bridge:
     def _send_text(self, turn: Turn, piece: str, ready_at: float) -> None:
         emotion = emotion_for(piece) if self.config.emotion_per_chunk else None
         chunk = self.timeline.add_chunk(turn, "text", ready_at, text=piece, emotion=emotion)
-        self.avatar.speak_soon(piece, chunk.id)
+        self.avatar.speak_soon(piece, chunk.id, emotion)
 
     def _send_audio(self, turn: Turn, pcm: bytes, response_id: str, *, end: bool) -> None:
         chunk = self.timeline.add_chunk(turn, "audio", time.time(), audio_ms=audio_ms(pcm))

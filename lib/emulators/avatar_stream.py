@@ -242,7 +242,9 @@ class AvatarStream:
         mouth: MouthPose,
         talking: bool,
     ) -> bytes:
-        rgb = renderer.render(t, mouth, emotion=self.emotion, talking=talking)
+        current = self._current
+        emotion = getattr(current, "emotion", None) if talking else None
+        rgb = renderer.render(t, mouth, emotion=emotion or self.emotion, talking=talking)
         # `render` reuses its buffer; packing copies it before the next frame is drawn.
         return localroom.pack_video(seq, captured_at, rgb)
 

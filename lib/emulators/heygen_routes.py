@@ -215,7 +215,9 @@ async def task(request: Request) -> JSONResponse:
     session.touch()
     spoken = body.text if body.task_type == "repeat" else canned_reply(body.text)
     stream = session.stream
-    speech = await speak_text(session, spoken, lambda _text: HeyGenRoomEvents(stream))
+    speech = await speak_text(
+        session, spoken, lambda _text: HeyGenRoomEvents(stream), emotion=body.emotion
+    )
     if body.task_mode == "sync":
         # Sync replies once the avatar has finished saying it (or was interrupted).
         await asyncio.shield(speech.done)

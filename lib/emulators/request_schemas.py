@@ -88,6 +88,9 @@ class TaskBody(_Body):
     text: str
     task_type: Literal["repeat", "talk", "chat"] = "repeat"
     task_mode: Literal["sync", "async"] = "sync"  # the docs' default
+    # Emulator extension: the real API sets emotion per session (voice.emotion). Here one
+    # task may carry its own, so the bridge's emotion-per-chunk can be seen and heard.
+    emotion: HeyGenEmotion | None = None
 
 
 # ---- LiveAvatar -----------------------------------------------------------------------------

@@ -23,6 +23,8 @@ async def speak_text(
     session: Session,
     text: str,
     make_listener: Callable[[str], SpeechListener],
+    *,
+    emotion: str | None = None,
 ) -> TtsSpeech:
     """Synthesise off the event loop, then queue. `make_listener(spoken_text)` builds the
     events. Tasks are queued in request order even though synthesis takes a while."""
@@ -32,13 +34,13 @@ async def speak_text(
                 _SYNTH.synthesize,
                 text,
                 session.voice,
-                emotion=session.emotion,
+                emotion=emotion or session.emotion,
                 rate=session.rate,
                 language=session.language,
             )
         except TTSError as exc:
             raise api_errors.tts_failed(str(exc)) from None
-        speech = TtsSpeech(utterance, make_listener(text), text=text)
+        speech = TtsSpeech(utterance, make_listener(text), text=text, emotion=emotion)
         if session.closed:
             raise api_errors.session_closed()
         session.stream.enqueue(speech)

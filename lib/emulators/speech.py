@@ -110,9 +110,11 @@ class TtsSpeech(Speech):
         *,
         text: str,
         task_id: str | None = None,
+        emotion: str | None = None,
     ) -> None:
         super().__init__(listener, task_id=task_id)
         self.text = text
+        self.emotion = emotion  # this utterance's own, if any (else the session's)
         self.utterance = utterance
         self.duration_ms = float(utterance.duration_ms)
         self._pcm = np.asarray(utterance.pcm, dtype=np.int16).reshape(-1)

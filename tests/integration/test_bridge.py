@@ -15,6 +15,7 @@ from lib.bridge.agents import agents_for
 from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
 from lib.bridge.script import read_turn_audio
+from lib.bridge.sentiment import emotion_for
 from lib.emulators.process import start_emulator
 from lib.latency import in_order
 from tests.integration.bridge_conftest import (
@@ -56,6 +57,8 @@ def test_text_bridge_speaks_the_answer_in_sentences_with_every_stage_stamped(con
         assert a.status == b.status == "done"
         assert a.ready_at <= a.sent_at <= a.accepted_at <= b.sent_at
         assert a.started_at < a.ended_at <= b.started_at
+    # Each piece carries the emotion of its own words (sent with the task to the local server).
+    assert [c.emotion for c in turn.chunks] == [emotion_for(c.text) for c in turn.chunks]
     # The first piece went out before the model had finished the answer.
     assert turn.chunks[0].sent_at < turn.stamps["response_done_at"]
 
