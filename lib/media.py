@@ -117,6 +117,25 @@ def placeholder(width: int, height: int, text: str) -> npt.NDArray[np.uint8]:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+def badge(text: str, frame_width: int) -> npt.NDArray[np.uint8]:
+    """A small rounded label (e.g. "Looking that up…") to draw over the avatar's corner."""
+    size = max(12, frame_width // 45)
+    try:
+        font: ImageFont.FreeTypeFont | ImageFont.ImageFont = ImageFont.truetype(
+            "DejaVuSans.ttf", size
+        )
+    except OSError:
+        font = ImageFont.load_default()
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    w = int(probe.textlength(text, font=font)) + size * 2
+    h = size * 2
+    img = Image.new("RGB", (w, h), (24, 28, 38))
+    draw = ImageDraw.Draw(img)
+    draw.rounded_rectangle((0, 0, w - 1, h - 1), radius=h // 2, fill=(245, 166, 35))
+    draw.text((size, size // 2), text, fill=(24, 28, 38), font=font)
+    return np.asarray(img, dtype=np.uint8).copy()
+
+
 class AvatarMedia(MediaSink):
     """Media + events of the current avatar session, read by the WebRTC tracks and the page."""
 
@@ -127,6 +146,8 @@ class AvatarMedia(MediaSink):
         self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
         self._status = "Press Start to bring the avatar in"
         self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
+        self._badge: str | None = None  # drawn over the avatar (e.g. a tool is running)
+        self._badge_img: tuple[str, int, npt.NDArray[np.uint8]] | None = None
         self.audio = AudioJitterBuffer()
         # The voice model's own voice (audio-only fallback): queued whole, played in order.
         self.voice = AudioJitterBuffer(max_ms=180_000, target_ms=180_000)
@@ -176,11 +197,29 @@ class AvatarMedia(MediaSink):
             self.first_frame_out_at = None
         self.audio.clear()
 
+    def set_badge(self, text: str | None) -> None:
+        with self._lock:
+            self._badge = text
+
+    def _with_badge(self, rgb: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
+        height, width = rgb.shape[:2]
+        if self._badge_img is None or self._badge_img[:2] != (text, width):
+            self._badge_img = (text, width, badge(text, width))
+        img = self._badge_img[2]
+        out = rgb.copy()  # the transport's frame is shared: draw on a copy
+        margin = max(8, width // 60)
+        h, w = min(img.shape[0], height - margin), min(img.shape[1], width - margin)
+        out[margin : margin + h, margin : margin + w] = img[:h, :w]
+        return out
+
     # ---- track side (aiortc loop thread) -------------------------------------------------
     def video_frame(self, pts: int, time_base: fractions.Fraction) -> av.VideoFrame:
         with self._lock:
             rgb = self._frame
             status = self._status
+            badge_text = self._badge
+        if rgb is not None and badge_text:
+            rgb = self._with_badge(rgb, badge_text)
         if rgb is None:
             if self._placeholder is None or self._placeholder[0] != status:
                 self._placeholder = (status, placeholder(854, 480, status))

@@ -123,6 +123,7 @@ class Bridge:
         *,
         on_handoff: HandoffFn | None = None,
         on_speaking: Callable[[bool], None] | None = None,
+        on_thinking: Callable[[bool], None] | None = None,
     ) -> None:
         if not agents:
             raise ValueError("a conversation needs at least one agent")
@@ -134,6 +135,7 @@ class Bridge:
         self.agent = agents[0]
         self._on_handoff = on_handoff
         self._on_speaking = on_speaking
+        self._on_thinking = on_thinking
         self._lock = threading.RLock()
         self._turn: Turn | None = None
         self._by_response: dict[str, Turn] = {}
@@ -283,8 +285,7 @@ class Bridge:
         turn = self._live_turn(ev.response_id)
         if turn is None:
             return  # an answer we cancelled: its last deltas are not spoken
-        if self._thinking:
-            self._thinking = False
+        self._set_thinking(False)
         self.timeline.stamp(turn, "first_delta_at", ev.at)
         turn.assistant_text += ev.delta
         if ev.from_audio or not self.config.speaks_text or self._audio_only:
@@ -311,8 +312,7 @@ class Bridge:
         turn = self._live_turn(ev.response_id)
         if turn is None:
             return
-        if self._thinking:
-            self._thinking = False
+        self._set_thinking(False)
         self.timeline.stamp(turn, "first_delta_at", ev.at)
         if self.config.mode != "audio" or self._audio_only or self._audio is None:
             return
@@ -367,7 +367,7 @@ class Bridge:
                 ev.call_id, f'{{"status": "transferred", "agent": "{target.name}"}}'
             )
             return
-        self._thinking = True
+        self._set_thinking(True)
         self.timeline.note(turn, "tool_call", f"tool {ev.name}({ev.arguments})", ev.at)
         output = run_tool(ev.name, ev.arguments)
         self.timeline.note(turn, "tool_result", f"tool {ev.name} → {output}")
@@ -440,6 +440,13 @@ class Bridge:
                 self._on_audio_talking(note.at, started=False)
             elif isinstance(note, Disconnected) and self._turn is not None:
                 self.timeline.note(self._turn, "avatar_disconnected", f"avatar: {note.reason}")
+
+    def _set_thinking(self, on: bool) -> None:
+        """A tool call is running: the avatar shows it (the page and the video's badge)."""
+        if self._thinking != on:
+            self._thinking = on
+            if self._on_thinking is not None:
+                self._on_thinking(on)
 
     def _set_speaking(self, on: bool) -> None:
         if self._speaking != on:

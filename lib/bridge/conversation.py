@@ -148,6 +148,7 @@ class Conversation:
             self.agents,
             on_handoff=self._handoff,
             on_speaking=self._on_speaking,
+            on_thinking=lambda on: self.media.set_badge("Looking that up…" if on else None),
         )
         # Where the user's voice goes (PCM16 24 kHz): the avatar's room when it listens.
         self.mic_sink = (

@@ -11,9 +11,11 @@ import httpx
 import numpy as np
 import pytest
 
+from lib.brain.settings import TurnDetection
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
+from lib.bridge.records import interview_answers, turn_table
 from lib.bridge.script import read_turn_audio
 from lib.bridge.sentiment import emotion_for
 from lib.emulators.process import start_emulator
@@ -299,3 +301,30 @@ def test_listen_bridge_the_avatar_hears_and_a_text_model_answers(conversation):
     conv_row = conv.store.get("conversations", conv.record_id)
     assert conv_row is not None and conv_row["bridge"] == "listen"
     assert conv_row["chunking"] == "listen/sentence:20"
+
+
+def test_interview_asks_the_edited_questions_in_order_and_pairs_the_answers(conversation):
+    questions = ("What is your name?", "Which city do you live in?", "What do you do?")
+    conv = conversation(persona="interviewer", interview_questions=questions, greet=True)
+    first = finished_turn(conv, 1)  # the interviewer speaks first
+    assert first.source == "agent" and questions[0] in first.assistant_text
+    conv.send_text("My name is Ada.")
+    second = finished_turn(conv, 2)
+    assert questions[1] in second.assistant_text
+    conv.send_text("I live in Lisbon.")
+    third = finished_turn(conv, 3)
+    assert questions[2] in third.assistant_text
+    answers = interview_answers(turn_table(conv.store, conv.record_id))
+    assert list(answers["question"]) == list(questions[:2])
+    assert list(answers["answer"]) == ["My name is Ada.", "I live in Lisbon."]
+    assert set(answers["status"]) == {"done"}
+
+
+def test_holding_the_mic_while_the_avatar_speaks(conversation):
+    conv = conversation(hold_mic_while_speaking=True, turn=TurnDetection(), bridge=BridgeConfig())
+    assert conv.mic.enabled
+    conv.send_text(PRICES)
+    wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")
+    assert not conv.mic.enabled  # half duplex: what the user says now is not sent
+    finished_turn(conv, 1)
+    wait_for(lambda: conv.mic.enabled, 5, "the mic to open again")

@@ -71,3 +71,21 @@ def test_video_track_sends_each_new_frame_as_it_arrives():
     assert waited >= IDLE_REPEAT_S * 0.9
     assert new.width == 640 and woke < IDLE_REPEAT_S  # woken by the frame, not the timeout
     assert new.pts > idle.pts > first.pts - 1
+
+
+def test_thinking_badge_is_drawn_over_the_avatar_only_while_set():
+    media = AvatarMedia()
+    rgb = np.full((480, 854, 3), 200, np.uint8)
+    media.on_video(rgb)
+    tb = fractions.Fraction(1, 90000)
+    plain = media.video_frame(0, tb).to_ndarray(format="rgb24")
+    media.set_badge("Looking that up…")
+    badged = media.video_frame(0, tb).to_ndarray(format="rgb24")
+    corner = (slice(0, 60), slice(0, 300))
+    assert np.abs(badged[corner].astype(int) - plain[corner]).mean() > 20
+    # The rest of the picture, and the transport's own frame, are untouched.
+    assert np.abs(badged[300:, 400:].astype(int) - plain[300:, 400:]).mean() < 2
+    assert (rgb == 200).all()
+    media.set_badge(None)
+    cleared = media.video_frame(0, tb).to_ndarray(format="rgb24")
+    assert np.abs(cleared[corner].astype(int) - plain[corner]).mean() < 2
