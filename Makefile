@@ -40,6 +40,8 @@ test: $(VENV)/.dev-installed chromium lint typecheck
 
 bench: $(VENV)/.dev-installed chromium
 	$(PY) -m lib bench avatar --json
+	$(PY) -m lib bench realtime --json
+	$(PY) -m lib bench bridge --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
