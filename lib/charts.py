@@ -23,8 +23,15 @@ LEGEND: Final = {
 }
 
 
-def waterfall_figure(bars: Sequence[Bar], title: str = "", height: int | None = None) -> go.Figure:
-    """Horizontal bars from the turn's origin (user speech end), in milliseconds."""
+def waterfall_figure(
+    bars: Sequence[Bar],
+    title: str = "",
+    height: int | None = None,
+    marker_ms: float | None = None,
+    marker_label: str = "avatar starts talking",
+) -> go.Figure:
+    """Horizontal bars from the turn's origin (user speech end), in milliseconds; an optional
+    dashed line at `marker_ms` (the end-to-end latency)."""
     rows: list[str] = []
     for b in bars:
         if b.row not in rows:
@@ -46,12 +53,19 @@ def waterfall_figure(bars: Sequence[Bar], title: str = "", height: int | None = 
                     "pattern": {"shape": ["/" if b.open else "" for b in mine]},
                 },
                 text=[f"{b.end_ms - b.start_ms:.0f} ms" for b in mine],
-                textposition="inside",
-                insidetextanchor="start",
+                textposition="auto",  # outside when a short stage leaves no room
+                cliponaxis=False,
                 customdata=[[b.detail or b.row, b.start_ms, b.end_ms] for b in mine],
                 hovertemplate="%{customdata[0]}<br>%{customdata[1]:.0f} → "
                 "%{customdata[2]:.0f} ms<extra></extra>",
             )
+        )
+    if marker_ms is not None:
+        fig.add_vline(
+            x=marker_ms,
+            line={"dash": "dash", "width": 1, "color": "#E45756"},
+            annotation_text=f"{marker_label} · {marker_ms:.0f} ms",
+            annotation_position="top",
         )
     fig.update_layout(
         title=title or None,

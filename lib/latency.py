@@ -106,6 +106,32 @@ class ChunkTimes:
     status: str
 
 
+# The order stages are stamped in; a later one present means an earlier missing one was skipped.
+_ORDER: Final = (
+    "speech_started_at",
+    "speech_end_at",
+    "committed_at",
+    "response_created_at",
+    "first_delta_at",
+    "first_chunk_at",
+    "avatar_start_at",
+    "avatar_stop_at",
+)
+
+
+def _expected(interval: Interval, stamps: Mapping[str, float | None]) -> bool:
+    """Is this unfinished interval still to come? Critical stages: nothing later has been
+    stamped. The transcript lane: only for heard (voice) turns, whenever it lands."""
+    if interval.name == "transcription":
+        return stamp(stamps, "speech_started_at") is not None or (
+            stamp(stamps, "committed_at") is not None
+        )
+    if interval.end not in _ORDER:
+        return True
+    later = _ORDER[_ORDER.index(interval.end) + 1 :]
+    return all(stamp(stamps, k) is None for k in later)
+
+
 def waterfall(
     stamps: Mapping[str, float | None], chunks: Sequence[ChunkTimes] = (), now: float | None = None
 ) -> list[Bar]:
@@ -129,6 +155,8 @@ def waterfall(
         if end is None:
             if stamp(stamps, "interrupted_at") is not None or now is None:
                 continue
+            if not _expected(interval, stamps):
+                continue  # a stage this turn skips (a typed turn is never committed)
             bars.append(Bar(interval.label, rel(start), rel(now), kind, open=True))
         else:
             bars.append(Bar(interval.label, rel(start), rel(end), kind))

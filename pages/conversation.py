@@ -364,7 +364,9 @@ def render_live(conv: Conversation) -> None:
             d = durations_ms(turn.stamps)
             e2e = f" · end to end {d['e2e']:.0f} ms" if "e2e" in d else ""
             st.plotly_chart(
-                waterfall_figure(bars, title=f"Turn {turn.seq} ({turn.status}){e2e}"),
+                waterfall_figure(
+                    bars, title=f"Turn {turn.seq} ({turn.status}){e2e}", marker_ms=d.get("e2e")
+                ),
                 key="live-waterfall",
             )
     for turn in turns[-8:]:

@@ -104,3 +104,13 @@ def test_exports_round_trip(fmt, tmp_path):
     path.write_bytes(data)
     back = {"csv": pd.read_csv, "json": pd.read_json, "parquet": pd.read_parquet}[fmt](path)
     assert list(back["text"]) == ["a, b", "ü"]
+
+
+def test_a_typed_turn_shows_no_open_commit_or_transcript_bars():
+    typed = {"speech_end_at": T, "response_created_at": T + 0.01, "first_delta_at": T + 0.3}
+    rows = {b.row for b in waterfall(typed, [], now=T + 1.0)}
+    assert "end of turn → committed" not in rows and "transcription" not in rows
+    assert "chunking: first piece" in rows  # the next stage is open, drawn to now
+    voice = {"speech_started_at": T - 1, "speech_end_at": T, "committed_at": T + 0.01}
+    rows = {b.row for b in waterfall(voice, [], now=T + 0.2)}
+    assert {"transcription", "model: first token"} <= rows
