@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: emulator, bench, sweep."""
+"""`python -m lib <command>`: emulator, bench, sweep, cost, report."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ def main(argv: list[str] | None = None) -> int:
         "emulator": "lib.emulators.cli",
         "bench": "lib.bench.cli",
         "sweep": "lib.bridge.sweep_cli",
+        "cost": "lib.pricing.cli",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

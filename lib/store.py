@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Final
 
@@ -40,6 +40,7 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("status", "TEXT NOT NULL"),
         ("stop_reason", "TEXT"),
         ("error", "TEXT"),
+        ("conversation_id", "TEXT"),  # the conversation it showed (null: the Studio)
     ),
     "avatar_tasks": (
         ("id", "TEXT PRIMARY KEY"),
@@ -175,6 +176,7 @@ INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS ix_chunks_turn ON chunks (turn_id, seq)",
     "CREATE INDEX IF NOT EXISTS ix_conv_events ON conversation_events (conversation_id, at)",
     "CREATE INDEX IF NOT EXISTS ix_conversations_experiment ON conversations (experiment_id)",
+    "CREATE INDEX IF NOT EXISTS ix_avatar_conv ON avatar_sessions (conversation_id)",
 )
 
 
@@ -210,6 +212,11 @@ class Store:
             for table, cols in TABLES.items():
                 body = ", ".join(f"{name} {sqltype}" for name, sqltype in cols)
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+                # A column added by a later version: nullable, so ADD COLUMN is portable SQL.
+                have = {r[1] for r in cur.execute(f"PRAGMA table_info({table})").fetchall()}
+                for name, sqltype in cols:
+                    if name not in have:
+                        cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}")
             for ddl in INDEXES:
                 cur.execute(ddl)
             row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
@@ -246,6 +253,22 @@ class Store:
         with self._tx() as cur:
             cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(data.values()))
         return str(data["id"])
+
+    def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Many rows with the same columns, in one transaction (imports, seeding)."""
+        if not rows:
+            return 0
+        cols = list(rows[0])
+        unknown = set(cols) - self._columns(table)
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        marks = ", ".join("?" for _ in cols)
+        with self._tx() as cur:
+            cur.executemany(
+                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
+                [tuple(r[c] for c in cols) for r in rows],
+            )
+        return len(rows)
 
     def update(self, table: str, row_id: str, fields: Mapping[str, Any]) -> None:
         if not fields:

@@ -173,6 +173,7 @@ class AvatarRunner:
     ) -> None:
         """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks)."""
         self.store = store
+        self.conversation_id: str | None = None  # recorded with every session it starts
         self._heartbeat_timeout = heartbeat_timeout_s
         self.media = media or AvatarMedia()
         self.media.set_event_handler(self._on_event)
@@ -357,6 +358,7 @@ class AvatarRunner:
                 "language": options.language,
                 "requested_at": requested,
                 "status": "starting",
+                "conversation_id": self.conversation_id,
             },
         )
         with self._lock:

@@ -7,6 +7,7 @@ import json
 import sys
 
 BENCHES = {
+    "analytics": "lib.bench.analytics",
     "avatar": "lib.bench.avatar",
     "bridge": "lib.bench.bridge",
     "realtime": "lib.bench.realtime",

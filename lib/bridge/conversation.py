@@ -139,6 +139,7 @@ class Conversation:
                 "status": "starting",
             },
         )
+        self.runner.conversation_id = self.record_id
         self.timeline = Timeline(store, self.record_id)
         self.bridge = Bridge(
             self.timeline,

@@ -7,7 +7,7 @@ import re
 
 import pandas as pd
 
-from lib.latency import durations_ms
+from lib.latency import durations_frame
 from lib.store import Store
 
 __all__ = ["interview_answers", "last_question", "turn_table"]
@@ -22,11 +22,7 @@ def turn_table(store: Store, conversation_id: str) -> pd.DataFrame:
     )
     if turns.empty:
         return turns
-    derived = pd.DataFrame(
-        [durations_ms({str(k): v for k, v in row.items()}) for row in turns.to_dict("records")],
-        index=turns.index,
-    )
-    return pd.concat([turns, derived.add_suffix("_ms")], axis=1)
+    return pd.concat([turns, durations_frame(turns).add_suffix("_ms")], axis=1)
 
 
 def last_question(text: str) -> str:

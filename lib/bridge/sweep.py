@@ -26,7 +26,7 @@ from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import Strategy
 from lib.bridge.conversation import Conversation, ConversationConfig
 from lib.bridge.script import RATE, Script, read_turn_audio
-from lib.latency import INTERVALS, durations_ms
+from lib.latency import durations_frame
 from lib.store import Store
 
 TURN_TIMEOUT_S: Final = 90.0
@@ -256,11 +256,9 @@ def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict
         f"SELECT * FROM turns WHERE conversation_id IN ({marks}) AND source != 'agent'",
         tuple(conversation_ids),
     )
-    per_stage: dict[str, list[float]] = {i.name: [] for i in INTERVALS}
     done = turns[turns["status"] == "done"] if not turns.empty else turns
-    for row in done.to_dict("records"):
-        for name, ms in durations_ms({str(k): v for k, v in row.items()}).items():
-            per_stage[name].append(ms)
+    derived = durations_frame(done)
+    per_stage = {name: [float(x) for x in derived[name].dropna()] for name in derived}
     stages = {
         name: {"median_ms": _median(xs), "p90_ms": _p90(xs), "n": len(xs)}
         for name, xs in per_stage.items()

@@ -9,7 +9,7 @@ import pytest
 
 from lib.bridge.records import interview_answers, last_question
 from lib.export import export_bytes
-from lib.latency import ChunkTimes, durations_ms, in_order, origin, waterfall
+from lib.latency import ChunkTimes, durations_frame, durations_ms, in_order, origin, waterfall
 
 T = 1_000_000.0
 VOICE = {
@@ -114,3 +114,14 @@ def test_a_typed_turn_shows_no_open_commit_or_transcript_bars():
     voice = {"speech_started_at": T - 1, "speech_end_at": T, "committed_at": T + 0.01}
     rows = {b.row for b in waterfall(voice, [], now=T + 0.2)}
     assert {"transcription", "model: first token"} <= rows
+
+
+def test_the_table_form_agrees_with_the_one_turn_form():
+    typed = {"speech_end_at": T, "response_created_at": T + 0.01, "first_delta_at": T + 0.3}
+    rows = pd.DataFrame([VOICE, typed, {**VOICE, "committed_at": math.nan}])
+    table = durations_frame(rows)
+    for i, stamps in enumerate([VOICE, typed, {**VOICE, "committed_at": math.nan}]):
+        one = durations_ms(stamps)
+        got = {k: v for k, v in table.iloc[i].items() if v == v}
+        assert got.keys() == one.keys()
+        assert all(got[k] == pytest.approx(one[k]) for k in one)

@@ -1,0 +1,1 @@
+"""Pricing: versioned tables (TOML) and the cost model."""
