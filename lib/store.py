@@ -299,6 +299,43 @@ class Store:
             },
         )
 
+    def delete_conversation(self, conversation_id: str) -> dict[str, int]:
+        """A conversation and everything recorded under it (turns, pieces, notes, its avatar
+        sessions with their tasks and events, its model session with its events)."""
+        counts: dict[str, int] = {}
+        with self._tx() as cur:
+            row = cur.execute(
+                "SELECT brain_session_id FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+            if row is None:
+                return counts
+            brain = row[0]
+            turn_ids = "SELECT id FROM turns WHERE conversation_id = ?"
+            avatar_ids = "SELECT id FROM avatar_sessions WHERE conversation_id = ?"
+            steps = (
+                ("chunks", f"turn_id IN ({turn_ids})", (conversation_id,)),
+                ("turns", "conversation_id = ?", (conversation_id,)),
+                ("conversation_events", "conversation_id = ?", (conversation_id,)),
+                ("avatar_tasks", f"session_id IN ({avatar_ids})", (conversation_id,)),
+                ("avatar_events", f"session_id IN ({avatar_ids})", (conversation_id,)),
+                ("avatar_sessions", "conversation_id = ?", (conversation_id,)),
+                ("brain_events", "session_id = ?", (brain,)),
+                ("brain_sessions", "id = ?", (brain,)),
+                ("conversations", "id = ?", (conversation_id,)),
+            )
+            for table, where, params in steps:
+                counts[table] = cur.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
+        return counts
+
+    def delete_avatar_session(self, session_id: str) -> int:
+        """A Studio session with its tasks and events."""
+        with self._tx() as cur:
+            cur.execute("DELETE FROM avatar_tasks WHERE session_id = ?", (session_id,))
+            cur.execute("DELETE FROM avatar_events WHERE session_id = ?", (session_id,))
+            return int(
+                cur.execute("DELETE FROM avatar_sessions WHERE id = ?", (session_id,)).rowcount
+            )
+
     def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
         with self._lock:
             return pd.read_sql_query(sql, self._conn, params=params)

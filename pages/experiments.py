@@ -1,9 +1,210 @@
-"""Experiments — not built yet."""
+"""Experiments: sweep configurations over one script in the background, then compare them.
+
+A sweep is `python -m lib sweep` run from here: each configuration × repeat is a full
+conversation (voice model + avatar + bridge) playing the script; everything lands in the store
+under the experiment, so the Latency and Costs pages can be filtered to it.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
 
 import streamlit as st
 
+from lib import config
+from lib.analytics import Filters, by_config, turns_frame
+from lib.brain.providers import brain_status
+from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
+from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
+from lib.bridge.script import DEMO_SCRIPT, Script, ScriptError, load_script
+from lib.bridge.sweep import Progress, Sweep, SweepPlan, configurations
+from lib.charts import strategy_figure
+from lib.page_lifecycle import current_page, on_leave
+from lib.store import Store, StoreError, open_store
+
+RUN_KEY = "experiment_run"
+MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}
+
+
+class Run:
+    """A sweep on its own thread; the page reads `progress` (replaced whole, so no lock)."""
+
+    def __init__(self, store: Store, plan: SweepPlan) -> None:
+        self.progress: Progress | None = None
+        self.error: str | None = None
+        self.done = False
+        self.results: list[dict[str, object]] = []
+        self.sweep = Sweep(store, plan, self.on_progress)
+
+    def start(self) -> None:
+        def work() -> None:
+            try:
+                self.results = self.sweep.run()
+            except Exception as exc:  # noqa: BLE001 - shown on the page; what ran is stored
+                self.error = f"{type(exc).__name__}: {exc}"
+            finally:
+                self.done = True
+
+        threading.Thread(target=work, name="experiment", daemon=True).start()
+
+    def on_progress(self, p: Progress) -> None:
+        self.progress = p
+
+
+def pick_script() -> Script | None:
+    source = st.radio("Script", ("Built-in demo", "Upload"), horizontal=True)
+    if source == "Built-in demo":
+        st.caption(" · ".join(t.label for t in DEMO_SCRIPT.turns))
+        return DEMO_SCRIPT
+    files = st.file_uploader(
+        "A .toml or .txt script, with the WAV files it names",
+        type=["toml", "txt", "wav"],
+        accept_multiple_files=True,
+    )
+    scripts = [f for f in files or [] if not f.name.lower().endswith(".wav")]
+    if not scripts:
+        return None
+    if len(scripts) > 1:
+        st.error("Upload one script (and its WAV files), not several scripts.")
+        return None
+    folder = Path("data") / "scripts" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files or []:
+        (folder / Path(f.name).name).write_bytes(f.getvalue())
+    try:
+        script = load_script(folder / Path(scripts[0].name).name)
+    except ScriptError as exc:
+        st.error(f"Script not usable — {exc}")
+        return None
+    st.caption(f"{len(script.turns)} turns, persona {script.persona}")
+    return script
+
+
 st.title("Experiments")
-st.info(
-    "Not built yet. Here you will run sweeps over bridge modes and chunk strategies. "
-    "Avatar Studio works today, and the sessions you run there are already recorded."
+try:
+    store = open_store()
+except StoreError as exc:
+    st.error(str(exc))
+    st.stop()
+
+run: Run | None = st.session_state.get(RUN_KEY)
+busy = run is not None and not run.done
+
+with st.expander("New sweep", expanded=not busy):
+    c1, c2, c3 = st.columns(3)
+    brains = ["local"] + (["openai"] if brain_status().name == "openai" else [])
+    brain = c1.selectbox(
+        "Voice model",
+        brains,
+        format_func=lambda b: {"local": "embedded (simulated timing)", "openai": "OpenAI Realtime"}[
+            b
+        ],
+    )
+    avatars = [n for n in config.PROVIDERS if config.provider_status(n).usable]
+    avatar = c2.selectbox("Avatar", avatars, format_func=lambda n: config.PROVIDERS[n].label)
+    repeat = int(c3.number_input("Repeats", 1, 20, 2))
+    modes: list[BridgeMode] = st.multiselect(
+        "Bridge modes", list(BRIDGE_MODES), default=["text"], format_func=MODE_LABELS.__getitem__
+    )
+    chosen = st.multiselect(
+        "Chunk strategies", list(DEFAULT_STRATEGIES), default=["whole", "sentence:20"]
+    )
+    extra = st.text_input(
+        "More strategies (comma separated)", placeholder="chars:80, sentence:40+wait:700"
+    )
+    script = pick_script()
+    name = st.text_input("Name", "sweep")
+    problem = None
+    try:
+        strategies = parse_strategies(",".join([*chosen, extra]))
+    except StrategyError as exc:
+        strategies, problem = [], str(exc)
+    if not modes:
+        problem = "pick at least one bridge mode"
+    if problem:
+        st.error(problem)
+    plan = None
+    if script is not None and not problem:
+        plan = SweepPlan(
+            brain=brain,
+            avatar=avatar,
+            bridges=configurations(modes, strategies),
+            script=script,
+            repeat=repeat,
+            name=name.strip() or "sweep",
+        )
+        st.caption(
+            f"{len(plan.bridges)} configurations × {repeat} runs × {len(script.turns)} turns = "
+            f"{plan.turns_total} turns (each waits for the avatar to finish its answer)."
+        )
+
+    def on_run() -> None:
+        if plan is None:
+            return
+        new = Run(store, plan)
+        st.session_state[RUN_KEY] = new
+        on_leave(st.session_state, current_page(st.session_state), "experiment", new.sweep.cancel)
+        new.start()
+
+    st.button("Run sweep", type="primary", on_click=on_run, disabled=plan is None or busy)
+
+
+@st.fragment(run_every="1s")
+def progress_panel() -> None:
+    current: Run | None = st.session_state.get(RUN_KEY)
+    if current is None:
+        return
+    p = current.progress
+    if not current.done:
+        share = p.done / p.total if p and p.total else 0.0
+        text = (
+            f"{p.done}/{p.total} turns · {p.config} · run {p.repeat} · {p.turn}"
+            if p
+            else "starting…"
+        )
+        st.progress(share, text=text)
+        st.button("Cancel", on_click=current.sweep.cancel, key="cancel-sweep")
+    elif current.error:
+        st.error(f"The sweep stopped: {current.error}. What ran is stored.")
+    else:
+        st.success(f"Sweep done: {len(current.results)} configurations compared below.")
+
+
+progress_panel()
+
+st.subheader("Compare configurations")
+experiments = store.frame("SELECT * FROM experiments ORDER BY created_at DESC")
+if experiments.empty:
+    st.info("No experiments yet: run a sweep above, or `python -m lib sweep` in a terminal.")
+    st.stop()
+labels = {
+    str(r["id"]): f"{r['name']} · {r['status']} · {str(r['id'])[:8]}"
+    for r in experiments.to_dict("records")
+}
+exp = str(st.selectbox("Experiment", list(labels), format_func=labels.__getitem__))
+turns = turns_frame(store, Filters(experiment=exp))
+if turns.empty:
+    st.info("This experiment has no turns recorded (yet).")
+    st.stop()
+stages = ("e2e", "chunking", "model_ttft", "avatar_latency", "transcription")
+table = by_config(turns, stages)
+st.plotly_chart(strategy_figure(table), key="experiment-strategy")
+pivot = table.assign(
+    cell=[
+        f"{m:.0f} ms ({lo:.0f}–{hi:.0f}), n={n}"
+        for m, lo, hi, n in zip(
+            table["median_ms"], table["p25_ms"], table["p75_ms"], table["n"], strict=True
+        )
+    ]
+).pivot(index="config", columns="stage", values="cell")
+st.dataframe(pivot[[s for s in stages if s in pivot.columns]])
+if turns["simulated"].any():
+    st.caption(":orange[Model timing in this experiment is simulated (the embedded model).]")
+st.page_link(
+    "pages/latency.py",
+    label="Open in Latency, filtered to this experiment",
+    icon=":material/timer:",
+    query_params={"experiment": exp},
 )
