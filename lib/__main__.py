@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         "bench": "lib.bench.cli",
         "sweep": "lib.bridge.sweep_cli",
         "cost": "lib.pricing.cli",
+        "report": "lib.report",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

@@ -1,0 +1,201 @@
+"""The Latency, Costs, Sessions and Experiments pages through AppTest, against a seeded store;
+and `python -m lib report`."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from unittest import mock
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib.analytics import latency_page_data
+from lib.bench.harness import ROOT
+from lib.bench.seed_store import seed
+from lib.pricing.tables import load_tables
+from lib.store import Store, open_store
+from tests.integration.test_pages import shutdown
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(autouse=True)
+def _webrtc_under_apptest():
+    # streamlit-webrtc asks the real Runtime for the session; AppTest has a mock runtime.
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
+    ):
+        yield
+
+
+@pytest.fixture
+def seeded(tmp_path, monkeypatch, local_heygen):
+    monkeypatch.setenv(
+        "AVATARLAB_LOCAL_HEYGEN_URL", local_heygen.base_url
+    )  # the Studio opens first
+    db = tmp_path / "avatarlab.db"
+    monkeypatch.setenv("AVATARLAB_DB", str(db))
+    monkeypatch.setenv("AVATARLAB_PRICING_DIR", str(tmp_path / "pricing"))
+    counts = seed(Store(str(db)), sessions=30, turns=300)
+    return db, counts
+
+
+def page(name: str) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    shutdown(at)  # the Studio's runner: not needed here
+    at.switch_page(f"pages/{name}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def values(arr) -> np.ndarray:
+    """A plotly array from the figure's JSON: a list, or typed base64 (`bdata`)."""
+    if isinstance(arr, dict) and "bdata" in arr:
+        return np.frombuffer(base64.b64decode(arr["bdata"]), dtype=np.dtype(arr["dtype"]))
+    return np.asarray(arr)
+
+
+def charts(at: AppTest) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
+def test_latency_page_shows_the_seeded_numbers(seeded):
+    at = page("latency")
+    data = latency_page_data(open_store(), load_tables())
+    m = metrics(at)
+    assert m["Sessions"] == "30" and m["Turns"] == "300"
+    assert m["Interrupted"] == f"{data.kpis['interruption_rate']:.0%}"
+    p50 = data.kpis["e2e_p50_ms"]
+    assert m["Median end to end"] == (f"{p50 / 1000:.2f} s" if p50 >= 1000 else f"{p50:.0f} ms")
+    specs = charts(at)
+    assert len(specs) == 4  # e2e per turn, ECDF, strategy, session waterfall
+    e2e = specs[0]
+    assert sum(values(t["y"]).size for t in e2e["data"] if "y" in t) == data.kpis["e2e_n"]
+    assert {s["type"] for s in e2e["layout"]["shapes"]} == {"rect"}  # the target bands
+    table = at.dataframe[0].value
+    assert list(table["n"]) == list(data.percentiles["n"])
+    assert any("simulated" in str(c.value) for c in at.caption)
+
+
+def test_latency_percentiles_are_hidden_for_small_n_and_filters_apply(seeded):
+    at = page("latency")
+    next(m for m in at.multiselect if m.label == "Chunk strategy").set_value(["whole"]).run()
+    assert not at.exception
+    n = int(metrics(at)["Turns"])
+    assert 0 < n < 300
+    table = at.dataframe[0].value
+    e2e = table[table["stage"] == "end to end"].iloc[0]
+    assert e2e["p99"] == "— (n < 100)"  # far fewer than 100 turns of `whole`
+    assert e2e["p50"] != "—"
+
+
+def test_experiment_in_the_url_preselects_the_filter(seeded):
+    exp = open_store().frame("SELECT id FROM experiments ORDER BY created_at DESC")["id"][0]
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.query_params["experiment"] = exp
+    at.switch_page("pages/latency.py").run()
+    assert not at.exception
+    assert next(s for s in at.selectbox if s.label == "Experiment").value == exp
+    convs = open_store().frame(
+        "SELECT COUNT(*) AS n FROM conversations WHERE experiment_id = ?", (exp,)
+    )
+    assert metrics(at)["Sessions"] == str(convs["n"][0])
+
+
+def test_costs_page_prices_sessions_projects_a_month_and_edits_tables(seeded, tmp_path):
+    at = page("costs")
+    m = metrics(at)
+    assert m["Sessions"] == "30" and m["Estimated cost"].startswith("$")
+    specs = charts(at)
+    assert len(specs) == 3
+    stacked = specs[0]
+    assert stacked["layout"]["barmode"] == "stack"
+    assert "avatar streaming" in {t["name"] for t in stacked["data"]}
+    assert any("a month" in str(md.value) and "Scale" in str(md.value) for md in at.markdown)
+    # A malformed edit is refused with the line and field; a good one is saved as a version.
+    editor = next(t for t in at.text_area if t.label == "TOML")
+    editor.set_value(editor.value.replace("credits_per_minute = 0.1", "credits_per_minute = -3"))
+    at.button[-1].click().run()
+    errors = [str(e.value) for e in at.error]
+    assert any("Not saved" in e and "line" in e and "credits_per_minute" in e for e in errors), (
+        errors
+    )
+    editor = next(t for t in at.text_area if t.label == "TOML")
+    editor.set_value(
+        editor.value.replace("credits_per_minute = -3", "credits_per_minute = 0.1").replace(
+            "version = 1", "version = 2"
+        )
+    )
+    at.button[-1].click().run()
+    assert any("Saved list-2024-10 version 2" in str(s.value) for s in at.success)
+    assert (tmp_path / "pricing" / "list-2024-10.v2.toml").is_file()
+
+
+def test_sessions_page_searches_shows_the_transcript_and_deletes(seeded):
+    at = page("sessions")
+    assert len(at.dataframe[0].value) == 30
+    store = open_store()
+    expected = store.frame(
+        "SELECT DISTINCT conversation_id FROM turns"
+        " WHERE lower(assistant_text) LIKE '%parking garage%'"
+    )
+    at.text_input[0].input("Parking Garage").run()
+    assert set(at.dataframe[0].value["id"]) == set(expected["conversation_id"])
+    one = store.frame("SELECT id FROM conversations")["id"][3]
+    at.text_input[0].input(one[:10]).run()
+    assert list(at.dataframe[0].value["id"]) == [one]
+    transcript = at.dataframe[1].value
+    assert {"user", "concierge"} <= set(transcript["who"])
+    assert transcript["turn"].is_monotonic_increasing
+    spoken = transcript[transcript["who"] != "user"].dropna(subset=["started_s"])
+    assert (spoken["started_s"] >= spoken["at_s"]).all()  # said after it was sent
+    labels = [b.label for b in at.get("download_button")]
+    assert {"sessions · CSV", "sessions · PARQUET"} <= set(labels)
+    chosen = next(s for s in at.selectbox if s.label == "Open").value
+    at.checkbox[0].check()
+    next(b for b in at.button if b.label == "Delete").click().run()
+    assert store.get("conversations", chosen) is None
+    assert (
+        store.frame("SELECT COUNT(*) AS n FROM turns WHERE conversation_id = ?", (chosen,))["n"][0]
+        == 0
+    )
+    assert store.frame("SELECT COUNT(*) AS n FROM conversations")["n"][0] == 29
+
+
+def test_experiments_page_compares_and_links_into_latency(seeded):
+    at = page("experiments")
+    table = at.dataframe[0].value
+    assert "e2e" in table.columns and all("n=" in str(v) for v in table["e2e"].dropna())
+    links = [p for p in at.get("page_link")]
+    assert links and "experiment=" in str(links[0].proto)
+
+
+def test_report_prints_one_summary_per_session_with_cost(seeded):
+    db, counts = seeded
+    done = subprocess.run(
+        [sys.executable, "-m", "lib", "report", "--json"],
+        cwd=ROOT,
+        env={**os.environ, "AVATARLAB_DB": str(db)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(rows) == counts["conversations"]
+    assert sum(r["turns"] for r in rows) == counts["turns"]
+    for r in rows:
+        assert r["total_usd"] == pytest.approx(sum(r["cost_usd"].values()), abs=1e-4)
+        assert r["pricing"] == "list-2026-11" and r["median_ms"]
