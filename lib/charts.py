@@ -91,6 +91,7 @@ STAGE_LABELS: Final = {
     "transcription": "transcription",
     "e2e": "end to end",
 }
+SVG_POINTS_MAX: Final = 5000
 TARGET_BANDS: Final = ((0, 1000, "#54A24B", "< 1 s"), (1000, 2000, "#F2C98B", "1–2 s"))
 
 
@@ -108,9 +109,11 @@ def e2e_per_turn(turns: pd.DataFrame) -> go.Figure:
             annotation_text=label,
             annotation_position="top left",
         )
+    # WebGL only where SVG would crawl: thousands of points.
+    scatter = go.Scattergl if len(data) > SVG_POINTS_MAX else go.Scatter
     for config, group in data.groupby("config", sort=True):
         fig.add_trace(
-            go.Scattergl(
+            scatter(
                 x=pd.to_datetime(group["speech_end_at"], unit="s"),
                 y=group["e2e_ms"],
                 mode="markers",

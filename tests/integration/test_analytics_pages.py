@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from unittest import mock
 
 import numpy as np
@@ -199,3 +200,36 @@ def test_report_prints_one_summary_per_session_with_cost(seeded):
     for r in rows:
         assert r["total_usd"] == pytest.approx(sum(r["cost_usd"].values()), abs=1e-4)
         assert r["pricing"] == "list-2026-11" and r["median_ms"]
+
+
+def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, local_heygen):
+    from lib.emulators.process import start_emulator
+
+    emu = start_emulator("realtime", "--ttft-ms", "0", "--tokens-per-s", "0")
+    try:
+        monkeypatch.setenv("AVATARLAB_DB", str(tmp_path / "lab.db"))
+        monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", local_heygen.base_url)
+        monkeypatch.setenv("AVATARLAB_LOCAL_REALTIME_URL", emu.base_url)
+        at = page("experiments")
+        assert any("No experiments yet" in str(i.value) for i in at.info)
+        next(m for m in at.multiselect if m.label == "Chunk strategies").set_value(["whole"])
+        next(n for n in at.number_input if n.label == "Repeats").set_value(1)
+        next(t for t in at.text_input if t.label == "Name").input("from the page").run()
+        assert any("1 configurations × 1 runs × 4 turns" in str(c.value) for c in at.caption)
+        next(b for b in at.button if b.label == "Run sweep").click().run()
+        store = open_store()
+        deadline = time.monotonic() + 180
+        while True:
+            exp = store.frame("SELECT * FROM experiments")
+            if len(exp) and exp["status"][0] != "running":
+                break
+            assert time.monotonic() < deadline, "the sweep did not finish"
+            time.sleep(0.5)
+        assert list(exp["name"]) == ["from the page"] and exp["status"][0] == "done"
+        at.run()
+        assert any("Sweep done" in str(s.value) for s in at.success)
+        table = at.dataframe[0].value
+        assert list(table.index) == ["text · whole"] and "n=4" in str(table["e2e"].iloc[0])
+        assert set(store.frame("SELECT status FROM avatar_sessions")["status"]) == {"stopped"}
+    finally:
+        emu.stop()
