@@ -42,6 +42,7 @@ bench: $(VENV)/.dev-installed chromium
 	$(PY) -m lib bench avatar --json
 	$(PY) -m lib bench realtime --json
 	$(PY) -m lib bench bridge --json
+	$(PY) -m lib bench analytics --json
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -17,8 +17,9 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from lib.bridge.timeline import STAGES
 from lib.latency import INTERVALS, durations_frame
-from lib.pricing.cost import AVATAR_KEY_OF, session_cost
+from lib.pricing.cost import AVATAR_KEY_OF, Tokens, allocate, session_cost, token_cost, tokens_of
 from lib.pricing.tables import PricingTable, table_in_effect
 from lib.store import Store
 
@@ -43,6 +44,7 @@ class Filters:
     bridges: tuple[str, ...] = ()
     chunkings: tuple[str, ...] = ()
     experiment: str | None = None
+    conversation: str | None = None
     since: date | None = None
     until: date | None = None
 
@@ -60,6 +62,9 @@ class Filters:
         if self.experiment:
             clauses.append(f"{alias}.experiment_id = ?")
             params.append(self.experiment)
+        if self.conversation:
+            clauses.append(f"{alias}.id = ?")
+            params.append(self.conversation)
         if self.since:
             clauses.append(f"{alias}.requested_at >= ?")
             params.append(datetime.combine(self.since, dtime.min).timestamp())
@@ -295,3 +300,41 @@ def latency_page_data(
         costs=costs,
         kpis=kpis(turns, costs, startup),
     )
+
+
+def turn_costs(
+    store: Store,
+    tables: dict[str, PricingTable],
+    conversation_id: str,
+    *,
+    pricing: str | None = None,
+    local_as: str = "heygen",
+) -> pd.DataFrame:
+    """Cost per turn of one conversation: the model's own usage of each turn, plus the
+    session's avatar streaming cost allocated by how long each turn lasted."""
+    only = Filters(conversation=conversation_id)
+    turns = turns_frame(store, only)
+    costs = session_costs(
+        store, tables, pricing=pricing, local_as=local_as, filters=only, turns=turns
+    )
+    if turns.empty or costs.empty:
+        return pd.DataFrame(columns=["seq", "model_usd", "avatar_usd", "total_usd"])
+    conv = store.get("conversations", conversation_id) or {}
+    config = json.loads(conv.get("config") or "{}")
+    table = tables[pricing] if pricing else table_in_effect(tables, conv.get("requested_at"))
+    model = config.get("text_model" if conv.get("bridge") == "listen" else "model", "gpt-realtime")
+    prices = table.realtime.get(model) or table.text.get(model)
+    model_usd = []
+    for raw in turns["usage"]:
+        usages = list(json.loads(raw).values()) if isinstance(raw, str) and raw else []
+        tokens = sum((tokens_of(u) for u in usages), Tokens())
+        model_usd.append(sum(token_cost(tokens, prices).values()) if prices else 0.0)
+    stamped = turns[[c for c in (*STAGES, "interrupted_at") if c in turns]]
+    first, last = stamped.min(axis=1), stamped.max(axis=1)
+    spans = (last - first).fillna(0).clip(lower=0).tolist()
+    avatar = allocate(float(costs["avatar"].iloc[0]), spans)
+    out = pd.DataFrame(
+        {"seq": turns["seq"].to_numpy(), "model_usd": model_usd, "avatar_usd": avatar}
+    )
+    out["total_usd"] = out["model_usd"] + out["avatar_usd"]
+    return out

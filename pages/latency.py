@@ -12,7 +12,7 @@ import datetime as dt
 
 import streamlit as st
 
-from lib.analytics import MIN_N, latency_page_data
+from lib.analytics import MIN_N, latency_page_data, turn_costs
 from lib.charts import (
     STAGE_LABELS,
     e2e_per_turn,
@@ -107,19 +107,22 @@ labels = {
 choice = st.selectbox("Session", list(labels), format_func=labels.__getitem__)
 one = turns[turns["conversation_id"] == choice]
 st.plotly_chart(session_waterfall(one), key="session-waterfall")
+shown = [
+    "seq",
+    "status",
+    "user_text",
+    "e2e_ms",
+    "model_ttft_ms",
+    "chunking_ms",
+    "avatar_latency_ms",
+]
+per_turn = one[shown].merge(turn_costs(store, tables, choice), on="seq", how="left")
 st.dataframe(
-    one[
-        [
-            "seq",
-            "status",
-            "user_text",
-            "e2e_ms",
-            "model_ttft_ms",
-            "chunking_ms",
-            "avatar_latency_ms",
-        ]
-    ]
-    .rename(columns={"seq": "turn"})
-    .round(0),
+    per_turn.rename(columns={"seq": "turn"}).round({c: 0 for c in shown[3:]} | {"total_usd": 5}),
     hide_index=True,
+    column_config={"model_usd": None, "avatar_usd": None},
+)
+st.caption(
+    "Cost per turn: the model's usage of that turn, plus the session's avatar time split by "
+    "how long each turn lasted."
 )

@@ -233,3 +233,17 @@ def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, loc
         assert set(store.frame("SELECT status FROM avatar_sessions")["status"]) == {"stopped"}
     finally:
         emu.stop()
+
+
+def test_turn_costs_add_up_to_the_session(seeded):
+    from lib.analytics import COST_COMPONENTS, session_costs, turn_costs
+
+    store, tables = open_store(), load_tables()
+    costs = session_costs(store, tables)
+    row = costs.iloc[5]
+    per_turn = turn_costs(store, tables, row["conversation_id"])
+    assert len(per_turn) == row["turns"]
+    model = sum(row[c] for c in COST_COMPONENTS if c.startswith("model_"))
+    assert per_turn["model_usd"].sum() == pytest.approx(model)
+    assert per_turn["avatar_usd"].sum() == pytest.approx(row["avatar"])
+    assert (per_turn["avatar_usd"] > 0).all()
