@@ -25,7 +25,9 @@ chromium:
 	fi
 	@test -x $(CHROMIUM) || { echo "Chromium missing at $(CHROMIUM)"; exit 1; }
 
+# A start-up reap first: sessions a crashed run left open are stopped and marked.
 run: $(VENV)/.installed
+	-$(PY) -m lib reap
 	$(VENV)/bin/streamlit run app.py
 
 lint: $(VENV)/.dev-installed

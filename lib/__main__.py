@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: emulator, bench, sweep, cost, report."""
+"""`python -m lib <command>`: emulator, bench, sweep, cost, report, reap."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": "lib.bridge.sweep_cli",
         "cost": "lib.pricing.cli",
         "report": "lib.report",
+        "reap": "lib.reap_cli",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

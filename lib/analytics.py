@@ -92,7 +92,8 @@ def turns_frame(store: Store, filters: Filters | None = None) -> pd.DataFrame:
         tuple(params),
     )
     if turns.empty:
-        return turns.assign(**{f"{n}_ms": pd.Series(dtype=float) for n in STAGE_NAMES})
+        empty = {f"{n}_ms": pd.Series(dtype=float) for n in STAGE_NAMES}
+        return turns.assign(**empty, config=pd.Series(dtype=str), simulated=pd.Series(dtype=bool))
     derived = durations_frame(turns).add_suffix("_ms")
     out = pd.concat([turns, derived], axis=1)
     out["config"] = out["bridge"].astype(str) + " · " + out["chunking"].fillna("").astype(str)
@@ -116,6 +117,9 @@ def percentiles(turns: pd.DataFrame, stages: tuple[str, ...] = STAGE_NAMES) -> p
 
 def by_config(turns: pd.DataFrame, stages: tuple[str, ...]) -> pd.DataFrame:
     """Median and spread (p25–p75) per configuration and stage, with n."""
+    columns = ["config", "stage", "n", "median_ms", "p25_ms", "p75_ms", "simulated"]
+    if turns.empty:
+        return pd.DataFrame(columns=columns)
     rows = []
     for config, group in turns.groupby("config", sort=True):
         for stage in stages:
@@ -133,7 +137,7 @@ def by_config(turns: pd.DataFrame, stages: tuple[str, ...]) -> pd.DataFrame:
                     "simulated": bool(group["simulated"].any()),
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=columns)
 
 
 # ---- cost --------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("stop_reason", "TEXT"),
         ("error", "TEXT"),
         ("conversation_id", "TEXT"),  # the conversation it showed (null: the Studio)
+        ("owner", "TEXT"),  # host:pid:start of the process that started it (lib.lifecycle)
     ),
     "avatar_tasks": (
         ("id", "TEXT PRIMARY KEY"),
@@ -101,6 +102,7 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("stopped_at", "DOUBLE PRECISION"),
         ("status", "TEXT NOT NULL"),
         ("error", "TEXT"),
+        ("owner", "TEXT"),
     ),
     # One user turn and its answer; each stage stamped when observed (epoch seconds).
     "turns": (

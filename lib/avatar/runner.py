@@ -41,6 +41,7 @@ from lib.avatar.base import (
     VoiceInfo,
 )
 from lib.config import ConfigError
+from lib.lifecycle import OWNER
 from lib.loop_thread import LoopThread
 from lib.media import AvatarMedia
 from lib.store import Store
@@ -51,6 +52,9 @@ State = Literal["idle", "starting", "live", "stopping", "ended", "error"]
 # No page poll for this long → the tab is gone: stop paying. (Env override for tests.)
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("AVATARLAB_HEARTBEAT_TIMEOUT", "30"))
 WATCHDOG_PERIOD_S = 2.0
+# Providers end a session after ~2 minutes without a task (HeyGen's default idle timeout):
+# while the page is open, a quiet session is kept alive well before that.
+KEEPALIVE_S = float(os.environ.get("AVATARLAB_KEEPALIVE_S", "45"))
 ProviderFactory = Callable[[str], AvatarProvider]
 
 
@@ -170,6 +174,7 @@ class AvatarRunner:
         provider_factory: ProviderFactory = _default_factory,
         media: AvatarMedia | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks)."""
         self.store = store
@@ -184,6 +189,8 @@ class AvatarRunner:
         self._lock = threading.Lock()
         self._live = _Live()
         self._heartbeat = time.monotonic()
+        self._keepalive_s = keepalive_s
+        self._active = time.monotonic()  # the last call that counts as activity for the provider
         self._listeners: list[Listener] = []
         self._outbox: deque[_Outgoing] = deque()
         self._listening = False
@@ -359,6 +366,7 @@ class AvatarRunner:
                 "requested_at": requested,
                 "status": "starting",
                 "conversation_id": self.conversation_id,
+                "owner": OWNER,
             },
         )
         with self._lock:
@@ -383,6 +391,7 @@ class AvatarRunner:
             self.media.reset("The avatar could not start")
             return
         started = time.time()
+        self._active = time.monotonic()
         self.store.update(
             "avatar_sessions",
             record_id,
@@ -419,6 +428,7 @@ class AvatarRunner:
                 hint="press Start first (the last session has ended)",
             )
         requested = time.time()
+        self._active = time.monotonic()
         row_id = self.store.insert(
             "avatar_tasks",
             {
@@ -582,6 +592,7 @@ class AvatarRunner:
             self.report(problem_of(exc))
 
     async def _user_audio(self, pcm24k: bytes) -> None:
+        self._active = time.monotonic()  # voice input resets the provider's idle timer too
         session = self._live_session()
         if session is None:
             return  # between sessions (a switch): the words are lost, as with a muted mic
@@ -633,6 +644,25 @@ class AvatarRunner:
         self._end_tasks(f"the avatar session ended ({reason})")
         self.media.reset("Session ended — press Start for a new one")
 
+    async def _keep_alive(self) -> None:
+        session = self._live_session()
+        if session is None or time.monotonic() - self._active < self._keepalive_s:
+            return
+        if self._heartbeat_timeout is not None and (
+            time.monotonic() - self._heartbeat > self._heartbeat_timeout
+        ):
+            return  # nobody is looking: let the watchdog stop it instead
+        self._active = time.monotonic()
+        with self._lock:
+            record_id = self._live.record_id
+        try:
+            await session.keep_alive()
+        except Exception as exc:  # noqa: BLE001 - an ended session shows as Disconnected
+            log.info("keep-alive failed: %s", exc)
+            return
+        if record_id is not None:
+            self.store.add_event(record_id, "keep_alive", time.time())
+
     async def _close_providers(self) -> None:
         for provider in self._providers.values():
             with contextlib.suppress(Exception):
@@ -641,7 +671,8 @@ class AvatarRunner:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(WATCHDOG_PERIOD_S)
+            await asyncio.sleep(min(WATCHDOG_PERIOD_S, self._keepalive_s / 2))
+            await self._keep_alive()
             limit = self._heartbeat_timeout
             live = self._live.state in ("starting", "live")
             if limit is not None and live and time.monotonic() - self._heartbeat > limit:

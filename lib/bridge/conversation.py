@@ -52,6 +52,7 @@ from lib.brain.textmodel import DEFAULT_TEXT_MODEL
 from lib.bridge.agents import Agent, agents_for
 from lib.bridge.bridge import Bridge, BridgeConfig, BridgeSnapshot
 from lib.bridge.timeline import Timeline
+from lib.lifecycle import OWNER
 from lib.media import AvatarMedia
 from lib.mic import MicForwarder
 from lib.store import Store
@@ -137,6 +138,7 @@ class Conversation:
                 "config": json.dumps(_public_config(config), sort_keys=True),
                 "requested_at": time.time(),
                 "status": "starting",
+                "owner": OWNER,
             },
         )
         self.runner.conversation_id = self.record_id

@@ -95,3 +95,40 @@ def test_start_failure_is_shown_with_what_to_do(tmp_path, local_heygen):
         assert row["status"] == "error" and "Invalid parameter" in row["error"]
     finally:
         runner.shutdown()
+
+
+@pytest.mark.parametrize("keepalive_s", [0.5, 1000.0])
+def test_keep_alive_holds_a_quiet_session_and_idle_expiry_is_shown(
+    tmp_path, fast_emulator, keepalive_s
+):
+    """The fast server ends LiveAvatar sessions after 2 s without activity."""
+    from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
+    from lib.avatar.local_room import LocalRoomTransport
+    from lib.config import Secret
+
+    def liveavatar(name: str) -> LiveAvatarProvider:
+        api = LiveAvatarApi(Secret("k"), fast_emulator.base_url, provider="local")
+        return LiveAvatarProvider(api, LocalRoomTransport, mode="FULL")
+
+    store = Store(str(tmp_path / "lab.db"))
+    runner = AvatarRunner(
+        store,
+        provider_factory=liveavatar,
+        heartbeat_timeout_s=None,
+        keepalive_s=keepalive_s,
+    )
+    try:
+        runner.start("local", OPTIONS)
+        assert runner.wait_started().state == "live"
+        time.sleep(4.0)
+        snap = runner.snapshot()
+        kinds = set(store.events(snap.record_id)["kind"])
+        if keepalive_s < 1:
+            assert snap.state == "live", snap.ended_reason
+            assert "keep_alive" in kinds
+        else:
+            assert snap.state == "ended" and snap.ended_reason == "IDLE_TIMEOUT"
+            row = store.get("avatar_sessions", snap.record_id)
+            assert row["status"] == "stopped" and row["stop_reason"] == "IDLE_TIMEOUT"
+    finally:
+        runner.shutdown()

@@ -1,0 +1,156 @@
+"""Recovery after a crash: what a dead process left open is marked interrupted, and its paid
+avatar sessions are stopped at the provider; nothing else is touched."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from lib.avatar.base import SessionOptions
+from lib.avatar.heygen import HeyGenProvider
+from lib.bench.harness import ROOT
+from lib.engines.face import AVATARS
+from lib.lifecycle import OWNER, Recovery, owner_alive, reap, recover_store
+from lib.store import Store
+from tests.conftest import live_sessions
+from tests.integration.test_avatar_clients import RecordingSink, local_provider
+
+pytestmark = pytest.mark.integration
+DEAD = OWNER.rsplit(":", 2)[0] + ":999999:1"  # this host, a pid that is not running
+
+
+def test_owner_is_this_process_and_a_dead_pid_is_not_alive():
+    assert owner_alive(OWNER)
+    assert not owner_alive(DEAD)
+    assert not owner_alive(None)
+    assert owner_alive("another-host:1:1")  # can't tell: never reaped from here
+
+
+def open_conversation(store: Store, owner: str) -> tuple[str, str]:
+    cid = store.insert(
+        "conversations",
+        {
+            "brain_provider": "local",
+            "bridge": "text",
+            "requested_at": time.time(),
+            "status": "live",
+            "owner": owner,
+        },
+    )
+    tid = store.insert(
+        "turns",
+        {"conversation_id": cid, "seq": 1, "status": "open", "speech_end_at": time.time()},
+    )
+    for n, status in enumerate(("done", "speaking", "sent"), 1):
+        store.insert(
+            "chunks",
+            {
+                "turn_id": tid,
+                "seq": n,
+                "kind": "text",
+                "text": f"piece {n}",
+                "ready_at": time.time(),
+                "status": status,
+            },
+        )
+    return cid, tid
+
+
+def test_a_dead_processes_open_turns_are_marked_interrupted_and_nothing_else(tmp_path):
+    store = Store(str(tmp_path / "lab.db"))
+    dead_conv, dead_turn = open_conversation(store, DEAD)
+    live_conv, live_turn = open_conversation(store, OWNER)
+    result = Recovery()
+    recover_store(store, result)
+    assert (result.turns_interrupted, result.conversations_ended) == (1, 1)
+    turn = store.get("turns", dead_turn)
+    assert turn is not None and turn["status"] == "interrupted" and "app stopped" in turn["error"]
+    assert turn["speech_end_at"] is not None  # what was recorded stays
+    chunks = store.frame("SELECT status FROM chunks WHERE turn_id = ? ORDER BY seq", (dead_turn,))
+    assert list(chunks["status"]) == ["done", "interrupted", "dropped"]
+    assert store.get("conversations", dead_conv)["status"] == "interrupted"
+    assert store.get("turns", live_turn)["status"] == "open"  # a running app's turn: untouched
+    assert store.get("conversations", live_conv)["status"] == "live"
+
+
+def start_remote(base_url: str) -> str:
+    async def go() -> str:
+        p = local_provider(base_url)
+        session = await p.start(
+            SessionOptions(AVATARS[0].avatar_id, quality="low"), RecordingSink()
+        )
+        # Leave it running, as a killed app would (close only our HTTP client).
+        await p.aclose()
+        return session.session_id
+
+    return asyncio.run(go())
+
+
+def test_reap_stops_our_left_behind_sessions_and_leaves_others_alone(tmp_path, local_heygen):
+    store = Store(str(tmp_path / "lab.db"))
+    ours = start_remote(local_heygen.base_url)
+    theirs = start_remote(local_heygen.base_url)  # not in our store: someone else's
+    row = store.insert(
+        "avatar_sessions",
+        {
+            "provider": "local",
+            "remote_session_id": ours,
+            "requested_at": time.time(),
+            "started_at": time.time(),
+            "status": "live",
+            "owner": DEAD,
+        },
+    )
+    try:
+        listed = {s["session_id"] for s in live_sessions(local_heygen.base_url)}
+        assert {ours, theirs} <= listed
+
+        def factory(name: str) -> HeyGenProvider:
+            return local_provider(local_heygen.base_url)
+
+        result = reap(store, factory, ["local"])
+        assert result.sessions_stopped == [ours] and not result.problems
+        listed = {s["session_id"] for s in live_sessions(local_heygen.base_url)}
+        assert ours not in listed and theirs in listed
+        saved = store.get("avatar_sessions", row)
+        assert saved["status"] == "stopped" and saved["stop_reason"] == "REAPED"
+        assert reap(store, factory, ["local"]).sessions_stopped == []  # idempotent
+    finally:
+        asyncio.run(local_provider(local_heygen.base_url).stop_session(theirs))
+
+
+def test_reap_command(tmp_path, local_heygen):
+    store = Store(str(tmp_path / "lab.db"))
+    ours = start_remote(local_heygen.base_url)
+    store.insert(
+        "avatar_sessions",
+        {
+            "provider": "local",
+            "remote_session_id": ours,
+            "requested_at": time.time(),
+            "status": "live",
+            "owner": DEAD,
+        },
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "lib", "reap", "--json"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "AVATARLAB_DB": str(tmp_path / "lab.db"),
+            "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["providers"] == ["local"] and out["sessions_stopped"] == [ours]
+    assert ours not in {s["session_id"] for s in live_sessions(local_heygen.base_url)}
