@@ -154,3 +154,61 @@ def test_reap_command(tmp_path, local_heygen):
     out = json.loads(done.stdout)
     assert out["providers"] == ["local"] and out["sessions_stopped"] == [ours]
     assert ours not in {s["session_id"] for s in live_sessions(local_heygen.base_url)}
+
+
+def test_a_process_killed_mid_turn_loses_nothing_and_the_turn_shows_interrupted(
+    tmp_path, local_heygen
+):
+    """`kill -9` of a sweep while the avatar speaks its second answer: the first turn and
+    everything stamped of the second stay; the next start (`reap`) marks it interrupted."""
+    db = tmp_path / "lab.db"
+    env = {
+        **os.environ,
+        "AVATARLAB_DB": str(db),
+        "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lib", "sweep", "--chunking", "sentence:20", "--ttft-ms", "0"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert proc.poll() is None, "the sweep ended early"
+            assert time.monotonic() < deadline, "the second turn never started speaking"
+            if db.exists():
+                rows = Store(str(db)).frame(
+                    "SELECT seq, status, avatar_start_at FROM turns ORDER BY seq"
+                )
+                if len(rows) >= 2 and rows["avatar_start_at"].notna().iloc[1]:
+                    break
+            time.sleep(0.2)
+        proc.kill()  # SIGKILL: no cleanup runs
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    store = Store(str(db))
+    before = store.frame("SELECT * FROM turns ORDER BY seq")
+    assert list(before["status"][:2]) == ["done", "open"]
+    done = subprocess.run(
+        [sys.executable, "-m", "lib", "reap", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["turns_interrupted"] == 1 and out["conversations_ended"] == 1
+    assert len(out["sessions_stopped"]) == 1  # its avatar, left talking at the local server
+    after = store.frame("SELECT * FROM turns ORDER BY seq")
+    assert list(after["status"][:2]) == ["done", "interrupted"]
+    for stage in ("speech_end_at", "first_delta_at", "first_chunk_at", "avatar_start_at"):
+        assert after[stage].iloc[1] == before[stage].iloc[1]  # nothing recorded is lost
+    chunks = store.frame("SELECT status FROM chunks WHERE turn_id = ?", (after["id"].iloc[1],))
+    assert "speaking" not in set(chunks["status"]) and "interrupted" in set(chunks["status"])
