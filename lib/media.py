@@ -136,6 +136,9 @@ def badge(text: str, frame_width: int) -> npt.NDArray[np.uint8]:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
+FPS_WINDOW_S = 2.0
+
+
 class AvatarMedia(MediaSink):
     """Media + events of the current avatar session, read by the WebRTC tracks and the page."""
 
@@ -152,16 +155,21 @@ class AvatarMedia(MediaSink):
         # The voice model's own voice (audio-only fallback): queued whole, played in order.
         self.voice = AudioJitterBuffer(max_ms=180_000, target_ms=180_000)
         self.frames_in = 0
+        self._arrivals: collections.deque[float] = collections.deque()  # monotonic, recent
         self.frames_out = 0
         self.first_frame_out_at: float | None = None
         self._on_event = on_event
 
     # ---- MediaSink (transport side) -----------------------------------------------------
     def on_video(self, rgb: npt.NDArray[np.uint8]) -> None:
+        now = time.monotonic()
         with self._lock:
             self._frame = rgb
             self._frame_seq += 1
             self.frames_in += 1
+            self._arrivals.append(now)
+            while self._arrivals and now - self._arrivals[0] > FPS_WINDOW_S:
+                self._arrivals.popleft()
             waiters = list(self._waiters)
         for loop, event in waiters:  # wake the WebRTC track on its own loop
             loop.call_soon_threadsafe(event.set)
@@ -196,6 +204,15 @@ class AvatarMedia(MediaSink):
             self._status = status
             self.first_frame_out_at = None
         self.audio.clear()
+
+    def video_health(self) -> tuple[float, float | None]:
+        """(frames per second over the last FPS_WINDOW_S, seconds since the last frame);
+        the age is None before the first frame."""
+        now = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._arrivals if now - t <= FPS_WINDOW_S]
+            last = self._arrivals[-1] if self._arrivals else None
+        return len(recent) / FPS_WINDOW_S, (now - last) if last is not None else None
 
     def set_badge(self, text: str | None) -> None:
         with self._lock:

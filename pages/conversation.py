@@ -343,6 +343,8 @@ def render_live(conv: Conversation) -> None:
         st.warning(snap.brain.problem.message)
         if snap.brain.problem.hint:
             st.caption(f"What to do: {snap.brain.problem.hint}")
+    if snap.avatar.video_problem and snap.state != "audio_only":
+        st.warning(snap.avatar.video_problem)
     if snap.avatar.problem and snap.state != "audio_only":
         st.error(snap.avatar.problem.message)
     ready = []

@@ -270,6 +270,8 @@ def live_panel() -> None:
         if row:
             st.caption(f"Start → first frame: {s.first_frame_at - row['requested_at']:.2f} s")
     show_problem(s.problem)
+    if s.video_problem:
+        st.warning(s.video_problem)
     if s.transcript:
         st.markdown("**Said so far:** " + " ".join(s.transcript[-12:]))
     with st.expander("Provider events", expanded=False):

@@ -52,6 +52,8 @@ State = Literal["idle", "starting", "live", "stopping", "ended", "error"]
 # No page poll for this long → the tab is gone: stop paying. (Env override for tests.)
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("AVATARLAB_HEARTBEAT_TIMEOUT", "30"))
 WATCHDOG_PERIOD_S = 2.0
+STALL_S = 1.5  # no video frame this long on a live session: stalled
+SLOW_FPS = 15.0
 # Providers end a session after ~2 minutes without a task (HeyGen's default idle timeout):
 # while the page is open, a quiet session is kept alive well before that.
 KEEPALIVE_S = float(os.environ.get("AVATARLAB_KEEPALIVE_S", "45"))
@@ -79,6 +81,26 @@ class Snapshot:
     ended_reason: str | None
     frames_in: int
     events: tuple[str, ...]
+    video_fps: float = 0.0
+    video_age_s: float | None = None  # since the last frame; None before the first
+
+    @property
+    def video_problem(self) -> str | None:
+        """A live session whose video stopped or crawls: what the page should say."""
+        if self.state != "live" or self.video_age_s is None:
+            return None
+        if self.video_age_s > STALL_S:
+            return (
+                f"The avatar's video has stalled: no frame for {self.video_age_s:.0f} s. "
+                "Waiting for it to resume; Stop and Start again if it does not."
+            )
+        settled = self.first_frame_at is not None and time.time() - self.first_frame_at > 3
+        if settled and self.video_fps < SLOW_FPS:
+            return (
+                f"The avatar's video is slow ({self.video_fps:.0f} fps): the network or the "
+                "provider is struggling."
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -314,6 +336,7 @@ class AvatarRunner:
         _RUNNERS.discard(self)
 
     def snapshot(self) -> Snapshot:
+        fps, age = self.media.video_health()
         with self._lock:
             lv = self._live
             return Snapshot(
@@ -330,6 +353,8 @@ class AvatarRunner:
                 ended_reason=lv.ended_reason,
                 frames_in=self.media.frames_in,
                 events=tuple(lv.events),
+                video_fps=fps,
+                video_age_s=age,
             )
 
     def clear_problem(self) -> None:

@@ -136,6 +136,7 @@ class RealtimeSession:
         self._settings: RealtimeSettings | None = None
         self._auth_refused: str | None = None  # the server refused the key: never retry
         self._pending_create = False  # a response.create waiting for the active one to end
+        self._waiting: list[dict[str, Any]] = []  # sent before the connection was up
         self.record_id: str | None = None
 
     # ---- script-thread API --------------------------------------------------------------
@@ -283,7 +284,11 @@ class RealtimeSession:
     async def _send(self, event: dict[str, Any]) -> None:
         conn = self._conn
         if conn is None:
-            return  # not connected (reconnecting): mic audio in this gap is dropped
+            # Not connected yet (or reconnecting): what the user typed or asked for waits for
+            # the connection; mic audio of this gap is dropped (it would arrive stale).
+            if event.get("type") != "input_audio_buffer.append" and not self._stopping:
+                self._waiting.append(event)
+            return
         try:
             await conn.send(event)
         except Exception as exc:  # noqa: BLE001 - the receive loop handles the reconnect
@@ -373,6 +378,9 @@ class RealtimeSession:
                 await conn.send(
                     {"type": "session.update", "session": self._settings.session_payload()}
                 )
+                waiting, self._waiting = self._waiting, []
+                for event in waiting:
+                    await conn.send(event)
             while True:
                 raw = await conn.recv_bytes()
                 self._handle(parse(json.loads(raw)))

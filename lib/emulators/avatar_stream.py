@@ -27,6 +27,7 @@ import numpy.typing as npt
 from starlette.websockets import WebSocket
 
 from lib import localroom
+from lib.emulators.faults import FAULTS
 from lib.emulators.room_client import RoomClient
 from lib.emulators.speech import SAMPLE_RATE, Speech
 from lib.engines.face import FaceRenderer
@@ -155,7 +156,11 @@ class AvatarStream:
                     skip = int(lag / TICK_S)
                     tick += skip
                     continue
-                video_due = tick % TICKS_PER_FRAME == 0 and lag < TICK_S * TICKS_PER_FRAME
+                every = TICKS_PER_FRAME
+                slow = FAULTS.peek("media_slow")  # fault injection: a congested video path
+                if slow is not None and slow.value > 0:
+                    every = max(TICKS_PER_FRAME, round(1 / (TICK_S * slow.value)))
+                video_due = tick % every == 0 and lag < TICK_S * TICKS_PER_FRAME
                 # loop.time() is the monotonic clock, so `due - _born` is the stream's own time.
                 self._tick(wall0 + tick * TICK_S, due - self._born, video_due)
                 tick += 1
@@ -169,7 +174,8 @@ class AvatarStream:
         mouth: MouthPose = speech.mouth_now() if speech is not None else REST
         talking = speech is not None and speech.started
         pcm, events = self._next_audio()
-        if self._clients:
+        stalled = FAULTS.stalled()  # fault injection: media stops, events go on
+        if self._clients and not stalled:
             packet = localroom.pack_audio(self._audio_seq, captured_at, pcm, SAMPLE_RATE)
             for client in self._clients:
                 client.offer_audio(packet)
@@ -182,7 +188,7 @@ class AvatarStream:
             else:
                 sp.listener.ended(sp, sp.spoken_ms, False)
                 sp.finish(sp.spoken_ms)
-        if video_due and self._clients:
+        if video_due and self._clients and not stalled:
             self._render(captured_at, t, mouth, talking)
 
     def _next_audio(self) -> tuple[npt.NDArray[np.int16], list[tuple[str, Speech, str]]]:

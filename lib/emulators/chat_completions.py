@@ -20,6 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
+from lib.emulators.faults import FAULTS
 from lib.emulators.realtime_model import ModelTiming, split_deltas
 from lib.emulators.realtime_turns import DEFAULT_PERSONA, persona_of, persona_questions
 from lib.emulators.realtime_usage import text_tokens
@@ -66,6 +67,22 @@ class ChatModel:
         return self._responders[key]
 
     def _refusal(self, request: Request) -> JSONResponse | None:
+        path = request.url.path
+        for kind, status in (("http_500", 500), ("http_503", 503)):
+            if FAULTS.take(kind, path):  # fault injection
+                return JSONResponse(
+                    {
+                        "error": {
+                            "message": "The server had an error while processing your request.",
+                            "type": "server_error",
+                            "param": None,
+                            "code": None,
+                        }
+                    },
+                    status,
+                )
+        if FAULTS.take("unauthorized", path):
+            return _error(401, "Incorrect API key provided.", "invalid_api_key")
         auth = request.headers.get("authorization", "")
         key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
         if not key:
@@ -159,7 +176,8 @@ class ChatModel:
             }
             return f"data: {json.dumps(body)}\n\n"
 
-        await asyncio.sleep(self.timing.ttft_ms / 1000)
+        slow = FAULTS.peek("ttft")
+        await asyncio.sleep(self.timing.ttft_ms / 1000 + (slow.value / 1000 if slow else 0.0))
         yield chunk({"role": "assistant", "content": ""})
         for piece in split_deltas(text):
             await asyncio.sleep(self.timing.delay_for(piece))

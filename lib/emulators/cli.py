@@ -74,6 +74,14 @@ def _parser() -> argparse.ArgumentParser:
         default=None,
         help="exit when this process ends (default: when the parent process ends)",
     )
+    hg.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault: KIND[:VALUE][@PATH][*TIMES] (repeatable; lib/emulators/faults.py; "
+        "also POST /_control/faults)",
+    )
     hg.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
     _add_realtime_parser(sub)
     return parser
@@ -107,6 +115,14 @@ def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         type=int,
         default=None,
         help="exit when this process ends (default: when the parent process ends)",
+    )
+    rt.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="inject a fault: KIND[:VALUE][@PATH][*TIMES] (repeatable; lib/emulators/faults.py; "
+        "also POST /_control/faults)",
     )
     rt.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
 
@@ -207,11 +223,25 @@ async def _serve(
     return 0
 
 
+def _install_faults(specs: list[str]) -> None:
+    from lib.emulators.faults import FAULTS, FaultError, parse_fault
+
+    for spec in specs:
+        try:
+            fault = parse_fault(spec)
+        except FaultError as exc:
+            raise SystemExit(f"--fault {exc}") from None
+        if fault.kind == "idle_expiry":
+            raise SystemExit("--fault idle_expiry is an action: POST it to /_control/faults")
+        FAULTS.add(fault)
+
+
 def main(argv: list[str] | None = None) -> int:
     # Taken first thing: a parent that dies right after reading READY must still be noticed.
     original_ppid = os.getppid()
     args = _parser().parse_args(argv)
     host = _loopback(args.host)
+    _install_faults(args.fault)
     if args.service == "realtime":
         return _main_realtime(args, host, original_ppid)
     if args.concurrency_limit < 1:

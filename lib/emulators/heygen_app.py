@@ -6,19 +6,21 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from PIL import Image
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from lib import localroom
 from lib.avatar.base import RESOLUTIONS
-from lib.emulators import agent_socket, heygen_routes, liveavatar_routes, room_socket
+from lib.emulators import agent_socket, faults, heygen_routes, liveavatar_routes, room_socket
 from lib.emulators.api_errors import ApiError
 from lib.emulators.http_io import error_response
 from lib.emulators.session_registry import EmulatorConfig, Registry
@@ -70,6 +72,20 @@ def _warm_renderers() -> None:
         FaceRenderer(look.avatar_id, *WARM_SIZE)
 
 
+async def _inject_faults(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    path = request.url.path
+    if not path.startswith("/_control"):
+        slow = faults.FAULTS.take("latency", path)
+        if slow is not None:
+            await asyncio.sleep(slow.value / 1000)
+        failed = faults.http_fault_response(path)
+        if failed is not None:
+            return failed
+    return await call_next(request)
+
+
 def create_app(config: EmulatorConfig) -> Starlette:
     registry = Registry(config)
 
@@ -88,10 +104,22 @@ def create_app(config: EmulatorConfig) -> Starlette:
         WebSocketRoute("/v1/liveavatar/ws/{session_id}", agent_socket.lite_endpoint),
         Route("/v1/avatar-preview/{name}", avatar_preview, methods=["GET"]),
     ]
+    routes.append(Route("/_control/faults", faults.control, methods=["GET", "POST", "DELETE"]))
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
+        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_inject_faults)],
     )
+
+    def on_fault(fault: faults.Fault) -> bool:
+        if fault.kind != "idle_expiry":
+            return True
+        for session in list(registry.sessions.values()):  # an action: every live one, now
+            if not session.closed:
+                registry.close(session, "IDLE_TIMEOUT")
+        return False
+
     app.state.registry = registry
+    app.state.on_fault = on_fault
     return app

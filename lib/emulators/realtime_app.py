@@ -22,6 +22,8 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from lib.emulators.chat_completions import ChatModel
+from lib.emulators.faults import FAULTS
+from lib.emulators.faults import control as faults_control
 from lib.emulators.realtime_events import JsonDict, error_event
 from lib.emulators.realtime_model import Listener, ModelTiming, Speaker
 from lib.emulators.realtime_session import RealtimeSession
@@ -68,7 +70,9 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
             ),
             AUTH_CLOSE_CODE,
         )
-    if config.api_key is not None and key != config.api_key:
+    if (config.api_key is not None and key != config.api_key) or FAULTS.take(
+        "unauthorized", "/v1/realtime"
+    ):
         return (
             error_event(
                 f"Incorrect API key provided: {_mask(key)}. You can find your API key at "
@@ -118,7 +122,12 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
                 await ws.close(code=refusal[1])
             return
         model = ws.query_params.get("model") or "gpt-realtime"
-        session = RealtimeSession(send, model, config.timing, listener, speaker)
+
+        async def drop() -> None:
+            with contextlib.suppress(Exception):
+                await ws.close(code=1011, reason="connection dropped (fault injected)")
+
+        session = RealtimeSession(send, model, config.timing, listener, speaker, drop)
         try:
             await session.start()
             while True:
@@ -139,5 +148,6 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         WebSocketRoute("/v1/realtime", realtime),
         WebSocketRoute("/realtime", realtime),
         Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
+        Route("/_control/faults", faults_control, methods=["GET", "POST", "DELETE"]),
     ]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from lib.emulators.faults import FAULTS
 from lib.emulators.realtime_conversation import Conversation, Entry
 from lib.emulators.realtime_events import (
     JsonDict,
@@ -49,6 +50,8 @@ class ResponseHost(Protocol):
     speaker: Speaker
 
     async def send(self, payload: JsonDict) -> None: ...
+
+    async def drop_connection(self) -> None: ...
 
     def cached_tokens(self, input_tokens: TokenCount) -> TokenCount: ...
 
@@ -152,7 +155,9 @@ class ResponseRun:
                 asyncio.to_thread(self.host.speaker.speak, text, opts.voice, opts.speed)
             )
         elapsed = asyncio.get_running_loop().time() - started
-        if not await self._pause(self.host.timing.ttft_ms / 1000 - elapsed):
+        slow = FAULTS.peek("ttft")  # fault injection: a slow model
+        extra = slow.value / 1000 if slow is not None else 0.0
+        if not await self._pause(self.host.timing.ttft_ms / 1000 + extra - elapsed):
             return
         if text.strip():
             await self._message(text, speech)
@@ -225,7 +230,7 @@ class ResponseRun:
         sent_chars = 0
         sent_samples = 0
         n_samples = 0 if pcm is None else int(pcm.shape[0])
-        for piece in pieces:
+        for sent_pieces, piece in enumerate(pieces, 1):
             if self.cancelled.is_set():
                 break
             if pcm is not None:
@@ -247,6 +252,11 @@ class ResponseRun:
                 else "response.output_text.delta"
             )
             await self.host.send(event(kind, **ids, content_index=0, delta=piece))
+            drop = FAULTS.peek("ws_close")  # fault injection: the socket dies mid-answer
+            if drop is not None and sent_pieces >= drop.value:
+                FAULTS.take("ws_close")
+                await self.host.drop_connection()
+                return
             sent_chars += len(piece)
             content[key] += piece
             if not await self._pause(self.host.timing.delay_for(piece)):

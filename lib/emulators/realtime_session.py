@@ -72,9 +72,16 @@ Sender = Callable[[JsonDict], Awaitable[None]]
 
 class RealtimeSession:
     def __init__(
-        self, send: Sender, model: str, timing: ModelTiming, listener: Listener, speaker: Speaker
+        self,
+        send: Sender,
+        model: str,
+        timing: ModelTiming,
+        listener: Listener,
+        speaker: Speaker,
+        drop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._send_raw = send
+        self._drop = drop
         self._send_lock = asyncio.Lock()
         self.timing = timing
         self.listener = listener
@@ -112,6 +119,11 @@ class RealtimeSession:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.debug("realtime task ended: %r", task.exception())
+
+    async def drop_connection(self) -> None:
+        """Close the client's socket as a network failure would (fault injection)."""
+        if self._drop is not None:
+            await self._drop()
 
     async def close(self) -> None:
         if self.active is not None:

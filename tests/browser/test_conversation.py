@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
-from lib.bench.studio_driver import StudioDriver, first_mouth_movement, mouth_box_rel
+from lib.bench.studio_driver import StudioDriver, mouth_box_rel
 from lib.bridge.agents import agents_for
 from lib.emulators.process import EmulatorProcess, start_emulator
 from lib.latency import in_order
@@ -141,9 +141,11 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
         )
 
         # The avatar's mouth moved in the decoded video once it started talking.
-        samples = driver.samples()
-        moved = first_mouth_movement(samples, float(first["avatar_start_at"]) - 0.05)
-        assert moved is not None and moved - first["avatar_start_at"] < 1.0
+        # (Its spread while it spoke: the turn before may have been talking up to this one,
+        # so a rest-based baseline is not available here.)
+        t0, t1 = float(first["avatar_start_at"]), float(first["interrupted_at"])
+        mouth = [x.mouth for x in driver.samples() if x.mouth is not None and t0 <= x.t <= t1]
+        assert len(mouth) > 10 and max(mouth) - min(mouth) > 0.02, mouth
 
         # How fast the second question stopped it: user speech start (server VAD) → the
         # avatar's stop event for the piece it was saying.

@@ -46,6 +46,19 @@ def session(emu, tmp_path, key="k") -> RealtimeSession:
     )
 
 
+def test_a_message_typed_before_the_connection_is_up_is_answered(realtime, tmp_path):
+    s = session(realtime, tmp_path)
+    try:
+        s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
+        s.send_text("Where can I park my car?")  # at once: the socket is not open yet
+        assert not s.snapshot().connected
+        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        answer = next(ln for ln in s.snapshot().lines if ln.role == "assistant")
+        assert "park" in answer.text.lower()
+    finally:
+        s.shutdown()
+
+
 def test_text_turn_is_answered_and_recorded(realtime, tmp_path):
     s = session(realtime, tmp_path)
     try:

@@ -1,0 +1,203 @@
+"""Every injected fault, through the real clients and the bridge: a clear message where the
+page shows it, the turn stored with its status, and the session recovering or ending cleanly.
+Faults are set on the running servers through their control endpoint, as a tester would."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from lib.avatar.base import SessionOptions
+from lib.avatar.providers import build_provider
+from lib.avatar.runner import AvatarRunner
+from lib.bridge.bridge import BridgeConfig
+from lib.emulators.faults import FaultError, parse_fault
+from lib.emulators.process import EmulatorProcess, start_emulator
+from lib.engines.face import AVATARS
+from lib.store import Store
+from tests.integration.bridge_conftest import conversation, finished_turn, paced_realtime, wait_for
+from tests.integration.conftest import _stop_and_check
+
+pytestmark = pytest.mark.integration
+__all__ = ["conversation", "paced_realtime"]  # fixtures used below
+PRICES = "How much does it cost?"
+
+
+@pytest.fixture(scope="module")
+def faulty_heygen() -> Iterator[EmulatorProcess]:
+    emu = start_emulator("heygen")
+    yield emu
+    _stop_and_check(emu)
+
+
+@pytest.fixture(scope="module")
+def faulty_realtime() -> Iterator[EmulatorProcess]:
+    emu = start_emulator("realtime", "--ttft-ms", "0", "--tokens-per-s", "40")
+    yield emu
+    _stop_and_check(emu)
+
+
+def fault(emu: EmulatorProcess, kind: str, **spec: object) -> None:
+    resp = httpx.post(f"{emu.base_url}/_control/faults", json={"kind": kind, **spec}, timeout=10)
+    resp.raise_for_status()
+
+
+@pytest.fixture(autouse=True)
+def _clear(request) -> Iterator[None]:
+    yield
+    for name in ("faulty_heygen", "faulty_realtime"):
+        if name in request.fixturenames:
+            emu = request.getfixturevalue(name)
+            httpx.delete(f"{emu.base_url}/_control/faults", timeout=10)
+
+
+@pytest.fixture
+def conv_on(conversation, faulty_heygen, faulty_realtime, monkeypatch):
+    """A conversation on the faulty servers (the fixture's runner points at the local one)."""
+    from tests.integration import bridge_conftest
+
+    monkeypatch.setattr(
+        bridge_conftest,
+        "runner_for",
+        lambda url, store: AvatarRunner(
+            store,
+            provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
+            heartbeat_timeout_s=None,
+        ),
+    )
+    return lambda **config: conversation(realtime=faulty_realtime, **config)
+
+
+def test_specs_parse_and_bad_ones_say_the_form():
+    f = parse_fault("latency:800@/v1/streaming.task*2")
+    assert (f.kind, f.value, f.path, f.times) == ("latency", 800, "/v1/streaming.task", 2)
+    with pytest.raises(FaultError, match="unknown fault"):
+        parse_fault("meteor")
+    with pytest.raises(FaultError, match="needs a value"):
+        parse_fault("latency")
+    with pytest.raises(FaultError, match="KIND"):
+        parse_fault("latency:fast")
+
+
+def test_control_endpoint_lists_adds_refuses_and_clears(faulty_heygen):
+    base = f"{faulty_heygen.base_url}/_control/faults"
+    assert httpx.get(base).json() == {"faults": []}
+    fault(faulty_heygen, "latency", value=5, path="/v1/streaming.list")
+    assert [f["kind"] for f in httpx.get(base).json()["faults"]] == ["latency"]
+    bad = httpx.post(base, json={"kind": "meteor"})
+    assert bad.status_code == 400 and "kind" in bad.json()["error"]
+    httpx.delete(base)
+    assert httpx.get(base).json() == {"faults": []}
+
+
+def test_added_latency_shows_in_the_avatar_stage(conv_on, faulty_heygen):
+    conv = conv_on(bridge=BridgeConfig(chunking="whole"))
+    fault(faulty_heygen, "latency", value=800, path="/v1/streaming.task")
+    conv.send_text(PRICES)
+    turn = finished_turn(conv, 1)
+    assert turn.status == "done"
+    piece = turn.chunks[0]
+    assert piece.accepted_at - piece.sent_at >= 0.8  # the task request took the added time
+
+
+def test_a_5xx_at_start_falls_back_to_voice_and_is_stored(conv_on, faulty_heygen):
+    fault(faulty_heygen, "http_503", path="/v1/streaming.new", times=1)
+    conv = conv_on(bridge=BridgeConfig())
+    snap = conv.snapshot()
+    assert snap.state == "audio_only"
+    assert "unavailable" in (snap.banner or "").lower()
+    row = conv.store.frame("SELECT status, error FROM avatar_sessions").iloc[-1]
+    assert row["status"] == "error" and "unavailable" in row["error"].lower()
+    conv.send_text(PRICES)  # the conversation goes on in the model's voice
+    assert finished_turn(conv, 1).status == "done"
+
+
+def test_a_401_mid_conversation_fails_the_piece_and_the_turn(conv_on, faulty_heygen):
+    conv = conv_on(bridge=BridgeConfig(chunking="whole"))
+    fault(faulty_heygen, "unauthorized", path="/v1/streaming.task", times=1)
+    conv.send_text(PRICES)
+    turn = finished_turn(conv, 1)
+    assert turn.status == "error" and "Unauthorized" in (turn.error or "")
+    assert turn.chunks[0].status == "error"
+    stored = conv.store.get("turns", turn.id)
+    assert stored["status"] == "error" and "Unauthorized" in stored["error"]
+    conv.send_text("Where can I park my car?")  # the next task goes through
+    assert finished_turn(conv, 2).status == "done"
+
+
+def test_concurrency_limit_is_shown_with_what_to_do(tmp_path, faulty_heygen):
+    fault(faulty_heygen, "concurrency_limit", times=1)
+    runner = AvatarRunner(
+        Store(str(tmp_path / "lab.db")),
+        provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
+        heartbeat_timeout_s=None,
+    )
+    try:
+        runner.start("local", SessionOptions(AVATARS[0].avatar_id, quality="low"))
+        snap = runner.wait_started()
+        assert snap.state == "error"
+        assert snap.problem is not None and "Concurrent limit reached" in snap.problem.message
+        assert snap.problem.hint  # what to do
+        runner.start("local", SessionOptions(AVATARS[0].avatar_id, quality="low"))
+        assert runner.wait_started().state == "live"  # it recovers once the limit clears
+    finally:
+        runner.shutdown()
+
+
+def test_the_model_socket_closing_mid_answer_fails_the_turn_and_reconnects(
+    conv_on, faulty_realtime
+):
+    conv = conv_on(bridge=BridgeConfig())
+    fault(faulty_realtime, "ws_close", value=3, times=1)
+    conv.send_text(PRICES)
+    turn = finished_turn(conv, 1)
+    assert turn.status == "error" and "connection dropped" in (turn.error or "")
+    wait_for(lambda: conv.brain.snapshot().connected and conv.brain.snapshot().reconnects, 20)
+    assert conv.brain.snapshot().problem is None  # the reconnect cleared the banner
+    conv.send_text("Where can I park my car?")
+    assert finished_turn(conv, 2).status == "done"
+
+
+def test_idle_expiry_ends_the_avatar_and_the_conversation_says_so(conv_on, faulty_heygen):
+    conv = conv_on(bridge=BridgeConfig())
+    fault(faulty_heygen, "idle_expiry")
+    wait_for(lambda: conv.snapshot().state == "audio_only", 10)
+    assert "ROOM_DELETED" in (conv.snapshot().banner or "")
+    row = conv.store.frame("SELECT status, stop_reason FROM avatar_sessions").iloc[-1]
+    assert row["status"] == "stopped" and row["stop_reason"] == "ROOM_DELETED"
+
+
+def test_stalled_and_slow_video_are_noticed_and_recover(tmp_path, faulty_heygen):
+    runner = AvatarRunner(
+        Store(str(tmp_path / "lab.db")),
+        provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
+        heartbeat_timeout_s=None,
+    )
+    try:
+        runner.start("local", SessionOptions(AVATARS[0].avatar_id, quality="low"))
+        assert runner.wait_started().state == "live"
+        wait_for(lambda: runner.snapshot().video_fps > 20, 10)
+        time.sleep(1.5)
+        assert runner.snapshot().video_problem is None
+        fault(faulty_heygen, "media_stall", value=3000)
+        problem = wait_for(lambda: "stalled" in (runner.snapshot().video_problem or ""), 5)
+        assert problem
+        wait_for(lambda: runner.snapshot().video_problem is None, 10)  # resumes by itself
+        fault(faulty_heygen, "media_slow", value=5)
+        wait_for(lambda: runner.snapshot().video_fps <= 7, 8)
+        snap = runner.snapshot()
+        assert "slow" in (snap.video_problem or "") and snap.video_fps >= 3
+    finally:
+        runner.shutdown()
+
+
+def test_a_slow_model_shows_the_waiting_state(conv_on, faulty_realtime):
+    conv = conv_on(bridge=BridgeConfig())
+    fault(faulty_realtime, "ttft", value=4000, times=None)
+    conv.send_text(PRICES)
+    wait_for(lambda: conv.snapshot().waiting_for_model, 8)
+    turn = finished_turn(conv, 1, timeout=40)
+    assert turn.status == "done" and not conv.snapshot().waiting_for_model
