@@ -186,19 +186,32 @@ class StoreError(RuntimeError):
     """The database can't be used; the message says what to do."""
 
 
+def _explain(path: str, exc: sqlite3.OperationalError) -> str:
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return (
+            f"the database {path!r} is locked by another program: close it (or set "
+            "AVATARLAB_DB to another file) and try again"
+        )
+    if "readonly" in text or "read-only" in text:
+        return f"the database {path!r} is read-only: make it writable or set AVATARLAB_DB"
+    return f"the database {path!r} failed ({text}): move it aside or set AVATARLAB_DB"
+
+
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
 class Store:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, timeout: float = 5.0) -> None:
+        """`timeout`: how long a write waits for another program's lock before giving up."""
         self.path = path
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         self._lock = threading.RLock()
         try:
             # One connection shared by threads, serialised by our lock (writes are tiny).
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=5.0)
+            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._migrate()
@@ -234,6 +247,9 @@ class Store:
             try:
                 yield cur
                 self._conn.commit()
+            except sqlite3.OperationalError as exc:
+                self._conn.rollback()
+                raise StoreError(_explain(self.path, exc)) from exc
             except BaseException:
                 self._conn.rollback()
                 raise

@@ -36,6 +36,7 @@ from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
+from lib.text import MAX_SAY, TextError, to_say
 from lib.webrtc import RTC_CONFIGURATION, prepare
 
 CONV_KEY = "conversation_live"
@@ -418,9 +419,12 @@ if conversation is not None:
         if conv.config.turn.kind == "push_to_talk":
             i2.button("Talk", on_click=conv.talk_pressed, width="stretch", help="Press, speak…")
             i3.button("Send", type="primary", on_click=conv.talk_released, width="stretch")
-        typed = st.chat_input("…or type a message", max_chars=2000)
-        if typed and typed.strip():
-            conv.send_text(typed.strip())
+        typed = st.chat_input("…or type a message", max_chars=MAX_SAY)
+        if typed is not None:
+            try:
+                conv.send_text(to_say(typed))
+            except TextError as exc:
+                st.toast(f"Not sent: {exc}.")
     with panel:
         live()
 else:

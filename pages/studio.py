@@ -21,6 +21,7 @@ from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
 from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
+from lib.text import TextError, to_say
 from lib.webrtc import RTC_CONFIGURATION, prepare
 
 LANGUAGES = (
@@ -221,9 +222,10 @@ with stage:
     )
 
     def on_speak() -> None:
-        body = st.session_state.get("studio_text", "").strip()
-        if not body:
-            runner.report(Problem("There is nothing to say.", "type some text first"))
+        try:
+            body = to_say(st.session_state.get("studio_text", ""))
+        except TextError as exc:
+            runner.report(Problem(str(exc).capitalize() + ".", "edit the text and Speak again"))
             return
         try:
             runner.clear_problem()

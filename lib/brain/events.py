@@ -208,7 +208,7 @@ def parse(raw: dict[str, Any]) -> BrainEvent:
             t,
             str(resp.get("id", "")),
             str(resp.get("status", "")),
-            details.get("reason"),
+            details.get("reason") or (details.get("error") or {}).get("message"),
             resp.get("usage"),
             list(resp.get("output") or []),
         )

@@ -442,6 +442,8 @@ class RealtimeSession:
                 line.text, line.final = ev.text, True
             elif isinstance(ev, ResponseDone):
                 st.responses += 1
+                if ev.status == "failed" and ev.reason:
+                    st.problem = BrainProblem(f"the model failed: {ev.reason}", _FAILED_HINT)
                 if st.active_response == ev.response_id:
                     st.active_response = None
                     create_now, self._pending_create = self._pending_create, False
@@ -486,6 +488,9 @@ class RealtimeSession:
     def _record(self, ev: BrainEvent) -> None:
         if self._store is not None and self.record_id is not None:
             record_event(self._store, self.record_id, ev)
+
+
+_FAILED_HINT = "check the model in the session settings (the account must have access to it)"
 
 
 def _error_hint(code: str | None) -> str:

@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from lib.bridge.agents import PERSONAS
+from lib.text import MAX_SAY, clean
 
-MAX_TEXT: Final = 2000
+MAX_TEXT: Final = MAX_SAY
 MAX_TURNS: Final = 200
 RATE: Final = 24_000
 
@@ -65,7 +66,7 @@ DEMO_SCRIPT: Final = Script(
 def _check_text(text: Any, where: str) -> str:
     if not isinstance(text, str):
         raise ScriptError(f"{where}: `text` must be a string in quotes")
-    cleaned = "".join(ch for ch in text if ch.isprintable() or ch in "\n\t").strip()
+    cleaned = clean(text)
     if not cleaned:
         raise ScriptError(f"{where}: the text is empty — write what the user says")
     if len(cleaned) > MAX_TEXT:

@@ -48,6 +48,7 @@ class ResponseHost(Protocol):
     conversation: Conversation
     timing: ModelTiming
     speaker: Speaker
+    session: JsonDict
 
     async def send(self, payload: JsonDict) -> None: ...
 
@@ -72,6 +73,15 @@ class ResponseOptions:
     compose: Callable[[ResponseRun], Awaitable[Reply | None]]
 
 
+# Model ids the Realtime endpoint serves (production accepts the socket for others, then fails
+# every response with model_not_found).
+REALTIME_MODEL_PREFIXES = (
+    "gpt-realtime",
+    "gpt-4o-realtime-preview",
+    "gpt-4o-mini-realtime-preview",
+)
+
+
 @dataclass
 class ResponseRun:
     host: ResponseHost
@@ -82,6 +92,7 @@ class ResponseRun:
     output: list[JsonDict] = field(default_factory=list)
     out_tokens: TokenCount = field(default_factory=TokenCount)
     truncated: bool = False
+    failure: JsonDict | None = None  # status_details.error of a failed response
 
     def cancel(self, reason: str) -> None:
         if not self.cancelled.is_set():
@@ -134,6 +145,16 @@ class ResponseRun:
         cached = host.cached_tokens(input_tokens)
         await host.send(event("response.created", response=shell))
         await host.send(rate_limits(40000 - input_tokens.total))
+        model = str(host.session.get("model", ""))
+        if not model.startswith(REALTIME_MODEL_PREFIXES):
+            # As production: the socket opens for any model; each response then fails.
+            self.failure = {
+                "type": "invalid_request_error",
+                "code": "model_not_found",
+                "message": f"The model `{model}` does not exist or you do not have access to it.",
+            }
+            await self._done(shell, TokenCount(), TokenCount())
+            return
         try:
             reply = await opts.compose(self)
             if reply is not None:
@@ -321,7 +342,10 @@ class ResponseRun:
         await self._close_item(entry, "completed")
 
     async def _done(self, shell: JsonDict, input_tokens: TokenCount, cached: TokenCount) -> None:
-        if self.cancelled.is_set():
+        details: JsonDict | None
+        if self.failure is not None:
+            status, details = "failed", {"type": "failed", "error": self.failure}
+        elif self.cancelled.is_set():
             status, details = "cancelled", {"type": "cancelled", "reason": self.reason}
         elif self.truncated:
             status, details = "incomplete", {"type": "incomplete", "reason": "max_output_tokens"}

@@ -159,3 +159,18 @@ def test_push_to_talk_with_nothing_said_explains_itself(realtime, tmp_path):
         assert "speak for a moment" in problem.hint
     finally:
         s.shutdown()
+
+
+def test_an_unknown_model_says_so_and_the_turn_fails(realtime, tmp_path):
+    """As production: the socket opens; every response fails with model_not_found."""
+    s = session(realtime, tmp_path)
+    try:
+        s.start(RealtimeSettings(model="gpt-nonexistent", turn=TurnDetection(kind="push_to_talk")))
+        assert s.wait_connected().connected
+        s.send_text("Hello?")
+        wait_for(lambda: s.snapshot().problem is not None)
+        problem = s.snapshot().problem
+        assert "`gpt-nonexistent` does not exist" in problem.message
+        assert "model" in problem.hint
+    finally:
+        s.shutdown()

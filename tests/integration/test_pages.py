@@ -226,3 +226,46 @@ def test_conversation_settings_refuse_a_bad_chunk_strategy(monkeypatch, tmp_db, 
         "unknown strategy" in str(e.value) and "sentence:20" in str(e.value) for e in at.error
     )
     assert next(b for b in at.button if b.label == "Start").disabled
+
+
+def test_bad_studio_text_is_refused_or_cleaned_with_a_message(monkeypatch, tmp_db, local_heygen):
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    try:
+        at.button[0].click().run()
+        assert wait_state(at, ("live", "error")) == "live"
+        runner = at.session_state["studio_runner"]
+        at.text_area(key="studio_text").input("   \n\t ").run()
+        next(b for b in at.button if b.label == "Speak").click().run()
+        assert any("nothing to say" in str(e.value) for e in at.error)
+        assert runner.store.tasks(runner.snapshot().record_id).empty  # nothing was sent
+        # (Longer than 2,000 characters cannot be typed: the text box stops there.)
+        # Control characters are dropped; any script is spoken.
+        at.text_area(key="studio_text").input("Hello\x07 你好 مرحبا\x00 👋").run()
+        next(b for b in at.button if b.label == "Speak").click().run()
+        tasks = runner.store.tasks(runner.snapshot().record_id)
+        assert list(tasks["text"]) == ["Hello 你好 مرحبا 👋"]
+        deadline = time.monotonic() + 20
+        while runner.store.tasks(runner.snapshot().record_id)["status"].iloc[0] != "done":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        shutdown(at)
+
+
+@pytest.mark.parametrize("page", ["studio", "conversation", "latency", "costs", "sessions"])
+def test_a_corrupt_database_is_explained_on_every_page(monkeypatch, tmp_path, local_heygen, page):
+    bad = tmp_path / "avatarlab.db"
+    bad.write_bytes(b"not a database at all " * 200)
+    monkeypatch.setenv("AVATARLAB_DB", str(bad))
+    from lib import store as store_module
+
+    monkeypatch.setattr(store_module, "_shared", {})  # no Store cached from an earlier test
+    at = app_test(monkeypatch, str(bad), local_heygen.base_url)
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    if page == "conversation":
+        next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception, at.exception
+    shown = " ".join(str(e.value) for e in at.error)
+    assert "cannot open the database" in shown and "AVATARLAB_DB" in shown, shown

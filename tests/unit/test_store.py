@@ -51,3 +51,29 @@ def test_corrupt_file_gives_a_message_that_says_what_to_do(tmp_path):
     path.write_bytes(b"this is not a database" * 100)
     with pytest.raises(StoreError, match="AVATARLAB_DB"):
         Store(str(path))
+
+
+def test_a_corrupt_file_says_what_to_do(tmp_path):
+    bad = tmp_path / "avatarlab.db"
+    bad.write_bytes(b"this is not a database " * 100)
+    with pytest.raises(StoreError, match="Move the file aside or set AVATARLAB_DB"):
+        Store(str(bad))
+
+
+def test_a_locked_database_says_so_and_loses_nothing_already_written(tmp_path):
+    import sqlite3
+
+    path = str(tmp_path / "lab.db")
+    store = Store(path, timeout=0.2)
+    kept = store.insert("experiments", {"name": "before", "created_at": 1.0, "status": "done"})
+    holder = sqlite3.connect(path)
+    holder.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
+    try:
+        with pytest.raises(StoreError, match="locked by another program"):
+            store.insert("experiments", {"name": "during", "created_at": 2.0, "status": "done"})
+    finally:
+        holder.rollback()
+        holder.close()
+    store.insert("experiments", {"name": "after", "created_at": 3.0, "status": "done"})
+    names = list(store.frame("SELECT name FROM experiments ORDER BY created_at")["name"])
+    assert names == ["before", "after"] and store.get("experiments", kept) is not None
