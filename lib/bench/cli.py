@@ -11,6 +11,7 @@ BENCHES = {
     "avatar": "lib.bench.avatar",
     "bridge": "lib.bench.bridge",
     "realtime": "lib.bench.realtime",
+    "soak": "lib.bench.soak",
 }
 
 
@@ -19,15 +20,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("name", choices=sorted(BENCHES))
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--seconds", type=float, default=10.0, help="steady-state window")
-    parser.add_argument("--repeat", type=int, default=5, help="speak → mouth samples")
+    parser.add_argument("--repeat", type=int, default=5, help="samples or runs, where counted")
+    parser.add_argument("--sessions", type=int, help="soak: concurrent browser sessions (4)")
+    parser.add_argument("--minutes", type=float, help="soak: how long (10)")
     args = parser.parse_args(argv)
     import importlib
+    import inspect
 
     module = importlib.import_module(BENCHES[args.name])
+    extra = {k: v for k, v in (("sessions", args.sessions), ("minutes", args.minutes)) if v}
+    unknown = set(extra) - set(inspect.signature(module.run).parameters)
+    if unknown:
+        parser.error(f"{args.name} takes no --{', --'.join(sorted(unknown))}")
     result = module.run(
         seconds=args.seconds,
         repeat=args.repeat,
         progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        **extra,
     )
     if args.json:
         print(json.dumps(result, indent=2))

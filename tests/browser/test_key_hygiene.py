@@ -56,6 +56,21 @@ def app(servers, local_heygen, tmp_path_factory) -> Iterator[App]:
         yield running
 
 
+def goto(page, studio: StudioDriver, name: str) -> None:
+    """Open a page from the sidebar once the current one is idle (a click during a rerun
+    can be lost: try again)."""
+    for attempt in range(3):
+        studio.wait_idle(60_000)
+        page.get_by_role("link", name=name).click()
+        try:
+            page.get_by_role("heading", name=name).first.wait_for(timeout=20_000)
+            break
+        except playwright.TimeoutError:
+            if attempt == 2:
+                raise
+    studio.wait_idle(60_000)
+
+
 def leaks(text: str) -> list[str]:
     return [m for m in MARKERS if m in text]
 
@@ -110,8 +125,7 @@ def test_no_key_reaches_the_browser_logs_database_or_exports(app, tmp_path):
         studio.click("Stop")
 
         # A conversation with the OpenAI client, keyed, on the local Realtime server.
-        page.get_by_role("link", name="Conversation").click()
-        page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
+        goto(page, studio, "Conversation")
         studio.wait_idle()
         studio.click("Start")
         page.get_by_text("Listening", exact=True).first.wait_for(timeout=60_000)
@@ -123,9 +137,7 @@ def test_no_key_reaches_the_browser_logs_database_or_exports(app, tmp_path):
         studio.click("Stop")
 
         for name in ("Latency", "Costs", "Experiments", "Sessions", "Settings"):
-            page.get_by_role("link", name=name).click()
-            page.get_by_role("heading", name=name).first.wait_for(timeout=30_000)
-            studio.wait_idle()
+            goto(page, studio, name)
             page.wait_for_timeout(1000)
             snapshot()
             if name == "Sessions":

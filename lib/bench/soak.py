@@ -1,0 +1,218 @@
+"""`python -m lib bench soak --sessions 4 --minutes 10 --json`: concurrent conversations on
+the embedded default, in real browser tabs, for a while.
+
+One Chromium whose fake microphone loops two spoken questions (the project's test utterances)
+with pauses; `--sessions` tabs each hold a Conversation (voice model + avatar + bridge). Every
+few seconds: decoded fps per stream (WebRTC stats), resident memory of the app and the local
+servers. At the end: end-to-end latency of the recorded turns, memory growth after warm-up,
+turns recorded vs turns spoken (what the mic played while connected), and the sessions left
+open after Stop (on the local server and in the store).
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+import wave
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import httpx
+import numpy as np
+
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, ROOT, streamlit_app
+from lib.bench.studio_driver import StudioDriver
+from lib.emulators.process import start_emulator
+
+FIXTURES: Final = ROOT / "tests" / "fixtures" / "speech"
+QUESTIONS: Final = ("piper_hours.wav", "piper_parking.wav")
+PAUSE_S: Final = 12.0  # after each question: the answer is spoken before the next one
+WARMUP_S: Final = 60.0
+TARGETS: Final = {"fps_per_stream": 20, "memory_growth_percent": 10, "sessions_left_open": 0}
+Progress = Callable[[str], None]
+
+
+def soak_wav(folder: Path) -> tuple[Path, float, int]:
+    """The looping mic file: (path, loop seconds, questions per loop)."""
+    rng = np.random.default_rng(1)
+    parts, rate = [], 24_000
+    for name in QUESTIONS:
+        with wave.open(str(FIXTURES / name)) as w:
+            rate = w.getframerate()
+            parts.append(np.frombuffer(w.readframes(w.getnframes()), np.int16))
+        parts.append(rng.normal(0, 15, int(rate * PAUSE_S)).astype(np.int16))
+    pcm = np.concatenate(parts)
+    path = folder / "soak.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path, len(pcm) / rate, len(QUESTIONS)
+
+
+def live_sessions(base_url: str) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{base_url}/v1/streaming.list", headers={"x-api-key": "local"}, timeout=10)
+    resp.raise_for_status()
+    return list(resp.json()["data"]["sessions"])
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the app starts helpers)."""
+    total = 0.0
+    pids = [pid]
+    while pids:
+        p = pids.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            children = Path(f"/proc/{p}/task/{p}/children").read_text().split()
+            pids.extend(int(c) for c in children)
+        except OSError:
+            continue
+    return total
+
+
+def run(
+    *,
+    seconds: float = 0.0,
+    repeat: int = 1,
+    sessions: int = 4,
+    minutes: float = 10.0,
+    progress: Progress = print,
+) -> dict[str, Any]:
+    from playwright.sync_api import sync_playwright
+
+    from lib.store import Store
+
+    tmp = Path(tempfile.mkdtemp(prefix="avatarlab-soak-"))
+    wav, loop_s, per_loop = soak_wav(tmp)
+    heygen = start_emulator("heygen", "--concurrency-limit", str(max(3, sessions + 2)))
+    realtime = start_emulator("realtime", "--ttft-ms", "0")
+    samples: list[dict[str, Any]] = []
+    streams: list[dict[str, Any]] = []
+    try:
+        env = {
+            "AVATARLAB_LOCAL_HEYGEN_URL": heygen.base_url,
+            "AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url,
+        }
+        with streamlit_app(tmp, env) as app, sync_playwright() as p:
+            browser = p.chromium.launch(
+                executable_path=CHROMIUM,
+                headless=True,
+                args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+            )
+            pids = [app.proc.pid, heygen.proc.pid, realtime.proc.pid]
+            drivers = []
+            for n in range(sessions):
+                context = browser.new_context()
+                context.add_init_script(PC_SPY)
+                page = context.new_page()
+                drv = StudioDriver(page)
+                page.goto(app.url)
+                page.get_by_role("link", name="Conversation").click()
+                page.get_by_role("heading", name="Conversation").wait_for(timeout=60_000)
+                drv.wait_idle(60_000)
+                drv.click("Start")
+                progress(f"stream {n + 1}/{sessions} started")
+                drivers.append(drv)
+            connected_at: list[float | None] = [None] * sessions
+            t_end = time.monotonic() + minutes * 60
+            t0 = time.monotonic()
+            last_frames = [0] * sessions
+            last_t = time.monotonic()
+            while time.monotonic() < t_end:
+                drivers[0].page.wait_for_timeout(5000)
+                now = time.monotonic()
+                row: dict[str, Any] = {
+                    "t_s": round(now - t0, 1),
+                    "rss_mb": sum(rss_mb(x) for x in pids),
+                }
+                fps: list[float | None] = []
+                for i, drv in enumerate(drivers):
+                    try:
+                        stats = drv.stats()
+                    except Exception:  # noqa: BLE001 - the iframe may be re-rendering
+                        fps.append(None)
+                        continue
+                    video = stats.get("video") or {}
+                    frames = int(video.get("framesDecoded") or 0)
+                    if stats.get("state") == "connected" and connected_at[i] is None:
+                        connected_at[i] = time.monotonic()
+                    fps.append(round((frames - last_frames[i]) / (now - last_t), 1))
+                    last_frames[i] = frames
+                last_t = now
+                row["fps"] = fps
+                samples.append(row)
+                progress(f"{row['t_s']:.0f} s · fps {fps} · {row['rss_mb']:.0f} MB")
+            for drv in drivers:
+                drv.page.get_by_role("button", name="Stop", exact=True).click()
+            drivers[0].page.wait_for_timeout(5000)
+            browser.close()
+            ended = time.monotonic()
+        deadline = time.monotonic() + 15
+        left = live_sessions(heygen.base_url)
+        while left and time.monotonic() < deadline:
+            time.sleep(0.5)
+            left = live_sessions(heygen.base_url)
+        store = Store(str(tmp / "avatarlab.db"))
+        open_rows = store.frame(
+            "SELECT COUNT(*) AS n FROM avatar_sessions WHERE status IN ('starting', 'live')"
+        )["n"][0]
+        turns = store.frame(
+            """SELECT t.*, c.id AS conv FROM turns t JOIN conversations c
+               ON t.conversation_id = c.id WHERE t.source = 'voice'"""
+        )
+        e2e = ((turns["avatar_start_at"] - turns["speech_end_at"]) * 1000).dropna()
+        convs = list(dict.fromkeys(turns["conv"]))
+        for i, conv in enumerate(convs):
+            mine = turns[turns["conv"] == conv]
+            heard = connected_at[i] if i < len(connected_at) else None
+            spoken = int((ended - heard) / loop_s * per_loop) if heard else None
+            streams.append(
+                {
+                    "turns_recorded": len(mine),
+                    "turns_with_words": int((mine["user_text"].fillna("") != "").sum()),
+                    "turns_spoken_estimate": spoken,
+                    "statuses": {str(k): int(v) for k, v in mine["status"].value_counts().items()},
+                }
+            )
+    finally:
+        heygen.stop()
+        realtime.stop()
+    steady = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
+    per_stream = []
+    for i in range(sessions):
+        values = [s["fps"][i] for s in steady if s["fps"][i] is not None]
+        per_stream.append(
+            {
+                "median": statistics.median(values) if values else None,
+                "min": min(values, default=None),
+            }
+        )
+    base, last = (steady[0]["rss_mb"], samples[-1]["rss_mb"]) if samples else (0.0, 0.0)
+    growth = 100 * (last - base) / base if base else None
+    return {
+        "sessions": sessions,
+        "minutes": minutes,
+        "fps_per_stream": per_stream,
+        "e2e_ms": {
+            "p50": round(float(e2e.median()), 1) if len(e2e) else None,
+            "p90": round(float(e2e.quantile(0.9)), 1) if len(e2e) >= 10 else None,
+            "n": len(e2e),
+        },
+        "memory_mb": {"after_warmup": round(base, 1), "end": round(last, 1)},
+        "memory_growth_percent": round(growth, 1) if growth is not None else None,
+        "streams": streams,
+        "sessions_left_open": {"local_server": len(left), "store": int(open_rows)},
+        "samples": len(samples),
+        "targets": TARGETS,
+        "meets_targets": {
+            "fps": all((s["median"] or 0) >= TARGETS["fps_per_stream"] for s in per_stream),
+            "memory": growth is not None and growth <= TARGETS["memory_growth_percent"],
+            "no_sessions_left": len(left) == 0 and int(open_rows) == 0,
+        },
+    }
