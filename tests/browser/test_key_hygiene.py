@@ -56,6 +56,20 @@ def app(servers, local_heygen, tmp_path_factory) -> Iterator[App]:
         yield running
 
 
+def choose_provider(page, studio: StudioDriver, label: str) -> None:
+    """Pick the Studio's provider and wait for the page to have rerun with it."""
+    box = page.get_by_role("combobox", name="Provider")
+    box.click()
+    page.get_by_role("option", name=label).click()
+    page.wait_for_function(
+        "(want) => document.querySelector('input[aria-label=\"Provider\"]').value === want",
+        arg=label,
+        timeout=30_000,
+    )
+    page.wait_for_timeout(1500)  # the rerun starts a moment after the choice
+    studio.wait_idle(60_000)
+
+
 def goto(page, studio: StudioDriver, name: str) -> None:
     """Open a page from the sidebar once the current one is idle (a click during a rerun
     can be lost: try again)."""
@@ -105,17 +119,15 @@ def test_no_key_reaches_the_browser_logs_database_or_exports(app, tmp_path):
             seen.extend(f.content() for f in page.frames if f is not page.main_frame)
 
         # The Studio on the real HeyGen client (the local server plays HeyGen, keyed).
-        page.get_by_role("combobox", name="Provider").click()
-        page.get_by_role("option", name="HeyGen Interactive Avatar (v1)").click()
-        studio.wait_idle()
+        choose_provider(page, studio, "HeyGen Interactive Avatar (v1)")
         studio.click("Start")
-        page.wait_for_timeout(3000)  # the LiveKit join fails here (no LiveKit server): an error
+        # The LiveKit join fails here (there is no LiveKit server): the page says so.
+        page.get_by_text("LiveKit").first.wait_for(timeout=90_000)
         snapshot()
         studio.click("Stop")
+        studio.wait_idle(60_000)
         # …and the embedded one, speaking.
-        page.get_by_role("combobox", name="Provider").click()
-        page.get_by_role("option", name="Local (embedded HeyGen-compatible server)").click()
-        studio.wait_idle()
+        choose_provider(page, studio, "Local (embedded HeyGen-compatible server)")
         studio.click("Start")
         studio.live()
         studio.type_text("Keys stay on the server.")
@@ -123,6 +135,7 @@ def test_no_key_reaches_the_browser_logs_database_or_exports(app, tmp_path):
         page.wait_for_timeout(2000)
         snapshot()
         studio.click("Stop")
+        studio.wait_idle(60_000)
 
         # A conversation with the OpenAI client, keyed, on the local Realtime server.
         goto(page, studio, "Conversation")

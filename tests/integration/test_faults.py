@@ -166,8 +166,20 @@ def test_idle_expiry_ends_the_avatar_and_the_conversation_says_so(conv_on, fault
     fault(faulty_heygen, "idle_expiry")
     wait_for(lambda: conv.snapshot().state == "audio_only", 10)
     assert "ROOM_DELETED" in (conv.snapshot().banner or "")
-    row = conv.store.frame("SELECT status, stop_reason FROM avatar_sessions").iloc[-1]
-    assert row["status"] == "stopped" and row["stop_reason"] == "ROOM_DELETED"
+    row = wait_for(  # the runner records the end right after the event
+        lambda: next(
+            (
+                r
+                for r in conv.store.frame(
+                    "SELECT status, stop_reason FROM avatar_sessions"
+                ).to_dict("records")
+                if r["status"] == "stopped"
+            ),
+            None,
+        ),
+        10,
+    )
+    assert row["stop_reason"] == "ROOM_DELETED"
 
 
 def test_stalled_and_slow_video_are_noticed_and_recover(tmp_path, faulty_heygen):
