@@ -122,15 +122,25 @@ def test_over_the_limit_shows_the_message(monkeypatch, tmp_db):
         emu.stop()
 
 
-def test_unknown_custom_avatar_is_refused_with_what_to_do(monkeypatch, tmp_db, local_heygen):
+@pytest.mark.parametrize(
+    ("field", "value", "names"),
+    [
+        ("custom_avatar", "Ghost_public", "avatar"),
+        ("custom_voice", "no-such-voice", "voice"),
+    ],
+)
+def test_unknown_custom_avatar_or_voice_is_refused_with_what_to_do(
+    monkeypatch, tmp_db, local_heygen, field, value, names
+):
     at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
     at.run()
     try:
-        at.text_input(key="custom_avatar").input("Ghost_public").run()
+        at.text_input(key=field).input(value).run()
         at.button[0].click().run()
         assert wait_state(at, ("error", "live")) == "error"
         at.run()
-        assert any("Invalid parameter" in e.value for e in at.error)
+        errors = [str(e.value) for e in at.error]
+        assert any("Invalid parameter" in e and names in e.lower() for e in errors), errors
         assert "What to do" in texts(at)
     finally:
         shutdown(at)
