@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import pandas as pd
 import streamlit as st
 
 from lib.analytics import Filters
+from lib.export import FORMATS, MIME, export_bytes
 from lib.store import Store
 
 
@@ -70,3 +72,17 @@ def filter_bar(store: Store, key: str) -> Filters:
         since=since,
         until=until,
     )
+
+
+def downloads(name: str, table: pd.DataFrame, key: str, file_stem: str | None = None) -> None:
+    """One download button per export format, labelled `name · CSV` and so on."""
+    cols = st.columns(len(FORMATS))
+    stem = file_stem or name.replace(" ", "-")
+    for col, fmt in zip(cols, FORMATS, strict=True):
+        col.download_button(
+            f"{name} · {fmt.upper()}",
+            export_bytes(table, fmt),
+            file_name=f"{stem}.{fmt}",
+            mime=MIME[fmt],
+            key=f"{key}-{fmt}",
+        )

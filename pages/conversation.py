@@ -31,12 +31,12 @@ from lib.bridge.records import interview_answers, turn_table
 from lib.bridge.timeline import Turn
 from lib.charts import waterfall_figure
 from lib.engines.personas import DEFAULT_QUESTIONS
-from lib.export import FORMATS, MIME, export_bytes
 from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
+from lib.ui import downloads
 from lib.webrtc import RTC_CONFIGURATION, prepare
 
 CONV_KEY = "conversation_live"
@@ -462,15 +462,7 @@ def render_exports(record_id: str) -> None:
             st.dataframe(answers, hide_index=True)
             tables["interview"] = answers
         for name, table in tables.items():
-            buttons = st.columns(len(FORMATS))
-            for col, fmt in zip(buttons, FORMATS, strict=True):
-                col.download_button(
-                    f"{name} · {fmt.upper()}",
-                    export_bytes(table, fmt),
-                    file_name=f"conversation-{record_id[:8]}-{name}.{fmt}",
-                    mime=MIME[fmt],
-                    key=f"export-{name}-{fmt}",
-                )
+            downloads(name, table, f"export-{name}", f"conversation-{record_id[:8]}-{name}")
 
 
 last = st.session_state.get(LAST_KEY)

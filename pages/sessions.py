@@ -9,20 +9,8 @@ import pandas as pd
 import streamlit as st
 
 from lib.bridge.records import transcript, turn_table
-from lib.export import FORMATS, MIME, export_bytes
 from lib.store import Store, StoreError, open_store
-
-
-def downloads(name: str, table: pd.DataFrame, key: str) -> None:
-    cols = st.columns(len(FORMATS))
-    for col, fmt in zip(cols, FORMATS, strict=True):
-        col.download_button(
-            f"{name} · {fmt.upper()}",
-            export_bytes(table, fmt),
-            file_name=f"{name.replace(' ', '-')}.{fmt}",
-            mime=MIME[fmt],
-            key=f"{key}-{fmt}",
-        )
+from lib.ui import downloads
 
 
 def when(ts: float) -> str:

@@ -37,7 +37,7 @@ from lib.brain.events import (
     TranscriptDone,
     parse,
 )
-from lib.brain.record import record_event
+from lib.brain.record import record_event, record_stopped
 from lib.brain.settings import RealtimeSettings
 from lib.config import Secret
 from lib.loop_thread import LoopThread
@@ -248,14 +248,7 @@ class RealtimeSession:
                 self._loop.run(self._close(), timeout=10)
         with self._lock:
             self._st.state, self._st.connected = "offline", False
-        if self._store is not None and self.record_id is not None:
-            row = self._store.get("brain_sessions", self.record_id)
-            if row and row["status"] != "failed":
-                self._store.update(
-                    "brain_sessions",
-                    self.record_id,
-                    {"stopped_at": time.time(), "status": "stopped"},
-                )
+        record_stopped(self._store, self.record_id)
 
     def shutdown(self) -> None:
         self.stop()

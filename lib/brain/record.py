@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from lib.brain.events import (
@@ -59,3 +60,12 @@ def record_event(store: Store, session_id: str, ev: BrainEvent) -> None:
             "payload": json.dumps(payload, sort_keys=True) if payload else None,
         },
     )
+
+
+def record_stopped(store: Store | None, session_id: str | None) -> None:
+    """The model session ended by us (a failed one keeps its failure)."""
+    if store is None or session_id is None:
+        return
+    row = store.get("brain_sessions", session_id)
+    if row and row["status"] != "failed":
+        store.update("brain_sessions", session_id, {"stopped_at": time.time(), "status": "stopped"})

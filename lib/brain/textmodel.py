@@ -28,7 +28,7 @@ from lib.brain.events import (
     TextDone,
 )
 from lib.brain.realtime import BrainProblem, BrainSnapshot, Line, TurnState
-from lib.brain.record import record_event
+from lib.brain.record import record_event, record_stopped
 from lib.brain.settings import RealtimeSettings
 from lib.config import Secret
 from lib.loop_thread import LoopThread
@@ -153,14 +153,7 @@ class TextModelSession:
             self._loop.close()
         with self._lock:
             self._state = "offline"
-        if self._store is not None and self.record_id is not None:
-            row = self._store.get("brain_sessions", self.record_id)
-            if row and row["status"] != "failed":
-                self._store.update(
-                    "brain_sessions",
-                    self.record_id,
-                    {"stopped_at": time.time(), "status": "stopped"},
-                )
+        record_stopped(self._store, self.record_id)
 
     def snapshot(self) -> BrainSnapshot:
         with self._lock:

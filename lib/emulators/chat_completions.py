@@ -22,9 +22,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from lib.emulators.faults import FAULTS
 from lib.emulators.realtime_model import ModelTiming, split_deltas
-from lib.emulators.realtime_turns import DEFAULT_PERSONA, persona_of, persona_questions
+from lib.emulators.realtime_turns import cached_responder
 from lib.emulators.realtime_usage import text_tokens
-from lib.engines.responder import Responder, make_responder
+from lib.engines.responder import Responder
 
 KEYS_URL = "https://platform.openai.com/account/api-keys"
 ROLES = frozenset({"system", "developer", "user", "assistant"})
@@ -54,17 +54,6 @@ class ChatModel:
         self.api_key = api_key
         self.timing = timing
         self._responders: dict[str, Responder] = {}
-
-    def _responder(self, system: str) -> Responder:
-        persona, questions = persona_of(system), persona_questions(system)
-        key = f"{persona}|{'|'.join(questions)}"
-        if key not in self._responders:
-            options = {"questions": questions} if persona == "interviewer" and questions else {}
-            try:
-                self._responders[key] = make_responder(persona, **options)
-            except (KeyError, ValueError):
-                self._responders[key] = make_responder(DEFAULT_PERSONA)
-        return self._responders[key]
 
     def _refusal(self, request: Request) -> JSONResponse | None:
         path = request.url.path
@@ -127,7 +116,8 @@ class ChatModel:
         system = " ".join(t for r, t in convo if r in ("system", "developer"))
         dialog = [(r, t) for r, t in convo if r in ("user", "assistant")]
         user_text = next((t for r, t in reversed(dialog) if r == "user"), "")
-        reply = await asyncio.to_thread(self._responder(system).reply, user_text, dialog[:-1])
+        responder = cached_responder(self._responders, system)
+        reply = await asyncio.to_thread(responder.reply, user_text, dialog[:-1])
         text = reply.text or "Sorry, I can't look that up in this chat."
         prompt_tokens = sum(text_tokens(t) for _, t in convo)
         usage = {

@@ -40,15 +40,9 @@ from lib.emulators.realtime_response import (
     ResponseOptions,
     ResponseRun,
 )
-from lib.emulators.realtime_turns import (
-    DEFAULT_PERSONA,
-    compose_reply,
-    persona_of,
-    persona_questions,
-    take_input_audio,
-)
+from lib.emulators.realtime_turns import cached_responder, compose_reply, take_input_audio
 from lib.emulators.realtime_usage import TokenCount, cached_share, transcription_usage
-from lib.engines.responder import Reply, Responder, make_responder
+from lib.engines.responder import Reply, Responder
 
 log = logging.getLogger(__name__)
 
@@ -472,25 +466,21 @@ class RealtimeSession:
             metadata=params.get("metadata"),
             in_conversation=params.get("conversation", "auto") != "none",
             max_output_tokens=max_tokens if isinstance(max_tokens, int) else None,
-            compose=self._composer(
-                list(self.conversation.entries),
-                persona_of(instructions),
-                persona_questions(instructions),
-            ),
+            compose=self._composer(list(self.conversation.entries), instructions),
         )
         run = ResponseRun(self, opts)
         self.active = run
         self._spawn(self._run_response(run))
 
     def _composer(
-        self, snapshot: list[Entry], persona: str, questions: tuple[str, ...] = ()
+        self, snapshot: list[Entry], instructions: str | None
     ) -> Callable[[ResponseRun], Awaitable[Reply | None]]:
         async def compose(run: ResponseRun) -> Reply | None:
             # The real model hears the audio itself; the responder needs the words first.
             for entry in snapshot:
                 if entry.transcript is not None and await run.race(entry.transcript) is None:
                     return None
-            responder = self._responder(persona, questions)
+            responder = cached_responder(self._responders, instructions)
             return await run.race(asyncio.to_thread(compose_reply, responder, snapshot))
 
         return compose
@@ -501,16 +491,6 @@ class RealtimeSession:
         finally:
             if self.active is run:
                 self.active = None
-
-    def _responder(self, persona: str, questions: tuple[str, ...] = ()) -> Responder:
-        key = f"{persona}|{'|'.join(questions)}"
-        if key not in self._responders:
-            options = {"questions": questions} if persona == "interviewer" and questions else {}
-            try:
-                self._responders[key] = make_responder(persona, **options)
-            except (KeyError, ValueError):
-                self._responders[key] = make_responder(DEFAULT_PERSONA)
-        return self._responders[key]
 
     def cached_tokens(self, input_tokens: TokenCount) -> TokenCount:
         cached = cached_share(input_tokens, self._last_input)

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from lib.emulators.realtime_conversation import Entry
 from lib.emulators.realtime_events import JsonDict
 from lib.emulators.realtime_response import TRANSFER_PREFIX
-from lib.engines.responder import Reply, Responder, ToolCall
+from lib.engines.responder import Reply, Responder, ToolCall, make_responder
 
 DEFAULT_PERSONA = "concierge"
 _PERSONA = re.compile(r"persona:\s*([A-Za-z_-]+)")
@@ -26,6 +26,20 @@ _QUESTIONS = re.compile(r"questions:\s*(.+)$", re.S)
 def persona_of(instructions: str | None) -> str:
     match = _PERSONA.search(instructions or "")
     return match.group(1).lower() if match else DEFAULT_PERSONA
+
+
+def cached_responder(cache: dict[str, Responder], instructions: str | None) -> Responder:
+    """The scripted persona the instructions name (`persona:<name>`, an interviewer's
+    `questions: a | b`), made once per persona and question list; unknown → the default."""
+    persona, questions = persona_of(instructions), persona_questions(instructions)
+    key = f"{persona}|{'|'.join(questions)}"
+    if key not in cache:
+        options = {"questions": questions} if persona == "interviewer" and questions else {}
+        try:
+            cache[key] = make_responder(persona, **options)
+        except (KeyError, ValueError):
+            cache[key] = make_responder(DEFAULT_PERSONA)
+    return cache[key]
 
 
 def persona_questions(instructions: str | None) -> tuple[str, ...]:
