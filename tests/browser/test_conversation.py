@@ -33,7 +33,7 @@ VOICE_STAGES = (
     "first_chunk_at",
     "avatar_start_at",
 )
-GAP_S = 3.5  # quiet after the first question: the avatar is answering when the second comes
+GAP_S = 5.5  # quiet after the first question: the avatar is answering when the second comes
 
 
 def read_wav(name: str) -> tuple[int, np.ndarray]:
