@@ -58,6 +58,7 @@ TurnState = Literal[
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
 BUSY_CODE = "conversation_already_has_active_response"
+CONNECT_TIMEOUT_S = 15.0
 Subscriber = Callable[[BrainEvent], None]
 
 
@@ -358,7 +359,8 @@ class RealtimeSession:
         assert self._settings is not None
         try:
             manager = client.realtime.connect(model=self._settings.model)
-            conn = await manager.__aenter__()
+            # A handshake that never completes must become a retry the page can show.
+            conn = await asyncio.wait_for(manager.__aenter__(), CONNECT_TIMEOUT_S)
         except Exception as exc:
             if _status_of(exc) in (401, 403) or "401" in str(exc):
                 raise AuthRefused(f"the voice model refused the API key ({exc})") from exc

@@ -163,6 +163,16 @@ class Bridge:
         with self._lock:
             self._barge_in_locked(time.time(), why, force=True)
 
+    def end(self, why: str) -> None:
+        """The conversation is stopping: a turn still open is stored as interrupted."""
+        with self._lock:
+            turn = self._turn
+            if turn is not None and turn.status == "open":
+                now = time.time()
+                self.timeline.stamp(turn, "interrupted_at", now)
+                self.timeline.note(turn, "stopped", why, now)
+                self._close_interrupted(turn, now)
+
     def abandon(self, why: str) -> None:
         """Give up on the open turn (e.g. a sweep's turn timed out): stored as failed."""
         with self._lock:

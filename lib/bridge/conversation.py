@@ -59,7 +59,8 @@ from lib.store import Store
 
 log = logging.getLogger(__name__)
 
-SLOW_MODEL_S: Final = 3.0  # no first delta this long after the user finished: "waiting"
+SLOW_MODEL_S: Final = 3.0
+START_TIMEOUT_S: Final = 60.0  # no first delta this long after the user finished: "waiting"
 State = Literal["starting", "live", "audio_only", "ended", "failed"]
 # Personas whose agent speaks first (a greeting or the first interview question).
 SPEAKS_FIRST: Final = frozenset({"interviewer", "greeter"})
@@ -197,8 +198,9 @@ class Conversation:
                 self.shutdown()
 
     def _watch_start(self) -> None:
-        """Record when each side became ready; fall back to audio-only if the avatar fails."""
-        deadline = time.monotonic() + 60
+        """Record when each side became ready; fall back to audio-only if the avatar fails;
+        say so if the voice model never connects."""
+        deadline = time.monotonic() + START_TIMEOUT_S
         greeted = False
         while time.monotonic() < deadline and not self._closed:
             snap = self.runner.snapshot()
@@ -224,6 +226,20 @@ class Conversation:
                     self.brain.respond()
                 return
             time.sleep(0.02)
+        if self._closed:
+            return
+        if self._brain_ready is None:
+            self._finish(
+                "failed",
+                f"the voice model did not connect within {START_TIMEOUT_S:.0f} s",
+            )
+            with self._lock:
+                self._banner = (
+                    f"The voice model did not connect within {START_TIMEOUT_S:.0f} s — "
+                    "press Stop, then Start again (the Settings page shows which model is used)."
+                )
+        elif self._state == "starting":  # the model is there, the avatar never came
+            self._fall_back(f"the avatar did not start within {START_TIMEOUT_S:.0f} s")
 
     def _greets(self) -> bool:
         return (
@@ -238,6 +254,7 @@ class Conversation:
             return
         self._closed = True
         self.mic.enabled = False
+        self.bridge.end("the conversation was stopped")
         try:
             self.brain.shutdown()
         finally:

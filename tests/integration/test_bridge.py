@@ -328,3 +328,65 @@ def test_holding_the_mic_while_the_avatar_speaks(conversation):
     assert not conv.mic.enabled  # half duplex: what the user says now is not sent
     finished_turn(conv, 1)
     wait_for(lambda: conv.mic.enabled, 5, "the mic to open again")
+
+
+def test_stopping_mid_answer_stores_the_turn_as_interrupted(conversation):
+    conv = conversation(bridge=BridgeConfig(chunking="sentence:20"))
+    conv.send_text(PRICES)
+    wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")
+    conv.shutdown()
+    row = conv.store.frame("SELECT * FROM turns").iloc[0]
+    assert row["status"] == "interrupted" and row["interrupted_at"] >= row["avatar_start_at"]
+    chunks = conv.store.frame("SELECT status FROM chunks WHERE turn_id = ?", (row["id"],))
+    assert "speaking" not in set(chunks["status"]) and "sent" not in set(chunks["status"])
+    assert conv.store.get("conversations", conv.record_id)["status"] == "stopped"
+
+
+def test_a_model_that_never_answers_the_handshake_is_reported(tmp_path, local_heygen, monkeypatch):
+    """A server that accepts the connection and then says nothing: the session retries
+    (and says so), and the conversation says the model did not connect."""
+    import socket
+    import threading
+
+    from lib.brain import realtime as realtime_module
+    from lib.bridge import conversation as conversation_module
+    from lib.bridge.conversation import Conversation, ConversationConfig
+    from lib.store import Store
+    from tests.integration.bridge_conftest import PTT, runner_for
+
+    monkeypatch.setattr(realtime_module, "CONNECT_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(conversation_module, "START_TIMEOUT_S", 3.0)
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)
+    held: list[socket.socket] = []
+    threading.Thread(
+        target=lambda: held.extend(silent.accept()[0] for _ in range(8)), daemon=True
+    ).start()
+    store = Store(str(tmp_path / "lab.db"))
+    from lib.brain.realtime import RealtimeSession
+    from lib.config import Secret
+
+    brain = RealtimeSession(
+        api_key=Secret("k"),
+        websocket_base_url=f"ws://127.0.0.1:{silent.getsockname()[1]}/v1",
+        provider="local",
+        store=store,
+    )
+    conv = Conversation(
+        store,
+        ConversationConfig(avatar="local", quality="low", turn=PTT, greet=False),
+        runner=runner_for(local_heygen.base_url, store),
+        brain=brain,
+        heartbeat_timeout_s=None,
+    )
+    try:
+        conv.start()
+        wait_for(lambda: "reconnecting" in str(conv.brain.snapshot().problem), 10)
+        banner = wait_for(lambda: conv.snapshot().banner, 10)
+        assert "did not connect within 3 s" in banner and "Stop" in banner
+        row = store.get("conversations", conv.record_id)
+        assert row["status"] == "failed" and "did not connect" in row["error"]
+    finally:
+        conv.shutdown()
+        silent.close()
