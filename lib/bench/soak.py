@@ -11,6 +11,7 @@ open after Stop (on the local server and in the store).
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -57,6 +58,42 @@ def live_sessions(base_url: str) -> list[dict[str, Any]]:
     resp = httpx.get(f"{base_url}/v1/streaming.list", headers={"x-api-key": "local"}, timeout=10)
     resp.raise_for_status()
     return list(resp.json()["data"]["sessions"])
+
+
+def tree(pid: int) -> list[int]:
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            todo.extend(int(c) for c in Path(f"/proc/{p}/task/{p}/children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
+def cpu_s(roots: list[int]) -> float:
+    """CPU seconds of some processes and all their children, each counted once."""
+    total = 0.0
+    for p in {q for r in roots for q in tree(r)}:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def browser_pids() -> list[int]:
+    out = []
+    for d in Path("/proc").iterdir():
+        if d.name.isdigit():
+            try:
+                if "chromium" in (d / "comm").read_text():
+                    out.append(int(d.name))
+            except OSError:
+                continue
+    return out
 
 
 def rss_mb(pid: int) -> float:
@@ -106,6 +143,13 @@ def run(
                 args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
             )
             pids = [app.proc.pid, heygen.proc.pid, realtime.proc.pid]
+            groups = {
+                "app": [app.proc.pid],
+                "avatar_server": [heygen.proc.pid],
+                "realtime_server": [realtime.proc.pid],
+            }
+            cpu_start: dict[str, float] = {}
+            cpu_t0 = 0.0
             drivers = []
             for n in range(sessions):
                 context = browser.new_context()
@@ -127,6 +171,10 @@ def run(
             while time.monotonic() < t_end:
                 drivers[0].page.wait_for_timeout(5000)
                 now = time.monotonic()
+                if not cpu_start and now - t0 >= min(WARMUP_S, minutes * 30):
+                    groups["browser"] = browser_pids()
+                    cpu_start = {g: cpu_s(ps) for g, ps in groups.items()}
+                    cpu_t0 = now
                 row: dict[str, Any] = {
                     "t_s": round(now - t0, 1),
                     "rss_mb": sum(rss_mb(x) for x in pids),
@@ -148,6 +196,17 @@ def run(
                 row["fps"] = fps
                 samples.append(row)
                 progress(f"{row['t_s']:.0f} s · fps {fps} · {row['rss_mb']:.0f} MB")
+            cpu_percent = (
+                {
+                    g: round(
+                        100 * (cpu_s(ps) - cpu_start[g]) / (time.monotonic() - cpu_t0),
+                        1,
+                    )
+                    for g, ps in groups.items()
+                }
+                if cpu_start
+                else {}
+            )
             for drv in drivers:
                 drv.page.get_by_role("button", name="Stop", exact=True).click()
             drivers[0].page.wait_for_timeout(5000)
@@ -209,6 +268,7 @@ def run(
         "streams": streams,
         "sessions_left_open": {"local_server": len(left), "store": int(open_rows)},
         "samples": len(samples),
+        "cpu_percent_of_one_core": cpu_percent,
         "targets": TARGETS,
         "meets_targets": {
             "fps": all((s["median"] or 0) >= TARGETS["fps_per_stream"] for s in per_stream),
