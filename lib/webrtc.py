@@ -9,6 +9,14 @@ _patched = False
 # No STUN/TURN: media stays on this machine or the LAN, and without this streamlit-webrtc
 # would inject Google's STUN server, which is unreachable offline and slows ICE gathering.
 RTC_CONFIGURATION: dict[str, Any] = {"iceServers": []}
+# The avatar's <video> and <audio> in the pages: plays by itself, inline, no controls.
+VIDEO_HTML_ATTRS: dict[str, Any] = {
+    "autoPlay": True,
+    "playsInline": True,
+    "controls": False,
+    "style": {"width": "100%", "borderRadius": "12px"},
+}
+AUDIO_HTML_ATTRS: dict[str, Any] = {"autoPlay": True, "muted": False}
 
 
 def prepare() -> None:

@@ -37,7 +37,7 @@ from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
 from lib.ui import downloads
-from lib.webrtc import RTC_CONFIGURATION, prepare
+from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
 
 CONV_KEY = "conversation_live"
 LAST_KEY = "conversation_last_record"
@@ -405,13 +405,8 @@ if conversation is not None:
                 st.session_state, "conversation_video", conversation.media
             ),
             desired_playing_state=True,
-            video_html_attrs={
-                "autoPlay": True,
-                "playsInline": True,
-                "controls": False,
-                "style": {"width": "100%", "borderRadius": "12px"},
-            },
-            audio_html_attrs={"autoPlay": True, "muted": False},
+            video_html_attrs=VIDEO_HTML_ATTRS,
+            audio_html_attrs=AUDIO_HTML_ATTRS,
         )
         conv = conversation  # a plain name keeps the narrowing inside the callbacks
         i1, i2, i3 = st.columns(3)

@@ -22,7 +22,7 @@ from lib.media import cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.text import TextError, to_say
-from lib.webrtc import RTC_CONFIGURATION, prepare
+from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
 
 LANGUAGES = (
     "en",
@@ -198,13 +198,8 @@ with stage:
         source_video_track=cached_video_track(st.session_state, "studio_video", runner.media),
         source_audio_track=create_audio_source_track(runner.media.audio_frame, key="studio-audio"),
         desired_playing_state=playing,
-        video_html_attrs={
-            "autoPlay": True,
-            "playsInline": True,
-            "controls": False,
-            "style": {"width": "100%", "borderRadius": "12px"},
-        },
-        audio_html_attrs={"autoPlay": True, "muted": False},
+        video_html_attrs=VIDEO_HTML_ATTRS,
+        audio_html_attrs=AUDIO_HTML_ATTRS,
     )
 
     text = st.text_area(
