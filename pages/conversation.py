@@ -9,6 +9,7 @@ stamped and stored as it happens; the waterfall below is drawn from those stamps
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import streamlit as st
 from streamlit_webrtc import (
@@ -42,6 +43,7 @@ from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, pr
 CONV_KEY = "conversation_live"
 LAST_KEY = "conversation_last_record"
 CATALOG_KEY = "conversation_catalog_runner"
+MOUNTED_KEY = "conversation_stage_mounted"  # the conversation whose streamer has been drawn
 PERSONA_HELP = {
     "concierge": "answers from a small FAQ (hours, prices, location…)",
     "interviewer": "asks your questions in order and acknowledges each answer",
@@ -59,6 +61,17 @@ BRIDGES: dict[str, BridgeMode] = {
     "Audio → avatar lip-sync": "audio",
     "Avatar listens → text model": "listen",
 }
+
+
+@dataclass
+class StageMount:
+    """The conversation whose streamer has been drawn, and whether a run asked it to play."""
+
+    record_id: str
+    played: bool
+    drawn_at: float
+
+
 STATE_LABELS = {
     "offline": "Not connected",
     "connecting": "Connecting…",
@@ -386,7 +399,30 @@ def live() -> None:
         )
         return
     current.heartbeat()
+    mount: StageMount | None = st.session_state.get(MOUNTED_KEY)
+    stuck = mount is not None and mount.record_id == current.record_id and not mount.played
+    if stuck and mount is not None and time.monotonic() - mount.drawn_at > 1.5:
+        # Drawn stopped, and no run has asked it to play since (the mount's value change
+        # normally reruns the page within ~0.2 s): ask now.
+        st.rerun(scope="app")
     render_live(current)
+
+
+def stage_should_play(record_id: str) -> bool:
+    """False on the run that first draws the streamer, True from the next run on.
+
+    streamlit-webrtc's frontend starts a peer connection for every render it receives while
+    stopped and still loading, and a freshly mounted component gets three renders within
+    ~50 ms: three offers, and the answer to the first lands on the last, so ICE fails and
+    retries every 15 s (18–53 s to connect). Mounted stopped, it gets one render that asks
+    it to play (the mount's own value change reruns the page; the live fragment makes sure).
+    """
+    mount: StageMount | None = st.session_state.get(MOUNTED_KEY)
+    if mount is not None and mount.record_id == record_id:
+        mount.played = True
+        return True
+    st.session_state[MOUNTED_KEY] = StageMount(record_id, False, time.monotonic())
+    return False
 
 
 if conversation is not None:
@@ -404,7 +440,7 @@ if conversation is not None:
             source_video_track=cached_video_track(
                 st.session_state, "conversation_video", conversation.media
             ),
-            desired_playing_state=True,
+            desired_playing_state=stage_should_play(conversation.record_id),
             video_html_attrs=VIDEO_HTML_ATTRS,
             audio_html_attrs=AUDIO_HTML_ATTRS,
         )

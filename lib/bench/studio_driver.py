@@ -147,6 +147,10 @@ class StudioDriver:
         result: dict[str, Any] = self.frame().evaluate(STATS_JS)
         return result
 
+    def peer_connections(self) -> int:
+        """How many RTCPeerConnections the streamer has created so far (closed ones too)."""
+        return int(self.frame().evaluate("() => (window.__pcs || []).length"))
+
     def wait_until(self, predicate: Any, timeout_s: float, poll_ms: int = 100) -> bool:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -116,6 +116,9 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
         connected = driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
         print(f"Start → WebRTC connected: {driver.now() - t_start:.1f} s")
         assert connected
+        # One Start, one offer: a streamer that races itself into several peer connections
+        # answers the wrong one and sits in ICE checking for 15 s per attempt.
+        assert driver.peer_connections() == 1
 
         # The fake mic loops the file from wherever it was when the mic connected: find the
         # hours question, and the turn after it (the prices question) once that has finished.

@@ -65,6 +65,7 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     studio.install_monitor(mouth_box_rel(avatar))
     assert studio.wait_until(lambda: first_avatar_frame(studio.samples(), t_click) is not None, 20)
     studio.live()
+    assert studio.peer_connections() == 1  # one Start, one offer, one connection
 
     fps = studio.decoded_fps(3.0)
     assert fps >= 20, f"browser decoded {fps:.1f} fps"
