@@ -89,6 +89,10 @@ class AudioJitterBuffer:
             self._size = 0
 
     @property
+    def buffered_samples(self) -> int:
+        return self._size
+
+    @property
     def buffered_ms(self) -> float:
         with self._lock:
             return self._size * 1000 / AUDIO_RATE
@@ -137,6 +141,39 @@ def badge(text: str, frame_width: int) -> npt.NDArray[np.uint8]:
 
 
 FPS_WINDOW_S = 2.0
+AUDIO_LIVE_S = 0.2  # the avatar counts as streaming audio if a chunk came this recently
+
+
+class Wakeups:
+    """asyncio.Events of track loops, set from whichever thread delivers media."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    def add(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
+        with self._lock:
+            self._items.append((loop, event))
+
+    def remove(self, event: asyncio.Event) -> None:
+        with self._lock:
+            self._items = [w for w in self._items if w[1] is not event]
+
+    def wake(self) -> None:
+        with self._lock:
+            items = list(self._items)
+        for loop, event in items:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout: float) -> None:
+        """Until the next wake, or `timeout` seconds."""
+        event = asyncio.Event()
+        self.add(asyncio.get_running_loop(), event)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), max(0.0, timeout))
+        finally:
+            self.remove(event)
 
 
 class AvatarMedia(MediaSink):
@@ -146,7 +183,9 @@ class AvatarMedia(MediaSink):
         self._lock = threading.Lock()
         self._frame: npt.NDArray[np.uint8] | None = None
         self._frame_seq = 0
-        self._waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+        self.video_arrived = Wakeups()
+        self.audio_arrived = Wakeups()
+        self._audio_in_at: float | None = None  # monotonic, last avatar audio chunk
         self._status = "Press Start to bring the avatar in"
         self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
         self._badge: str | None = None  # drawn over the avatar (e.g. a tool is running)
@@ -170,17 +209,7 @@ class AvatarMedia(MediaSink):
             self._arrivals.append(now)
             while self._arrivals and now - self._arrivals[0] > FPS_WINDOW_S:
                 self._arrivals.popleft()
-            waiters = list(self._waiters)
-        for loop, event in waiters:  # wake the WebRTC track on its own loop
-            loop.call_soon_threadsafe(event.set)
-
-    def subscribe(self, loop: asyncio.AbstractEventLoop, event: asyncio.Event) -> None:
-        with self._lock:
-            self._waiters.append((loop, event))
-
-    def unsubscribe(self, event: asyncio.Event) -> None:
-        with self._lock:
-            self._waiters = [w for w in self._waiters if w[1] is not event]
+        self.video_arrived.wake()  # the WebRTC track, on its own loop
 
     @property
     def frame_seq(self) -> int:
@@ -188,6 +217,13 @@ class AvatarMedia(MediaSink):
 
     def on_audio(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
         self.audio.push(_resample_linear(pcm, sample_rate, AUDIO_RATE))
+        self._audio_in_at = time.monotonic()
+        self.audio_arrived.wake()
+
+    def avatar_audio_live(self) -> bool:
+        """Is the avatar streaming audio now (its chunks pace the outgoing track)?"""
+        at = self._audio_in_at
+        return at is not None and time.monotonic() - at < AUDIO_LIVE_S
 
     def on_event(self, event: AvatarEvent) -> None:
         if self._on_event is not None:
@@ -246,6 +282,10 @@ class AvatarMedia(MediaSink):
         self.frames_out += 1
         return av.VideoFrame.from_ndarray(rgb, format="rgb24")  # the track stamps pts
 
+    def audio_ready(self) -> bool:
+        """A whole 20 ms of avatar audio is waiting to go out."""
+        return self.audio.buffered_samples >= SAMPLES_PER_FRAME
+
     def play_voice(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
         self.voice.push(_resample_linear(pcm, sample_rate, AUDIO_RATE))
 
@@ -279,14 +319,8 @@ class AvatarVideoTrack(MediaStreamTrack):
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
-        event = asyncio.Event()
-        self.media.subscribe(asyncio.get_running_loop(), event)
-        try:
-            if self.media.frame_seq == self._seen:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(event.wait(), IDLE_REPEAT_S)
-        finally:
-            self.media.unsubscribe(event)
+        if self.media.frame_seq == self._seen:
+            await self.media.video_arrived.wait(IDLE_REPEAT_S)
         self._seen = self.media.frame_seq
         frame = self.media.video_frame(0, fractions.Fraction(1, VIDEO_CLOCK))
         now = time.monotonic()
@@ -295,6 +329,64 @@ class AvatarVideoTrack(MediaStreamTrack):
         frame.pts = int((now - self._started) * VIDEO_CLOCK)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
+
+
+ARRIVAL_SLACK_S = 0.03  # how late an avatar chunk may be before its slot goes out silent
+MAX_LAG_S = 0.2  # own clock: further behind than this, start again from now
+
+
+class AvatarAudioTrack(MediaStreamTrack):
+    """Audio out to the browser, paced by the avatar's own 20 ms chunks while it streams: each
+    is sent as it arrives. A second clock re-sampling a buffer (streamlit-webrtc's source
+    track) held audio back by however much that buffer had grown (up to AUDIO_MAX_MS), so the
+    browser, which lines video up with audio, held the video back with it, and the lips led
+    the voice by that much. With no avatar audio (before start, the voice-only fallback) the
+    track keeps its own 20 ms clock."""
+
+    kind = "audio"
+
+    def __init__(self, media: AvatarMedia) -> None:
+        super().__init__()
+        self.media = media
+        self._pts = 0
+        self._next_due: float | None = None  # monotonic
+
+    async def recv(self) -> av.AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        now = time.monotonic()
+        if self._next_due is None:
+            self._next_due = now
+        while not self.media.audio_ready():
+            slack = ARRIVAL_SLACK_S if self.media.avatar_audio_live() else 0.0
+            wait = self._next_due + slack - time.monotonic()
+            if wait <= 0:
+                break
+            await self.media.audio_arrived.wait(wait)
+        arrived = self.media.audio_ready()
+        frame = self.media.audio_frame(self._pts, fractions.Fraction(1, AUDIO_RATE))
+        frame.pts = self._pts
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._pts += frame.samples
+        now = time.monotonic()
+        if arrived or now - self._next_due > MAX_LAG_S:
+            self._next_due = now + AUDIO_PTIME  # paced by arrivals (or restarted)
+        else:
+            self._next_due += AUDIO_PTIME  # own clock, absolute slots: no drift
+        return frame
+
+
+def cached_audio_track(state: Any, key: str, media: AvatarMedia) -> AvatarAudioTrack:
+    """As `cached_video_track`, for the audio."""
+    track = state.get(key)
+    if (
+        not isinstance(track, AvatarAudioTrack)
+        or track.readyState != "live"
+        or (track.media is not media)
+    ):
+        track = AvatarAudioTrack(media)
+        state[key] = track
+    return track
 
 
 def cached_video_track(state: Any, key: str, media: AvatarMedia) -> AvatarVideoTrack:

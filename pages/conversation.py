@@ -15,7 +15,6 @@ import streamlit as st
 from streamlit_webrtc import (
     WebRtcMode,
     create_audio_sink_track,
-    create_audio_source_track,
     webrtc_streamer,
 )
 
@@ -33,7 +32,7 @@ from lib.bridge.timeline import Turn
 from lib.charts import waterfall_figure
 from lib.engines.personas import DEFAULT_QUESTIONS
 from lib.latency import ChunkTimes, durations_ms, waterfall
-from lib.media import cached_video_track
+from lib.media import cached_audio_track, cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
@@ -434,8 +433,8 @@ if conversation is not None:
             rtc_configuration=RTC_CONFIGURATION,
             media_stream_constraints={"audio": True, "video": False},
             sink_audio_track=create_audio_sink_track(conversation.mic, key="conversation-mic"),
-            source_audio_track=create_audio_source_track(
-                conversation.media.audio_frame, key="conversation-audio"
+            source_audio_track=cached_audio_track(
+                st.session_state, "conversation_audio", conversation.media
             ),
             source_video_track=cached_video_track(
                 st.session_state, "conversation_video", conversation.media

@@ -11,14 +11,13 @@ import time
 import streamlit as st
 from streamlit_webrtc import (
     WebRtcMode,
-    create_audio_source_track,
     webrtc_streamer,
 )
 
 from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
 from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
-from lib.media import cached_video_track
+from lib.media import cached_audio_track, cached_video_track
 from lib.page_lifecycle import current_page, on_leave
 from lib.store import StoreError, open_store
 from lib.text import TextError, to_say
@@ -196,7 +195,7 @@ with stage:
         rtc_configuration=RTC_CONFIGURATION,
         media_stream_constraints={"video": True, "audio": True},
         source_video_track=cached_video_track(st.session_state, "studio_video", runner.media),
-        source_audio_track=create_audio_source_track(runner.media.audio_frame, key="studio-audio"),
+        source_audio_track=cached_audio_track(st.session_state, "studio_audio", runner.media),
         desired_playing_state=playing,
         video_html_attrs=VIDEO_HTML_ATTRS,
         audio_html_attrs=AUDIO_HTML_ATTRS,

@@ -1,4 +1,5 @@
 import fractions
+import itertools
 
 import numpy as np
 
@@ -89,3 +90,63 @@ def test_thinking_badge_is_drawn_over_the_avatar_only_while_set():
     media.set_badge(None)
     cleared = media.video_frame(0, tb).to_ndarray(format="rgb24")
     assert np.abs(cleared[corner].astype(int) - plain[corner]).mean() < 2
+
+
+def test_audio_track_sends_each_avatar_chunk_as_it_arrives():
+    """While the avatar streams, its chunks pace the track: each goes out on arrival, in order,
+    with nothing held back in between."""
+    import asyncio
+    import threading
+    import time
+
+    from lib.media import AvatarAudioTrack
+
+    media = AvatarMedia()
+    track = AvatarAudioTrack(media)
+    chunks = [np.full(960, i + 1, dtype=np.int16) for i in range(8)]
+    arrived: list[float] = []
+
+    def room() -> None:  # another thread, 20 ms apart, like the local room
+        for chunk in chunks:
+            time.sleep(0.02)
+            arrived.append(time.monotonic())
+            media.on_audio(chunk, AUDIO_RATE)
+
+    async def go():
+        await track.recv()  # the first slot goes out at once (silence: nothing yet)
+        threading.Thread(target=room).start()
+        out = []
+        while len(out) < len(chunks):
+            frame = await track.recv()
+            value = int(frame.to_ndarray()[0, 0])
+            if value:
+                out.append((value, time.monotonic(), frame.pts))
+        return out
+
+    out = asyncio.run(go())
+    assert [v for v, _, _ in out] == list(range(1, 9))
+    assert all(b[2] - a[2] >= 960 for a, b in itertools.pairwise(out))
+    held = [sent - arrived[v - 1] for v, sent, _ in out]
+    assert max(held) < 0.015, held  # a wake-up, not a 20 ms slot or a buffer
+
+
+def test_audio_track_keeps_its_own_clock_without_avatar_audio():
+    """Before a session (or in the voice-only fallback) the track still sends 20 ms slots, at
+    20 ms apart on average, with the fallback voice in them."""
+    import asyncio
+    import time
+
+    from lib.media import AvatarAudioTrack
+
+    media = AvatarMedia()
+    media.play_voice(np.full(960 * 5, 7, dtype=np.int16), AUDIO_RATE)
+    track = AvatarAudioTrack(media)
+
+    async def go():
+        t0 = time.monotonic()
+        frames = [await track.recv() for _ in range(15)]
+        return frames, time.monotonic() - t0
+
+    frames, took = asyncio.run(go())
+    assert [int(f.to_ndarray()[0, 0]) for f in frames[:6]] == [7] * 5 + [0]
+    assert 14 * 0.02 * 0.8 <= took <= 14 * 0.02 * 2.5  # paced, not free-running
