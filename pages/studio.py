@@ -94,7 +94,8 @@ prepare()
 
 usable = [n for n in config.PROVIDERS if config.provider_status(n).usable]
 snap = runner.snapshot()
-busy = snap.state in ("starting", "live", "stopping")
+BUSY = ("starting", "live", "stopping")
+busy = snap.state in BUSY
 
 controls, stage = st.columns([1, 2], gap="large")
 
@@ -260,6 +261,10 @@ def status_line(s: Snapshot) -> str:
 def live_panel() -> None:
     runner.heartbeat()
     s = runner.snapshot()
+    if (s.state in BUSY) != busy:
+        # The session started or ended in the background (a stop completing, idle expiry):
+        # draw the controls again so they are enabled or locked as they should be.
+        st.rerun(scope="app")
     st.markdown(status_line(s), help="Speaking state comes from the provider's events.")
     if s.first_frame_at and s.started_at:
         row = s.record_id and open_store().get("avatar_sessions", s.record_id)

@@ -6,6 +6,7 @@ import statistics
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
@@ -159,3 +160,23 @@ def test_closing_the_tab_stops_the_session(studio, local_heygen):
     studio.page.close()
     # The heartbeat watchdog (5 s in this test) or the session observer stops it.
     assert wait_no_sessions(local_heygen.base_url, 30) == []
+
+
+PROVIDER_ENABLED = """(want) => { const i = document.querySelector('input[aria-label="Provider"]');
+                              return !!i && i.disabled !== want; }"""
+
+
+def test_controls_follow_a_session_the_provider_ends(studio, local_heygen):
+    """Idle expiry ends the session in the background: the page says so and unlocks its
+    controls by itself (no click), so a new session can be configured and started."""
+    studio.click("Start")
+    studio.live()
+    studio.page.wait_for_function(PROVIDER_ENABLED, arg=False, timeout=10_000)  # locked
+    faults = f"{local_heygen.base_url}/_control/faults"
+    try:
+        httpx.post(faults, json={"kind": "idle_expiry"}, timeout=10).raise_for_status()
+        studio.page.get_by_text("Session ended").first.wait_for(timeout=15_000)
+        studio.page.wait_for_function(PROVIDER_ENABLED, arg=True, timeout=10_000)
+    finally:
+        httpx.delete(faults, timeout=10)
+    assert wait_no_sessions(local_heygen.base_url, 10) == []
