@@ -76,10 +76,9 @@ else:
         st.plotly_chart(cost_vs_latency(costs), key="cost-latency")
     with st.expander("Per session"):
         cols = ["started", "config", "avatar_provider", "minutes", "turns", *COST_COMPONENTS]
-        st.dataframe(
-            costs[[*cols, "total_usd", "usd_per_min", "pricing", "notes"]].round(4),
-            hide_index=True,
-        )
+        shown = costs[[*cols, "total_usd", "usd_per_min", "pricing", "notes"]]
+        money = [c for c in shown if pd.api.types.is_float_dtype(shown[c])]
+        st.dataframe(shown.round(dict.fromkeys(money, 4)), hide_index=True)
 
 st.subheader("Monthly projection")
 p1, p2, p3, p4, p5 = st.columns(5)
