@@ -44,3 +44,25 @@ def leave_other_pages(state: State, current: str) -> list[str]:
             threading.Thread(target=fn, name=f"leave-{page}-{name}", daemon=True).start()
             ran.append(f"{page}:{name}")
     return ran
+
+
+TabOpen = Callable[[], bool]
+
+
+def tab_open_check() -> TabOpen | None:
+    """A check, callable from any thread, that the browser tab of the current script run is
+    still connected (None outside a Streamlit run). Watchdogs use it so that a page which is
+    connected but slow to poll (a long run, a starved browser) is not taken for a closed tab."""
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None or not Runtime.exists():
+        return None
+    session_id = ctx.session_id
+
+    def tab_open() -> bool:
+        # Thread-safe in Streamlit's websocket session manager (documented there).
+        return Runtime.exists() and Runtime.instance().is_active_session(session_id) is True
+
+    return tab_open

@@ -33,7 +33,7 @@ from lib.charts import waterfall_figure
 from lib.engines.personas import DEFAULT_QUESTIONS
 from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import current_page, on_leave
+from lib.page_lifecycle import current_page, on_leave, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
 from lib.ui import downloads
@@ -267,7 +267,7 @@ def on_start() -> None:
         return
     try:
         store = open_store()
-        new = Conversation(store, cfg)
+        new = Conversation(store, cfg, tab_open=tab_open_check())
     except (StoreError, config.ConfigError) as exc:
         st.session_state["conversation_error"] = str(exc)
         return

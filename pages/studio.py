@@ -18,7 +18,7 @@ from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
 from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
 from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import current_page, on_leave
+from lib.page_lifecycle import current_page, on_leave, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import TextError, to_say
 from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
@@ -62,7 +62,7 @@ def get_runner() -> AvatarRunner | None:
     if runner is not None and runner.alive:
         return runner
     try:
-        runner = AvatarRunner(open_store())
+        runner = AvatarRunner(open_store(), tab_open=tab_open_check())
     except StoreError as exc:
         st.error(str(exc))
         return None

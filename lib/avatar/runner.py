@@ -197,9 +197,13 @@ class AvatarRunner:
         media: AvatarMedia | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
         keepalive_s: float = KEEPALIVE_S,
+        tab_open: Callable[[], bool] | None = None,
     ) -> None:
-        """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks)."""
+        """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks).
+        `tab_open`: is the page's tab still connected? Then a late heartbeat is a slow page,
+        not a closed one."""
         self.store = store
+        self._tab_open = tab_open
         self.conversation_id: str | None = None  # recorded with every session it starts
         self._heartbeat_timeout = heartbeat_timeout_s
         self.media = media or AvatarMedia()
@@ -673,9 +677,7 @@ class AvatarRunner:
         session = self._live_session()
         if session is None or time.monotonic() - self._active < self._keepalive_s:
             return
-        if self._heartbeat_timeout is not None and (
-            time.monotonic() - self._heartbeat > self._heartbeat_timeout
-        ):
+        if self._page_gone():
             return  # nobody is looking: let the watchdog stop it instead
         self._active = time.monotonic()
         with self._lock:
@@ -698,11 +700,15 @@ class AvatarRunner:
         while True:
             await asyncio.sleep(min(WATCHDOG_PERIOD_S, self._keepalive_s / 2))
             await self._keep_alive()
-            limit = self._heartbeat_timeout
-            live = self._live.state in ("starting", "live")
-            if limit is not None and live and time.monotonic() - self._heartbeat > limit:
-                log.info("no page heartbeat for %.0f s: stopping the avatar session", limit)
+            if self._live.state in ("starting", "live") and self._page_gone():
+                log.info("the page is gone (no heartbeat, tab not connected): stopping")
                 await self._stop("PAGE_GONE")
+
+    def _page_gone(self) -> bool:
+        limit = self._heartbeat_timeout
+        if limit is None or time.monotonic() - self._heartbeat <= limit:
+            return False
+        return not (self._tab_open is not None and self._tab_open())
 
     def _on_event(self, event: AvatarEvent) -> None:
         """Transport callbacks (runner loop thread): update live state and record the event."""

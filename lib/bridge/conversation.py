@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Final, Literal
 
@@ -112,10 +113,13 @@ class Conversation:
         runner: AvatarRunner | None = None,
         brain: Brain | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
+        tab_open: Callable[[], bool] | None = None,
     ) -> None:
-        """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, the tab
-        is gone and everything is stopped (None: no page, e.g. the CLI)."""
+        """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, and its
+        tab no longer connected (`tab_open`, when given), the tab is gone and everything is
+        stopped (None: no page, e.g. the CLI)."""
         self.store = store
+        self._tab_open = tab_open
         self.config = config
         self.agents = config.resolved_agents()
         self.listens = config.bridge.mode == "listen"  # the avatar hears the user
@@ -193,9 +197,12 @@ class Conversation:
         assert limit is not None
         while not self._closed:
             time.sleep(min(2.0, limit / 4))
-            if time.monotonic() - self._heartbeat > limit and not self._closed:
-                log.info("no page heartbeat for %.0f s: ending the conversation", limit)
-                self.shutdown()
+            if time.monotonic() - self._heartbeat <= limit or self._closed:
+                continue
+            if self._tab_open is not None and self._tab_open():
+                continue  # connected but slow to poll (a long run, a starved browser)
+            log.info("no page heartbeat for %.0f s and no tab: ending the conversation", limit)
+            self.shutdown()
 
     def _watch_start(self) -> None:
         """Record when each side became ready; fall back to audio-only if the avatar fails;

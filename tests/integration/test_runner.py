@@ -132,3 +132,30 @@ def test_keep_alive_holds_a_quiet_session_and_idle_expiry_is_shown(
             assert row["status"] == "stopped" and row["stop_reason"] == "IDLE_TIMEOUT"
     finally:
         runner.shutdown()
+
+
+def test_a_connected_tab_that_stops_polling_keeps_its_session_until_it_disconnects(
+    tmp_path, local_heygen
+):
+    """No heartbeat only means the page is gone if its tab is gone too: a starved or busy
+    page that is still connected keeps its session; once the tab disconnects, it is stopped."""
+    connected = [True]
+    runner = AvatarRunner(
+        Store(str(tmp_path / "lab.db")),
+        provider_factory=lambda name: build_provider(name, local_base_url=local_heygen.base_url),
+        heartbeat_timeout_s=1.0,
+        tab_open=lambda: connected[0],
+    )
+    try:
+        runner.start("local", OPTIONS)
+        snap = runner.wait_started()
+        assert snap.state == "live", snap.problem
+        time.sleep(5.0)  # no heartbeat for 5x the limit, over two watchdog periods
+        assert runner.snapshot().state == "live"
+        assert any(s["session_id"] == snap.session_id for s in live_sessions(local_heygen.base_url))
+        connected[0] = False
+        wait_for(lambda: runner.snapshot().state == "ended", timeout=10)
+        assert runner.snapshot().ended_reason == "PAGE_GONE"
+        assert all(s["session_id"] != snap.session_id for s in live_sessions(local_heygen.base_url))
+    finally:
+        runner.shutdown()
