@@ -13,7 +13,7 @@ import fractions
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import av
 import numpy as np
@@ -376,28 +376,22 @@ class AvatarAudioTrack(MediaStreamTrack):
         return frame
 
 
-def cached_audio_track(state: Any, key: str, media: AvatarMedia) -> AvatarAudioTrack:
-    """As `cached_video_track`, for the audio."""
+TrackT = TypeVar("TrackT", "AvatarAudioTrack", "AvatarVideoTrack")
+
+
+def _cached(state: Any, key: str, media: AvatarMedia, kind: type[TrackT]) -> TrackT:
+    """One media-driven track per media, kept in `state` (st.session_state) across reruns;
+    a new one once the WebRTC session that used it has ended."""
     track = state.get(key)
-    if (
-        not isinstance(track, AvatarAudioTrack)
-        or track.readyState != "live"
-        or (track.media is not media)
-    ):
-        track = AvatarAudioTrack(media)
+    if not isinstance(track, kind) or track.readyState != "live" or track.media is not media:
+        track = kind(media)
         state[key] = track
     return track
+
+
+def cached_audio_track(state: Any, key: str, media: AvatarMedia) -> AvatarAudioTrack:
+    return _cached(state, key, media, AvatarAudioTrack)
 
 
 def cached_video_track(state: Any, key: str, media: AvatarMedia) -> AvatarVideoTrack:
-    """One frame-driven track per media, kept in `state` (st.session_state) across reruns;
-    a new one once the WebRTC session that used it has ended."""
-    track = state.get(key)
-    if (
-        not isinstance(track, AvatarVideoTrack)
-        or track.readyState != "live"
-        or (track.media is not media)
-    ):
-        track = AvatarVideoTrack(media)
-        state[key] = track
-    return track
+    return _cached(state, key, media, AvatarVideoTrack)

@@ -10,6 +10,7 @@ import contextlib
 import os
 import subprocess
 import sys
+import wave
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,10 +58,24 @@ def app(servers, local_heygen, tmp_path_factory) -> Iterator[App]:
 
 
 def choose_provider(page, studio: StudioDriver, label: str) -> None:
-    """Pick the Studio's provider and wait for the page to have rerun with it."""
-    box = page.get_by_role("combobox", name="Provider")
-    box.click()
-    page.get_by_role("option", name=label).click()
+    """Pick the Studio's provider and wait for the page to have rerun with it. The box unlocks
+    once the last session has stopped (a rerun of its own, which closes an open list: then
+    open it again)."""
+    page.wait_for_function(
+        """() => { const i = document.querySelector('input[aria-label="Provider"]');
+                   return !!i && !i.disabled; }""",
+        timeout=30_000,
+    )
+    studio.wait_idle(60_000)
+    for attempt in range(3):
+        page.get_by_role("combobox", name="Provider").click()
+        try:
+            page.get_by_role("option", name=label).click(timeout=5_000)
+            break
+        except playwright.Error:
+            if attempt == 2:
+                raise
+            studio.wait_idle(60_000)
     page.wait_for_function(
         "(want) => document.querySelector('input[aria-label=\"Provider\"]').value === want",
         arg=label,
@@ -93,7 +108,19 @@ def test_no_key_reaches_the_browser_logs_database_or_exports(app, tmp_path):
     seen: list[str] = []  # everything the server sent
     downloads: list[Path] = []
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        # A quiet mic: Chromium's default fake device beeps, and server VAD would take a beep
+        # for the user speaking over the typed question's answer (barge-in).
+        quiet = tmp_path / "quiet.wav"
+        with wave.open(str(quiet), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(24_000)
+            w.writeframes(bytes(2 * 24_000 * 5))
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={quiet}"],
+        )
         context = browser.new_context(accept_downloads=True)
         page = context.new_page()
 
