@@ -399,8 +399,12 @@ def live() -> None:
         return
     current.heartbeat()
     mount: StageMount | None = st.session_state.get(MOUNTED_KEY)
-    stuck = mount is not None and mount.record_id == current.record_id and not mount.played
-    if stuck and mount is not None and time.monotonic() - mount.drawn_at > 1.5:
+    if (
+        mount is not None
+        and mount.record_id == current.record_id
+        and not mount.played
+        and time.monotonic() - mount.drawn_at > 1.5
+    ):
         # Drawn stopped, and no run has asked it to play since (the mount's value change
         # normally reruns the page within ~0.2 s): ask now.
         st.rerun(scope="app")

@@ -44,6 +44,7 @@ from lib.config import ConfigError
 from lib.lifecycle import OWNER
 from lib.loop_thread import LoopThread
 from lib.media import AvatarMedia
+from lib.page_lifecycle import TabOpen, page_gone
 from lib.store import Store
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ class AvatarRunner:
         media: AvatarMedia | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
         keepalive_s: float = KEEPALIVE_S,
-        tab_open: Callable[[], bool] | None = None,
+        tab_open: TabOpen | None = None,
     ) -> None:
         """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks).
         `tab_open`: is the page's tab still connected? Then a late heartbeat is a slow page,
@@ -705,10 +706,7 @@ class AvatarRunner:
                 await self._stop("PAGE_GONE")
 
     def _page_gone(self) -> bool:
-        limit = self._heartbeat_timeout
-        if limit is None or time.monotonic() - self._heartbeat <= limit:
-            return False
-        return not (self._tab_open is not None and self._tab_open())
+        return page_gone(self._heartbeat, self._heartbeat_timeout, self._tab_open)
 
     def _on_event(self, event: AvatarEvent) -> None:
         """Transport callbacks (runner loop thread): update live state and record the event."""

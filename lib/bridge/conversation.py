@@ -13,7 +13,6 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Final, Literal
 
@@ -56,6 +55,7 @@ from lib.bridge.timeline import Timeline
 from lib.lifecycle import OWNER
 from lib.media import AvatarMedia
 from lib.mic import MicForwarder
+from lib.page_lifecycle import TabOpen, page_gone
 from lib.store import Store
 
 log = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ class Conversation:
         runner: AvatarRunner | None = None,
         brain: Brain | None = None,
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
-        tab_open: Callable[[], bool] | None = None,
+        tab_open: TabOpen | None = None,
     ) -> None:
         """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, and its
         tab no longer connected (`tab_open`, when given), the tab is gone and everything is
@@ -197,12 +197,10 @@ class Conversation:
         assert limit is not None
         while not self._closed:
             time.sleep(min(2.0, limit / 4))
-            if time.monotonic() - self._heartbeat <= limit or self._closed:
-                continue
-            if self._tab_open is not None and self._tab_open():
-                continue  # connected but slow to poll (a long run, a starved browser)
-            log.info("no page heartbeat for %.0f s and no tab: ending the conversation", limit)
-            self.shutdown()
+            # A connected tab that is slow to poll (a long run, a starved browser) is not gone.
+            if not self._closed and page_gone(self._heartbeat, limit, self._tab_open):
+                log.info("no page heartbeat for %.0f s and no tab: ending the conversation", limit)
+                self.shutdown()
 
     def _watch_start(self) -> None:
         """Record when each side became ready; fall back to audio-only if the avatar fails;

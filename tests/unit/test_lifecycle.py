@@ -3,7 +3,7 @@ import time
 import pytest
 
 from lib.loop_thread import LoopThread
-from lib.page_lifecycle import current_page, enter_page, on_leave
+from lib.page_lifecycle import current_page, enter_page, on_leave, page_gone
 
 
 def test_leaving_a_page_runs_its_cleanups_once():
@@ -31,3 +31,12 @@ def test_loop_thread_runs_and_refuses_work_after_close():
     assert not loop.alive
     with pytest.raises(RuntimeError, match="stopped"):
         loop.run(answer(), timeout=1)
+
+
+def test_a_page_is_gone_only_when_its_heartbeat_is_late_and_its_tab_disconnected():
+    now = time.monotonic()
+    assert not page_gone(now, 5.0, None)  # fresh heartbeat
+    assert page_gone(now - 10, 5.0, None)  # late, nothing to ask: gone
+    assert not page_gone(now - 10, 5.0, lambda: True)  # late, but the tab is connected
+    assert page_gone(now - 10, 5.0, lambda: False)  # late and disconnected
+    assert not page_gone(now - 10, None, lambda: False)  # no page watches
