@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from html import escape
 from typing import Final
 
 import pandas as pd
@@ -25,60 +26,119 @@ LEGEND: Final = {
 }
 
 
-def waterfall_figure(
+def _tick_step(span_ms: float, most: int = 6) -> float:
+    for step in (50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 30_000):
+        if span_ms / step <= most:
+            return float(step)
+    return 60_000.0
+
+
+def waterfall_html(
     bars: Sequence[Bar],
     title: str = "",
-    height: int | None = None,
     marker_ms: float | None = None,
     marker_label: str = "avatar starts talking",
-) -> go.Figure:
-    """Horizontal bars from the turn's origin (user speech end), in milliseconds; an optional
-    dashed line at `marker_ms` (the end-to-end latency)."""
+) -> str:
+    """The live turn's waterfall as plain HTML: bars from the turn's origin (user speech end),
+    in milliseconds, and an optional dashed line at `marker_ms` (the end-to-end latency).
+
+    The Conversation page redraws it twice a second while a turn runs; a plotly chart redrawn
+    that often cost the browser ~25 % of a core per tab (measured with the soak's fake mic),
+    these few dozen elements next to nothing. Same colours and legend as the analytics charts.
+    """
     rows: list[str] = []
     for b in bars:
         if b.row not in rows:
             rows.append(b.row)
-    fig = go.Figure()
-    for kind, color in COLORS.items():
-        mine = [b for b in bars if b.kind == kind]
-        if not mine:
-            continue
-        fig.add_trace(
-            go.Bar(
-                name=LEGEND[kind],
-                y=[b.row for b in mine],
-                x=[max(b.end_ms - b.start_ms, 1.0) for b in mine],
-                base=[b.start_ms for b in mine],
-                orientation="h",
-                marker={
-                    "color": color,
-                    "pattern": {"shape": ["/" if b.open else "" for b in mine]},
-                },
-                text=[f"{b.end_ms - b.start_ms:.0f} ms" for b in mine],
-                textposition="auto",  # outside when a short stage leaves no room
-                cliponaxis=False,
-                customdata=[[b.detail or b.row, b.start_ms, b.end_ms] for b in mine],
-                hovertemplate="%{customdata[0]}<br>%{customdata[1]:.0f} → "
-                "%{customdata[2]:.0f} ms<extra></extra>",
+    span = max([100.0, *(b.end_ms for b in bars), *([marker_ms] if marker_ms else [])]) * 1.08
+    step = _tick_step(span)
+
+    def pct(ms: float) -> str:
+        return f"{min(100.0, max(0.0, ms / span * 100)):.2f}%"
+
+    label_w = "36%"
+    lines = [
+        '<div style="font-size:0.8rem;line-height:1.25;margin:0.25rem 0 0.5rem 0">',
+    ]
+    if title:
+        lines.append(f'<div style="font-weight:600;margin-bottom:0.35rem">{escape(title)}</div>')
+    lines.append('<div style="position:relative">')
+    for row in rows:
+        lines.append('<div style="display:flex;align-items:center;height:1.45rem">')
+        lines.append(
+            f'<div title="{escape(row)}" style="width:{label_w};flex:none;overflow:hidden;'
+            'white-space:nowrap;text-overflow:ellipsis;padding-right:0.5rem;opacity:0.85">'
+            f"{escape(row)}</div>"
+        )
+        lines.append('<div style="position:relative;flex:1;height:100%">')
+        for b in (b for b in bars if b.row == row):
+            color = COLORS.get(b.kind, COLORS["stage"])
+            fill = (
+                f"repeating-linear-gradient(135deg,{color} 0 6px,{color}99 6px 10px)"
+                if b.open
+                else color
             )
+            ms = b.end_ms - b.start_ms
+            tip = f"{b.detail or b.row}: {b.start_ms:.0f} → {b.end_ms:.0f} ms"
+            lines.append(
+                f'<div class="wf-bar" data-kind="{b.kind}" data-open="{int(b.open)}" '
+                f'title="{escape(tip)}" style="position:absolute;top:0.2rem;bottom:0.2rem;'
+                f"left:{pct(b.start_ms)};width:max(2px,{pct(ms)});background:{fill};"
+                'border-radius:2px"></div>'
+            )
+        last = [b for b in bars if b.row == row][-1]  # a piece: spoken, else queued
+        lines.append(
+            f'<div style="position:absolute;left:calc({pct(last.end_ms)} + 4px);top:0.2rem;'
+            f'white-space:nowrap;font-size:0.72rem;opacity:0.8">'
+            f"{last.end_ms - last.start_ms:.0f} ms</div>"
         )
-    if marker_ms is not None:
-        fig.add_vline(
-            x=marker_ms,
-            line={"dash": "dash", "width": 1, "color": "#E45756"},
-            annotation_text=f"{marker_label} · {marker_ms:.0f} ms",
-            annotation_position="top",
-        )
-    fig.update_layout(
-        title=title or None,
-        barmode="overlay",
-        height=height or max(220, 38 * len(rows) + 90),
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 10},
-        xaxis_title="ms after the user stopped speaking",
-        yaxis={"categoryorder": "array", "categoryarray": rows, "autorange": "reversed"},
-        legend={"orientation": "h", "y": -0.25},
+        lines.append("</div></div>")
+    # Axis and marker sit over the bar area (right of the labels).
+    lines.append(
+        f'<div style="position:absolute;left:{label_w};right:0;top:0;bottom:0;pointer-events:none">'
     )
-    return fig
+    tick = step
+    while tick < span:
+        lines.append(
+            f'<div style="position:absolute;left:{pct(tick)};top:0;bottom:0;'
+            'border-left:1px solid rgba(128,128,128,0.18)"></div>'
+        )
+        tick += step
+    if marker_ms is not None:
+        lines.append(
+            f'<div class="wf-marker" style="position:absolute;left:{pct(marker_ms)};top:0;'
+            'bottom:0;border-left:1px dashed #E45756"></div>'
+        )
+    lines.append("</div></div>")
+    # Tick labels under the bars.
+    lines.append(f'<div style="position:relative;height:1rem;margin-left:{label_w}">')
+    tick = 0.0
+    while tick < span:
+        lines.append(
+            f'<span style="position:absolute;left:{pct(tick)};transform:translateX(-50%);'
+            f'font-size:0.68rem;opacity:0.6">{tick:.0f}</span>'
+        )
+        tick += step
+    lines.append("</div>")
+    kinds = [k for k in COLORS if any(b.kind == k for b in bars)]
+    legend = " ".join(
+        f'<span style="white-space:nowrap;margin-right:0.8rem"><span style="display:inline-block;'
+        f"width:0.7rem;height:0.7rem;background:{COLORS[k]};border-radius:2px;"
+        f'vertical-align:-1px"></span> {LEGEND[k]}</span>'
+        for k in kinds
+    )
+    if marker_ms is not None:
+        legend += (
+            '<span style="white-space:nowrap"><span style="display:inline-block;width:0.8rem;'
+            'border-top:1px dashed #E45756;vertical-align:middle"></span> '
+            f"{escape(marker_label)} · {marker_ms:.0f} ms</span>"
+        )
+    lines.append(
+        '<div style="margin-top:0.3rem;font-size:0.72rem;opacity:0.8">'
+        f"ms after the user stopped speaking · {legend}</div>"
+    )
+    lines.append("</div>")
+    return "".join(lines)
 
 
 # ---- analytics ---------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strateg
 from lib.bridge.conversation import Conversation, ConversationConfig, ConversationSnapshot
 from lib.bridge.records import interview_answers, turn_table
 from lib.bridge.timeline import Turn
-from lib.charts import waterfall_figure
+from lib.charts import waterfall_html
 from lib.engines.personas import DEFAULT_QUESTIONS
 from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_audio_track, cached_video_track
@@ -378,11 +378,10 @@ def render_live(conv: Conversation) -> None:
         if bars:
             d = durations_ms(turn.stamps)
             e2e = f" · end to end {d['e2e']:.0f} ms" if "e2e" in d else ""
-            st.plotly_chart(
-                waterfall_figure(
+            st.html(
+                waterfall_html(
                     bars, title=f"Turn {turn.seq} ({turn.status}){e2e}", marker_ms=d.get("e2e")
-                ),
-                key="live-waterfall",
+                )
             )
     for turn in turns[-8:]:
         render_turn(turn)
