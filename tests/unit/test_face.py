@@ -236,3 +236,13 @@ def test_head_moves_but_background_does_not():
     x0, y0, x1, y1 = r.eyes_box
     assert any(not np.array_equal(crop(frames[0], (x0, y0, x1, y1)), crop(f, (x0, y0, x1, y1)))
                for f in frames[1:])  # fmt: skip
+
+
+def test_reused_head_composites_draw_the_same_frames_as_fresh_ones():
+    # One renderer keeps composites from earlier frames; a fresh one per frame has none.
+    warm = FaceRenderer(AVATARS[2].avatar_id, 854, 480, seed=5)
+    for i in range(0, 250, 7):
+        t, pose = i * 0.04, MouthPose(abs(np.sin(i)), 0.4, 0.1)
+        cold = FaceRenderer(AVATARS[2].avatar_id, 854, 480, seed=5)
+        assert np.array_equal(warm.render(t, pose), cold.render(t, pose))
+    assert 1 < len(warm._heads) <= 8  # several offsets seen, memory bounded
