@@ -210,7 +210,9 @@ def test_conversation_page_bridges_the_model_to_the_avatar(monkeypatch, tmp_db, 
         assert not at.exception
         said = "\n".join(str(m.markdown[0].value) for m in at.chat_message if m.markdown)
         assert "park" in said.lower()
-        assert any("end to end" in str(c.proto.spec) for c in at.get("plotly_chart"))
+        # The live waterfall: an HTML block titled with the turn and its end-to-end time.
+        waterfalls = [h.proto.body for h in at.get("html") if "Turn " in h.proto.body]
+        assert waterfalls and "end to end" in waterfalls[-1]
         next(b for b in at.button if b.label == "Stop").click().run()
         assert "conversation_live" not in at.session_state
         assert conv.brain.snapshot().state == "offline" and not conv.runner.alive
