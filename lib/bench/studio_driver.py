@@ -9,26 +9,35 @@ WebRTC stats come from `getStats()` on the page's own RTCPeerConnection.
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+HIST_BINS = 32
+# Resting frames stray ≤ 0.05 from their median (VP8, sway); the lips parting by a tenth of
+# their range moves it ≥ 0.09 (measured on all five avatars through a VP8 round trip).
+MOUTH_MIN_STEP = 0.05
 MONITOR_JS = """
 (box) => {
+  const HIST_BINS = __HIST_BINS__;
   if (window.__mon) { window.__mon.box = box; return true; }
   const mon = window.__mon = {frames: [], box: box, installed: Date.now(), video: null};
   const c = document.createElement('canvas');
   const ctx = c.getContext('2d', {willReadFrequently: true});
-  function lumaStats(v, sx, sy, sw, sh) {
+  function lumaStats(v, sx, sy, sw, sh, bins) {
     if (c.width !== sw || c.height !== sh) { c.width = sw; c.height = sh; }
     ctx.drawImage(v, sx, sy, sw, sh, 0, 0, sw, sh);
     const d = ctx.getImageData(0, 0, sw, sh).data;
     let sum = 0, dark = 0, n = d.length / 4;
+    const hist = bins ? new Array(bins).fill(0) : null;
     for (let i = 0; i < d.length; i += 4) {
       const y = 0.299 * d[i] + 0.587 * d[i + 1] + 0.114 * d[i + 2];
       sum += y; if (y < 70) dark++;
+      if (hist) hist[Math.min(bins - 1, Math.floor(y * bins / 256))]++;
     }
-    return [sum / n, dark / n];
+    return [sum / n, dark / n, hist ? hist.map(x => Math.round(10000 * x / n) / 10000) : null];
   }
   function tick(v) {
     return (now, meta) => {
@@ -36,15 +45,20 @@ MONITOR_JS = """
       const w = v.videoWidth, h = v.videoHeight;
       if (w && h) {
         const probe = lumaStats(v, 0, 0, Math.max(2, w >> 3), Math.max(2, h >> 3))[0];
-        let mouth = null;
+        let mouth = null, hist = null;
         const b = mon.box;
         if (b) {
           const sx = Math.round(b[0] * w), sy = Math.round(b[1] * h);
           const sw = Math.max(2, Math.round((b[2] - b[0]) * w));
           const sh = Math.max(2, Math.round((b[3] - b[1]) * h));
-          mouth = lumaStats(v, sx, sy, sw, sh)[1];
+          [, mouth, hist] = lumaStats(v, sx, sy, sw, sh, HIST_BINS);
         }
-        mon.frames.push({t: Date.now(), w: w, h: h, probe: probe, mouth: mouth});
+        // When the frame reaches the screen (not when this callback runs, up to a frame later).
+        const shown = meta && meta.expectedDisplayTime
+          ? performance.timeOrigin + meta.expectedDisplayTime : Date.now();
+        // When its last packet arrived from the network (WebRTC sources only).
+        const rx = meta && meta.receiveTime ? performance.timeOrigin + meta.receiveTime : null;
+        mon.frames.push({t: shown, rx: rx, w: w, h: h, probe: probe, mouth: mouth, hist: hist});
         if (mon.frames.length > 20000) mon.frames.splice(0, 10000);
       }
       v.requestVideoFrameCallback(tick(v));
@@ -58,6 +72,19 @@ MONITOR_JS = """
   follow();
   setInterval(follow, 50);
   return true;
+}
+""".replace("__HIST_BINS__", str(HIST_BINS))
+
+# Playwright's own checks before it presses a button take tens of milliseconds on a busy
+# machine; the click event's timestamp is when a user's press would have landed.
+CLICK_CLOCK_JS = """
+() => {
+  window.__clickAt = null;
+  if (!window.__clickClock) {
+    window.__clickClock = true;
+    document.addEventListener(
+      'click', e => { window.__clickAt = performance.timeOrigin + e.timeStamp; }, true);
+  }
 }
 """
 
@@ -75,7 +102,12 @@ async () => {
           fps: r.framesPerSecond, jitterMs: r.jitterBufferEmittedCount ?
             1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : null};
       if (r.kind === 'audio') out.audio = {samples: r.totalSamplesReceived,
-          energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples};
+          energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples,
+          jitterMs: r.jitterBufferEmittedCount ?
+            1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : null,
+          targetMs: r.jitterBufferEmittedCount ?
+            1000 * r.jitterBufferTargetDelay / r.jitterBufferEmittedCount : null,
+          accelerated: r.removedSamplesForAcceleration};
     });
   }
   return out;
@@ -88,6 +120,10 @@ class FrameSample:
     t: float  # epoch seconds, browser clock (same machine as the server)
     probe: float
     mouth: float | None
+    rx: float | None = None  # epoch seconds the frame's packets arrived (None: not reported)
+    # The mouth region's luma histogram (HIST_BINS fractions): its shape changes as soon as
+    # the lips move, and barely as the head sways (the region keeps its pixels, shifted).
+    hist: tuple[float, ...] | None = None
 
 
 class StudioDriver:
@@ -121,6 +157,7 @@ class StudioDriver:
         return float(self.page.evaluate("Date.now()")) / 1000
 
     def click(self, name: str) -> float:
+        """Click a button; returns when the page got the click (the user's moment), seconds."""
         button = self.page.get_by_role("button", name=name, exact=True)
         button.wait_for(timeout=30_000)
         self.page.wait_for_function(
@@ -128,9 +165,11 @@ class StudioDriver:
                 b => b.innerText.trim() === {name!r} && !b.disabled)""",
             timeout=60_000,
         )
-        t = self.now()
+        before = self.now()
+        self.page.evaluate(CLICK_CLOCK_JS)
         button.click()
-        return t
+        at = self.page.evaluate("() => window.__clickAt")
+        return float(at) / 1000 if at else before
 
     def install_monitor(
         self, mouth_box_rel: tuple[float, float, float, float] | None, timeout_s: float = 30
@@ -139,9 +178,22 @@ class StudioDriver:
         frame.wait_for_function("() => !!document.querySelector('video')", timeout=timeout_s * 1000)
         frame.evaluate(MONITOR_JS, list(mouth_box_rel) if mouth_box_rel else None)
 
-    def samples(self) -> list[FrameSample]:
-        raw = self.frame().evaluate("() => (window.__mon ? window.__mon.frames : [])")
-        return [FrameSample(r["t"] / 1000, r["probe"], r["mouth"]) for r in raw]
+    def samples(self, since: float | None = None) -> list[FrameSample]:
+        """Frames shown so far (from `since`, epoch seconds: less to copy out of the page)."""
+        raw = self.frame().evaluate(
+            "(since) => (window.__mon ? window.__mon.frames.filter(f => f.t >= since) : [])",
+            (since or 0) * 1000,
+        )
+        return [
+            FrameSample(
+                r["t"] / 1000,
+                r["probe"],
+                r["mouth"],
+                r["rx"] / 1000 if r.get("rx") else None,
+                tuple(r["hist"]) if r.get("hist") else None,
+            )
+            for r in raw
+        ]
 
     def stats(self) -> dict[str, Any]:
         result: dict[str, Any] = self.frame().evaluate(STATS_JS)
@@ -201,20 +253,34 @@ def first_avatar_frame(
 
 
 def first_mouth_movement(
-    samples: list[FrameSample], after: float, min_step: float = 0.004
+    samples: list[FrameSample], after: float, min_step: float = MOUTH_MIN_STEP
 ) -> float | None:
-    """First frame after `after` whose mouth darkness leaves the resting band: the frames of
-    the second before `after` give the resting median and its noise (VP8, idle sway)."""
-    base = sorted(s.mouth for s in samples if s.mouth is not None and after - 1 <= s.t < after)
-    if len(base) < 5:
+    """When the first frame after `after` whose mouth leaves the resting band was shown."""
+    frame = first_mouth_frame(samples, after, min_step)
+    return frame.t if frame is not None else None
+
+
+def first_mouth_frame(
+    samples: list[FrameSample], after: float, min_step: float = MOUTH_MIN_STEP
+) -> FrameSample | None:
+    """First frame shown after `after` whose mouth left its resting look. The frames of the
+    second before `after` are the rest: their median histogram, and how far the farthest of
+    them strays from it (VP8 noise, idle sway). A frame counts as moved when its histogram is
+    further from the rest than twice that, and at least `min_step` (L1 distance, 0..2)."""
+    rest = [s.hist for s in samples if s.hist is not None and after - 1 <= s.t < after]
+    if len(rest) < 5:
         return None
-    rest = base[len(base) // 2]
-    noise = base[-1] - base[0]
-    threshold = rest + max(min_step, 2 * noise)
+    median = [statistics.median(col) for col in zip(*rest, strict=True)]
+    noise = max(hist_distance(h, median) for h in rest)
+    threshold = max(min_step, 2 * noise)
     for s in samples:
-        if s.t >= after and s.mouth is not None and s.mouth > threshold:
-            return s.t
+        if s.t >= after and s.hist is not None and hist_distance(s.hist, median) > threshold:
+            return s
     return None
+
+
+def hist_distance(a: Sequence[float], b: Sequence[float]) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True))
 
 
 def mouth_box_rel(
