@@ -1,6 +1,7 @@
 """The per-session media producer: 25 fps video and 20 ms audio on one monotonic clock.
 
-One coroutine ticks every 20 ms at absolute deadlines (no drift). Each tick takes the next
+One coroutine ticks every 20 ms at absolute deadlines (no drift); speech that starts after
+silence moves the grid so that its first tick is at once. Each tick takes the next
 20 ms of speech audio (silence when idle, so viewers' clocks keep running) and, every second
 tick, a video frame whose mouth is the pose of the speech at that same instant, so sound and
 lips are in sync at the source. Rendering runs on a worker thread; if the previous frame is
@@ -14,6 +15,7 @@ in real time even with no viewer, so sync tasks finish when they would on the re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -69,6 +71,7 @@ class AvatarStream:
         self._audio_seq = 0
         self._video_seq = 0
         self._born = time.monotonic()
+        self._kick = asyncio.Event()  # speech is waiting to start: tick now, not at the next slot
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -96,6 +99,8 @@ class AvatarStream:
         if self._closed:
             speech.finish(0.0)
             return
+        if not self.is_speaking:
+            self._kick.set()
         self._queue.append(speech)
         self._ensure_running()
 
@@ -148,8 +153,16 @@ class AvatarStream:
             while not self._closed and (self._clients or self.is_speaking):
                 due = t0 + tick * TICK_S
                 now = loop.time()
+                if now < due and self._kick.is_set():
+                    # New speech after silence: move the clock so its first tick is now (up to
+                    # 20 ms sooner). Viewers just get this audio packet a little early.
+                    self._kick.clear()
+                    t0 -= due - now
+                    wall0 -= due - now
+                    continue
                 if now < due:
-                    await asyncio.sleep(due - now)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._kick.wait(), due - now)
                     continue
                 lag = now - due
                 if lag > MAX_LAG_S:

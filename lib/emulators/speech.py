@@ -4,8 +4,9 @@ the current position, and word marks.
 Two kinds: `TtsSpeech` (text we synthesised; mouth from its phoneme timeline) and
 `StreamedSpeech` (PCM16 24 kHz audio a client streams in with `agent.speak`; mouth from the
 audio's energy). The producer reads both the same way, so audio and mouth stay in sync at the
-source. Protocol events (HeyGen data-channel, LiveAvatar room or websocket) are emitted by a
-`SpeechListener` chosen by whoever queued the speech.
+source (the mouth one video frame ahead, as lips lead their sound). Protocol events (HeyGen
+data-channel, LiveAvatar room or websocket) are emitted by a `SpeechListener` chosen by whoever
+queued the speech.
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from lib.engines.visemes import REST, MouthPose, pose_from_audio
 SAMPLE_RATE = 48000
 SAMPLES_PER_MS = SAMPLE_RATE // 1000
 MOUTH_WINDOW = SAMPLE_RATE * 40 // 1000  # one video frame of audio drives the mouth
+# The mouth shows the sound one video frame ahead: lips move before the sound they make (the
+# animators' rule of leading the track by a frame or two), and a picture a little ahead of its
+# sound is the direction viewers do not notice (ITU-R BT.1359: up to 45 ms of audio lag is
+# undetectable; audio ahead of the picture is noticed much sooner).
+MOUTH_LEAD_MS = 40.0
+MOUTH_LEAD = SAMPLE_RATE * int(MOUTH_LEAD_MS) // 1000
 
 
 class SpeechListener(Protocol):
@@ -131,7 +138,7 @@ class TtsSpeech(Speech):
         return True
 
     def mouth_now(self) -> MouthPose:
-        return self.utterance.mouth_at(self.spoken_ms)
+        return self.utterance.mouth_at(self.spoken_ms + MOUTH_LEAD_MS)
 
 
 def _phrase_chunks(text: str, utterance: Utterance) -> list[Word]:
@@ -197,6 +204,11 @@ class StreamedSpeech(Speech):
         return self._ended
 
     def mouth_now(self) -> MouthPose:
-        if len(self._buf) == 0:
+        # The video frame's worth of audio centred MOUTH_LEAD_MS ahead (as much as has arrived).
+        start = max(0, MOUTH_LEAD - MOUTH_WINDOW // 2)
+        window = self._buf[start : start + MOUTH_WINDOW]
+        if len(window) == 0:
+            window = self._buf[-MOUTH_WINDOW:]
+        if len(window) == 0:
             return REST
-        return pose_from_audio(self._buf[:MOUTH_WINDOW], SAMPLE_RATE)
+        return pose_from_audio(window, SAMPLE_RATE)

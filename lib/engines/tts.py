@@ -176,6 +176,9 @@ _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
 _INIT_PHONEME_IPA = 0x0002
 _INIT_DONT_EXIT = 0x8000  # report errors instead of calling exit()
+# Audio per callback. The default (0 → tens of ms) calls back into Python ~40 times a sentence,
+# and each call waits for the GIL in a busy server; one call a second is enough for us.
+_BUFFER_MS = 1000
 _POS_CHARACTER = 1
 _CHARS_UTF8 = 0x1  # SSML (0x10) stays off, so "<" in text is spoken literally
 _ENDPAUSE = 0x1000
@@ -252,7 +255,7 @@ class _Engine:
             ctypes.c_void_p,
         ]
         options = _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, self._data, options)
+        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, self._data, options)
         if rate <= 0:
             self._close(lib)
             raise RuntimeError(f"eSpeak NG failed to initialise (data path {self._data!r})")
