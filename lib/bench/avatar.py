@@ -184,9 +184,16 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 # ... the open-mouth frame's packets reach the browser, then its screen.
                 "speak_request_to_mouth_frame_received_ms_median": _median(to_received),
                 "speak_mouth_frame_received_to_shown_ms_median": _median(received_to_shown),
-                "browser_video_jitter_buffer_ms": (stats.get("video") or {}).get("jitterMs"),
-                # Chrome shows video in step with audio: the larger delay of the two sets both.
-                "browser_audio_jitter_buffer_ms": (stats.get("audio") or {}).get("jitterMs"),
+                # Chrome shows video in step with audio: the larger delay of the two sets both
+                # (a target above its minimum is a stream held back for the other one).
+                "browser_jitter_buffers_ms": {
+                    kind: {
+                        k: round(v, 1) if v is not None else None
+                        for k, v in (stats.get(kind) or {}).items()
+                        if k in ("jitterMs", "targetMs", "minimumMs")
+                    }
+                    for kind in ("video", "audio")
+                },
                 "n_speak": len(from_click),
                 "mouth_detector_idle_false_alarms": idle_alarms,
                 "mouth_detected_before_start_talking": early,

@@ -91,6 +91,12 @@ CLICK_CLOCK_JS = """
 STATS_JS = """
 async () => {
   const out = {video: null, audio: null, state: null};
+  // Mean time in the jitter buffer; the target it aimed for; the least jitter alone needs
+  // (target above minimum: held back for the other stream, i.e. for lip-sync).
+  const per = (r, k) =>
+    r.jitterBufferEmittedCount ? 1000 * r[k] / r.jitterBufferEmittedCount : null;
+  const buffer = r => ({jitterMs: per(r, 'jitterBufferDelay'),
+      targetMs: per(r, 'jitterBufferTargetDelay'), minimumMs: per(r, 'jitterBufferMinimumDelay')});
   for (const pc of (window.__pcs || [])) {
     if (pc.connectionState === 'closed') continue;
     out.state = pc.connectionState;
@@ -99,15 +105,10 @@ async () => {
       if (r.type !== 'inbound-rtp') return;
       if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
           framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
-          fps: r.framesPerSecond, jitterMs: r.jitterBufferEmittedCount ?
-            1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : null};
+          fps: r.framesPerSecond, ...buffer(r)};
       if (r.kind === 'audio') out.audio = {samples: r.totalSamplesReceived,
           energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples,
-          jitterMs: r.jitterBufferEmittedCount ?
-            1000 * r.jitterBufferDelay / r.jitterBufferEmittedCount : null,
-          targetMs: r.jitterBufferEmittedCount ?
-            1000 * r.jitterBufferTargetDelay / r.jitterBufferEmittedCount : null,
-          accelerated: r.removedSamplesForAcceleration};
+          accelerated: r.removedSamplesForAcceleration, ...buffer(r)};
     });
   }
   return out;
