@@ -31,6 +31,7 @@ FIXTURES: Final = ROOT / "tests" / "fixtures" / "speech"
 QUESTIONS: Final = ("piper_hours.wav", "piper_parking.wav")
 PAUSE_S: Final = 12.0  # after each question: the answer is spoken before the next one
 WARMUP_S: Final = 60.0
+PAGE_LOAD_MS: Final = 120_000
 TARGETS: Final = {"fps_per_stream": 20, "memory_growth_percent": 10, "sessions_left_open": 0}
 Progress = Callable[[str], None]
 
@@ -121,6 +122,7 @@ def run(
     minutes: float = 10.0,
     progress: Progress = print,
 ) -> dict[str, Any]:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
     from lib.store import Store
@@ -131,6 +133,8 @@ def run(
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
     streams: list[dict[str, Any]] = []
+    not_started: list[int] = []  # tab numbers whose page never loaded
+    sessions_started = 0
     try:
         env = {
             "AVATARLAB_LOCAL_HEYGEN_URL": heygen.base_url,
@@ -156,17 +160,30 @@ def run(
                 context.add_init_script(PC_SPY)
                 page = context.new_page()
                 drv = StudioDriver(page)
-                page.goto(app.url)
-                page.get_by_role("link", name="Conversation").click()
-                page.get_by_role("heading", name="Conversation").wait_for(timeout=60_000)
-                drv.wait_idle(60_000)
-                drv.click("Start")
+                try:
+                    page.goto(app.url, timeout=PAGE_LOAD_MS)
+                    page.get_by_role("link", name="Conversation").click(timeout=PAGE_LOAD_MS)
+                    page.get_by_role("heading", name="Conversation").wait_for(timeout=PAGE_LOAD_MS)
+                    drv.wait_idle(PAGE_LOAD_MS)
+                    drv.click("Start")
+                except PlaywrightTimeout:
+                    # A machine this busy is the finding: record it, soak with the rest.
+                    not_started.append(n + 1)
+                    progress(
+                        f"stream {n + 1}/{sessions} did not load within "
+                        f"{PAGE_LOAD_MS // 1000} s (the machine is saturated); going on without it"
+                    )
+                    context.close()
+                    continue
                 progress(f"stream {n + 1}/{sessions} started")
                 drivers.append(drv)
-            connected_at: list[float | None] = [None] * sessions
+            if not drivers:
+                raise RuntimeError("no stream could start: see the progress lines above")
+            sessions_started = len(drivers)
+            connected_at: list[float | None] = [None] * sessions_started
             t_end = time.monotonic() + minutes * 60
             t0 = time.monotonic()
-            last_frames = [0] * sessions
+            last_frames = [0] * sessions_started
             last_t = time.monotonic()
             while time.monotonic() < t_end:
                 drivers[0].page.wait_for_timeout(5000)
@@ -244,7 +261,7 @@ def run(
         realtime.stop()
     steady = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
     per_stream = []
-    for i in range(sessions):
+    for i in range(sessions_started):
         values = [s["fps"][i] for s in steady if s["fps"][i] is not None]
         per_stream.append(
             {
@@ -256,6 +273,8 @@ def run(
     growth = 100 * (last - base) / base if base else None
     return {
         "sessions": sessions,
+        "sessions_started": sessions_started,
+        "tabs_not_loaded": not_started,
         "minutes": minutes,
         "fps_per_stream": per_stream,
         "e2e_ms": {
@@ -271,7 +290,8 @@ def run(
         "cpu_percent_of_one_core": cpu_percent,
         "targets": TARGETS,
         "meets_targets": {
-            "fps": all((s["median"] or 0) >= TARGETS["fps_per_stream"] for s in per_stream),
+            "fps": not not_started
+            and all((s["median"] or 0) >= TARGETS["fps_per_stream"] for s in per_stream),
             "memory": growth is not None and growth <= TARGETS["memory_growth_percent"],
             "no_sessions_left": len(left) == 0 and int(open_rows) == 0,
         },
