@@ -265,15 +265,17 @@ def first_mouth_frame(
     samples: list[FrameSample], after: float, min_step: float = MOUTH_MIN_STEP
 ) -> FrameSample | None:
     """First frame shown after `after` whose mouth left its resting look. The frames of the
-    second before `after` are the rest: their median histogram, and how far the farthest of
-    them strays from it (VP8 noise, idle sway). A frame counts as moved when its histogram is
-    further from the rest than twice that, and at least `min_step` (L1 distance, 0..2)."""
+    second before `after` are the rest: their median histogram, and how far the second
+    farthest of them strays from it (VP8 noise, idle sway). A frame counts as moved when its
+    histogram is further from the rest than twice that, and at least `min_step` (L1, 0..2)."""
     rest = [s.hist for s in samples if s.hist is not None and after - 1 <= s.t < after]
     if len(rest) < 5:
         return None
     median = [statistics.median(col) for col in zip(*rest, strict=True)]
-    noise = max(hist_distance(h, median) for h in rest)
-    threshold = max(min_step, 2 * noise)
+    # The rest's spread without its single worst frame (a keyframe or a quality step of the
+    # encoder would otherwise set the bar above the first lip movements).
+    strays = sorted(hist_distance(h, median) for h in rest)
+    threshold = max(min_step, 2 * strays[-2])
     for s in samples:
         if s.t >= after and s.hist is not None and hist_distance(s.hist, median) > threshold:
             return s

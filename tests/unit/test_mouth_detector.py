@@ -43,3 +43,11 @@ def test_frames_without_a_histogram_are_ignored() -> None:
     plain = [FrameSample(10.1, 100.0, 0.5)]  # e.g. the placeholder, no mouth box
     moved = _frames(10.2, 3, 0.1, rng)
     assert first_mouth_frame(rest + plain + moved, 10.0) is moved[0]
+
+
+def test_one_odd_resting_frame_does_not_raise_the_bar_over_the_lips() -> None:
+    rng = np.random.default_rng(6)
+    rest = _frames(9.0, 25, 0.0, rng)
+    rest[10] = FrameSample(rest[10].t, 100.0, None, hist=_hist(0.08, rng))  # a keyframe's step
+    moved = _frames(10.1, 3, 0.06, rng)
+    assert first_mouth_frame(rest + moved, 10.0) is moved[0]
