@@ -134,6 +134,7 @@ def run(
     samples: list[dict[str, Any]] = []
     streams: list[dict[str, Any]] = []
     not_started: list[int] = []  # tab numbers whose page never loaded
+    tabs: list[dict[str, Any]] = []
     sessions_started = 0
     try:
         env = {
@@ -224,7 +225,16 @@ def run(
                 if cpu_start
                 else {}
             )
-            for drv in drivers:
+            for i, drv in enumerate(drivers):
+                # What each tab shows at the end: its alerts, and a screenshot to look at.
+                shot = tmp / f"soak-tab-{i + 1}.png"
+                drv.page.screenshot(path=str(shot), full_page=True)
+                tabs.append(
+                    {
+                        "alerts": drv.page.locator('[data-testid="stAlert"]').all_inner_texts(),
+                        "screenshot": str(shot),
+                    }
+                )
                 drv.page.get_by_role("button", name="Stop", exact=True).click()
             drivers[0].page.wait_for_timeout(5000)
             browser.close()
@@ -285,6 +295,9 @@ def run(
         "memory_mb": {"after_warmup": round(base, 1), "end": round(last, 1)},
         "memory_growth_percent": round(growth, 1) if growth is not None else None,
         "streams": streams,
+        # A conversation that recorded no voice turn at all never heard its microphone.
+        "streams_without_voice_turns": sessions_started - len(streams),
+        "tabs_at_end": tabs,
         "sessions_left_open": {"local_server": len(left), "store": int(open_rows)},
         "samples": len(samples),
         "cpu_percent_of_one_core": cpu_percent,
@@ -294,5 +307,6 @@ def run(
             and all((s["median"] or 0) >= TARGETS["fps_per_stream"] for s in per_stream),
             "memory": growth is not None and growth <= TARGETS["memory_growth_percent"],
             "no_sessions_left": len(left) == 0 and int(open_rows) == 0,
+            "every_stream_heard": sessions_started > 0 and len(streams) == sessions_started,
         },
     }

@@ -105,7 +105,9 @@ async () => {
       if (r.type !== 'inbound-rtp') return;
       if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
           framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
-          fps: r.framesPerSecond, ...buffer(r)};
+          fps: r.framesPerSecond, received: r.framesReceived, lost: r.packetsLost,
+          nacks: r.nackCount, plis: r.pliCount, keyframes: r.keyFramesDecoded,
+          freezes: r.freezeCount, ...buffer(r)};
       if (r.kind === 'audio') out.audio = {samples: r.totalSamplesReceived,
           energy: r.totalAudioEnergy, level: r.audioLevel, concealed: r.concealedSamples,
           accelerated: r.removedSamplesForAcceleration, ...buffer(r)};

@@ -191,6 +191,7 @@ def _server(app: Any, log_level: str, ws_max_size: int) -> uvicorn.Server:
             ws_max_size=ws_max_size,
             ws_per_message_deflate=False,
             timeout_graceful_shutdown=2,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     )
 
@@ -237,6 +238,11 @@ def _install_faults(specs: list[str]) -> None:
 
 
 GIL_SWITCH_INTERVAL_S = 0.001
+# Idle keep-alive connections stay open this long, like the real APIs' front ends (≥ 60 s).
+# uvicorn's default (5 s) equals httpx's pool expiry, so a request sent on a connection 5 s
+# idle raced the server's close and failed with ReadError (found by the soak: a Start ~5 s
+# after the page loaded its avatar list). Longer than the client's expiry, the client closes first.
+KEEP_ALIVE_S = 75
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -252,6 +252,44 @@ def test_any_key_is_accepted_without_api_key_flag(fast_emulator: EmulatorProcess
     assert (resp.status_code, resp.json()) == (401, UNAUTHORIZED)
 
 
+def test_idle_keep_alive_connections_outlive_the_clients_pool_expiry(
+    fast_emulator: EmulatorProcess,
+) -> None:
+    """httpx drops a pooled connection after 5 s idle; the server must not close it first, or a
+    request sent on it at that moment fails with ReadError (the soak's "could not start")."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(fast_emulator.base_url)
+    request = (
+        f"GET /v1/streaming/avatar.list HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "x-api-key: local\r\n\r\n"
+    ).encode()
+
+    def exchange(sock: socket.socket) -> bytes:
+        sock.sendall(request)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return head  # closed by the server
+            head += chunk
+        header, _, body = head.partition(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in header.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(body) < length:
+            body += sock.recv(65536)
+        return header
+
+    with socket.create_connection((parts.hostname, parts.port), timeout=10) as sock:
+        assert exchange(sock).startswith(b"HTTP/1.1 200")
+        time.sleep(httpx.Limits().keepalive_expiry + 1)  # the client's pool would retire it now
+        assert exchange(sock).startswith(b"HTTP/1.1 200")  # ...and the server still serves it
+
+
 # ---- streaming.new ---------------------------------------------------------------------------
 
 
