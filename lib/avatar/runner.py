@@ -58,6 +58,7 @@ SLOW_FPS = 15.0
 # Providers end a session after ~2 minutes without a task (HeyGen's default idle timeout):
 # while the page is open, a quiet session is kept alive well before that.
 KEEPALIVE_S = float(os.environ.get("AVATARLAB_KEEPALIVE_S", "45"))
+START_DRAIN_S = 10.0  # a stop waits this long for a start in flight (within shutdown's 15 s)
 ProviderFactory = Callable[[str], AvatarProvider]
 
 
@@ -222,6 +223,7 @@ class AvatarRunner:
         self._outbox: deque[_Outgoing] = deque()
         self._listening = False
         self._outbox_wake = asyncio.Event()  # only touched on the runner loop
+        self._start_task: asyncio.Task[None] | None = None  # the latest _start, on the loop
         self._watchdog = self._loop.submit(self._watch())
         self._sender = self._loop.submit(self._send_outbox())
         _RUNNERS.add(self)
@@ -383,6 +385,7 @@ class AvatarRunner:
         return avatars, voices
 
     async def _start(self, name: str, options: SessionOptions, requested: float) -> None:
+        self._start_task = asyncio.current_task()
         record_id = self.store.insert(
             "avatar_sessions",
             {
@@ -645,10 +648,18 @@ class AvatarRunner:
     async def _stop(self, reason: str) -> None:
         with self._lock:
             lv = self._live
-            session, record_id = lv.session, lv.record_id
-            if lv.state in ("idle", "ended", "error") and session is None:
+            if lv.state in ("idle", "ended", "error") and lv.session is None:
                 return
             lv.state = "stopping"
+        # A start still in flight may already have opened a paid session that only its answer
+        # names: let it finish (it stops that session itself, seeing "stopping"). Closing the
+        # client under it lost the answer and left the session running until its idle timeout.
+        starting = self._start_task
+        if starting is not None and not starting.done():
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(asyncio.shield(starting), START_DRAIN_S)
+        with self._lock:
+            session, record_id = self._live.session, self._live.record_id
         stop_error: str | None = None
         if session is not None:
             try:

@@ -269,6 +269,8 @@ def run(
     finally:
         heygen.stop()
         realtime.stop()
+        for emu in (heygen, realtime):  # the servers' last log lines, next to the screenshots
+            (tmp / f"{emu.kind}.log").write_text("\n".join(emu.output) + "\n")
     steady = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
     per_stream = []
     for i in range(sessions_started):

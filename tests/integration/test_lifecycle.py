@@ -212,3 +212,34 @@ def test_a_process_killed_mid_turn_loses_nothing_and_the_turn_shows_interrupted(
         assert after[stage].iloc[1] == before[stage].iloc[1]  # nothing recorded is lost
     chunks = store.frame("SELECT status FROM chunks WHERE turn_id = ?", (after["id"].iloc[1],))
     assert "speaking" not in set(chunks["status"]) and "interrupted" in set(chunks["status"])
+
+
+@pytest.mark.parametrize("how", ["shutdown", "stop"])
+def test_leaving_while_the_session_is_starting_still_stops_it(tmp_path, how):
+    """The page goes away while streaming.new is on the wire (slow provider): the session the
+    provider opens anyway is stopped, not left to bill until its idle timeout."""
+    from lib.avatar.runner import AvatarRunner
+    from lib.emulators.process import start_emulator
+
+    emu = start_emulator("heygen", "--fault", "latency:1500@/v1/streaming.new")
+    try:
+        store = Store(str(tmp_path / "lab.db"))
+        runner = AvatarRunner(
+            store,
+            provider_factory=lambda name: local_provider(emu.base_url),
+            heartbeat_timeout_s=None,
+        )
+        runner.start("local", SessionOptions(avatar_id=AVATARS[0].avatar_id, quality="low"))
+        time.sleep(0.5)  # the request is out; the answer is a second away
+        assert runner.snapshot().state == "starting"
+        if how == "shutdown":
+            runner.shutdown("PAGE_CLOSED")
+        else:
+            runner.stop("USER_CLOSED")
+        assert live_sessions(emu.base_url) == []
+        row = store.frame("SELECT * FROM avatar_sessions").iloc[0]
+        assert row["status"] == "stopped" and row["remote_session_id"], row.to_dict()
+        if how == "stop":
+            runner.shutdown()
+    finally:
+        emu.stop()
