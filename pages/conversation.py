@@ -83,6 +83,10 @@ STATE_LABELS = {
 }
 
 st.title("Conversation")
+# This page's path, read in the body: a button callback runs before app.py records the page of
+# this run, so there `current_page` can still name the page of the run before (seen on a cold
+# first load) — and a cleanup filed under that page runs at once, ending what was just started.
+THIS_PAGE = current_page(st.session_state)
 brain = brain_status()
 timing_note = " · model timing is simulated" if brain.name == "local" else ""
 st.caption(f"Voice model: **{brain.label}** — {brain.reason}{timing_note}.")
@@ -273,7 +277,7 @@ def on_start() -> None:
         return
     st.session_state[CONV_KEY] = new
     st.session_state[LAST_KEY] = new.record_id
-    on_leave(st.session_state, current_page(st.session_state), "conversation", new.shutdown)
+    on_leave(st.session_state, THIS_PAGE, "conversation", new.shutdown)
     new.start()
 
 

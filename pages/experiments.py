@@ -83,6 +83,10 @@ def pick_script() -> Script | None:
 
 
 st.title("Experiments")
+# This page's path, read in the body: a button callback runs before app.py records the page of
+# this run, so there `current_page` can still name the page of the run before (seen on a cold
+# first load) — and a cleanup filed under that page runs at once, ending what was just started.
+THIS_PAGE = current_page(st.session_state)
 try:
     store = open_store()
 except StoreError as exc:
@@ -145,7 +149,7 @@ with st.expander("New sweep", expanded=not busy):
             return
         new = Run(store, plan)
         st.session_state[RUN_KEY] = new
-        on_leave(st.session_state, current_page(st.session_state), "experiment", new.sweep.cancel)
+        on_leave(st.session_state, THIS_PAGE, "experiment", new.sweep.cancel)
         new.start()
 
     st.button("Run sweep", type="primary", on_click=on_run, disabled=plan is None or busy)
