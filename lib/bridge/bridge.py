@@ -480,7 +480,10 @@ class Bridge:
             if note.sent_at is not None:
                 self.timeline.stamp(turn, "first_chunk_at", note.sent_at)
         elif note.what == "started" and chunk.kind == "text":
-            self.timeline.update_chunk(chunk, started_at=note.at, status="speaking")
+            # A start can reach us after the turn was cut (its note waits for the task's HTTP
+            # answer when the event came first): the avatar did begin this piece, and was cut.
+            status = "speaking" if turn.status == "open" else "interrupted"
+            self.timeline.update_chunk(chunk, started_at=note.at, status=status)
             self.timeline.stamp(turn, "avatar_start_at", note.at)
         elif note.what == "ended" and chunk.kind == "text":
             status = "interrupted" if note.interrupted else "done"
