@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
 from lib import config
 from lib.lifecycle import REAP_INTERVAL_S, Reaper, default_factory, reap_providers
-from lib.page_lifecycle import enter_page
+from lib.page_lifecycle import enter_page, page_key
 from lib.store import StoreError, open_store
 
 st.set_page_config(page_title="Avatar Lab", page_icon=":material/record_voice_over:", layout="wide")
 
-PAGES = [
-    st.Page("pages/studio.py", title="Avatar Studio", icon=":material/face:", default=True),
-    st.Page("pages/conversation.py", title="Conversation", icon=":material/forum:"),
-    st.Page("pages/latency.py", title="Latency", icon=":material/timer:"),
-    st.Page("pages/costs.py", title="Costs", icon=":material/payments:"),
-    st.Page("pages/experiments.py", title="Experiments", icon=":material/science:"),
-    st.Page("pages/sessions.py", title="Sessions", icon=":material/folder_open:"),
-    st.Page("pages/settings.py", title="Settings", icon=":material/settings:"),
+# (script, title, icon); the first is the default page.
+PAGE_FILES = [
+    ("pages/studio.py", "Avatar Studio", ":material/face:"),
+    ("pages/conversation.py", "Conversation", ":material/forum:"),
+    ("pages/latency.py", "Latency", ":material/timer:"),
+    ("pages/costs.py", "Costs", ":material/payments:"),
+    ("pages/experiments.py", "Experiments", ":material/science:"),
+    ("pages/sessions.py", "Sessions", ":material/folder_open:"),
+    ("pages/settings.py", "Settings", ":material/settings:"),
 ]
+PAGES = [
+    st.Page(script, title=title, icon=icon, default=i == 0)
+    for i, (script, title, icon) in enumerate(PAGE_FILES)
+]
+# Cleanups are filed under the script's stem (the default page's url path is "").
+PAGE_KEYS = {
+    page.url_path: page_key(script) for page, (script, _, _) in zip(PAGES, PAGE_FILES, strict=True)
+}
+
+
+@st.cache_resource
+def _logging() -> None:
+    """Our modules' INFO lines (session starts and stops, page cleanups) beside Streamlit's."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("lib")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
 
 
 @st.cache_resource
@@ -32,10 +53,11 @@ def _reaper() -> Reaper | None:
     return Reaper(store, default_factory, reap_providers(), REAP_INTERVAL_S).start()
 
 
+_logging()
 _reaper()
 page = st.navigation(PAGES)
 # Leaving a page releases what it holds (e.g. stops a paid avatar session).
-enter_page(st.session_state, page.url_path)
+enter_page(st.session_state, PAGE_KEYS[page.url_path])
 
 with st.sidebar:
     st.markdown("**Avatar providers**")

@@ -8,13 +8,16 @@ navigation actually runs. Tab close is covered by the runners' heartbeat watchdo
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 # st.session_state (a SessionStateProxy) or any dict: only item access and setdefault are used.
 State = Any
+log = logging.getLogger(__name__)
 
 KEY = "_page_cleanups"
 CURRENT = "_current_page"
@@ -22,11 +25,21 @@ CURRENT = "_current_page"
 
 def enter_page(state: State, page: str) -> list[str]:
     state[CURRENT] = page
-    return leave_other_pages(state, page)
+    ran = leave_other_pages(state, page)
+    if ran:
+        log.info("page %r entered: cleaned up %s", page, ", ".join(ran))
+    return ran
 
 
 def current_page(state: State) -> str:
     return str(state.get(CURRENT, ""))
+
+
+def page_key(script: str) -> str:
+    """The name a page's cleanups are filed under: its script's stem. Not the url path (the
+    default page's is "") and not the page recorded in the session, which a callback or a run
+    on a cold first load can see before the entry script records this run's page."""
+    return Path(script).stem
 
 
 def on_leave(state: State, page: str, name: str, cleanup: Callable[[], None]) -> None:

@@ -21,7 +21,7 @@ from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strateg
 from lib.bridge.script import DEMO_SCRIPT, Script, ScriptError, load_script
 from lib.bridge.sweep import Progress, Sweep, SweepPlan, configurations
 from lib.charts import strategy_figure
-from lib.page_lifecycle import current_page, on_leave
+from lib.page_lifecycle import on_leave, page_key
 from lib.store import Store, StoreError, open_store
 
 RUN_KEY = "experiment_run"
@@ -83,10 +83,7 @@ def pick_script() -> Script | None:
 
 
 st.title("Experiments")
-# This page's path, read in the body: a button callback runs before app.py records the page of
-# this run, so there `current_page` can still name the page of the run before (seen on a cold
-# first load) — and a cleanup filed under that page runs at once, ending what was just started.
-THIS_PAGE = current_page(st.session_state)
+THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
 try:
     store = open_store()
 except StoreError as exc:

@@ -18,7 +18,7 @@ from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
 from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
 from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import current_page, on_leave, tab_open_check
+from lib.page_lifecycle import on_leave, page_key, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import TextError, to_say
 from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
@@ -89,7 +89,12 @@ if maybe_runner is None:
     st.stop()
 runner: AvatarRunner = maybe_runner  # a plain name keeps the narrowing inside the callbacks
 # Leaving the page stops the paid session; closing the tab stops it via the heartbeat watchdog.
-on_leave(st.session_state, current_page(st.session_state), "avatar-runner", runner.shutdown)
+on_leave(
+    st.session_state,
+    page_key(__file__),
+    "avatar-runner",
+    lambda: runner.shutdown("PAGE_LEFT"),
+)
 prepare()
 
 usable = [n for n in config.PROVIDERS if config.provider_status(n).usable]

@@ -324,9 +324,9 @@ class RealtimeSession:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - any transport failure: reconnect
-                log.info("realtime connection failed: %s", exc)
                 if self._stopping:
-                    return
+                    return  # our own close, not a failure
+                log.info("realtime connection failed: %s", exc)
                 if attempt >= len(RECONNECT_DELAYS_S):
                     self._fail(
                         f"the voice model connection keeps failing ({exc})",

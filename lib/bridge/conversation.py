@@ -200,7 +200,7 @@ class Conversation:
             # A connected tab that is slow to poll (a long run, a starved browser) is not gone.
             if not self._closed and page_gone(self._heartbeat, limit, self._tab_open):
                 log.info("no page heartbeat for %.0f s and no tab: ending the conversation", limit)
-                self.shutdown()
+                self.shutdown("PAGE_GONE")
 
     def _watch_start(self) -> None:
         """Record when each side became ready; fall back to audio-only if the avatar fails;
@@ -253,17 +253,19 @@ class Conversation:
             else (self.config.persona in SPEAKS_FIRST)
         )
 
-    def shutdown(self) -> None:
-        """Stop everything this conversation started (idempotent)."""
+    def shutdown(self, reason: str = "CONVERSATION_ENDED") -> None:
+        """Stop everything this conversation started (idempotent). `reason` is stored as the
+        avatar session's stop reason (USER_STOPPED, PAGE_LEFT, PAGE_GONE, APP_EXIT, ...)."""
         if self._closed:
             return
+        log.info("conversation %s ends: %s", self.record_id, reason)
         self._closed = True
         self.mic.enabled = False
         self.bridge.end("the conversation was stopped")
         try:
             self.brain.shutdown()
         finally:
-            self.runner.shutdown("CONVERSATION_ENDED")
+            self.runner.shutdown(reason)
             self._finish("stopped")
             _CONVERSATIONS.discard(self)
 
@@ -448,7 +450,7 @@ _CONVERSATIONS: weakref.WeakSet[Conversation] = weakref.WeakSet()
 @atexit.register
 def _shutdown_all() -> None:
     for conv in list(_CONVERSATIONS):
-        conv.shutdown()
+        conv.shutdown("APP_EXIT")
 
 
 __all__ = ["Conversation", "ConversationConfig", "ConversationSnapshot", "Listener"]

@@ -334,12 +334,17 @@ def test_stopping_mid_answer_stores_the_turn_as_interrupted(conversation):
     conv = conversation(bridge=BridgeConfig(chunking="sentence:20"))
     conv.send_text(PRICES)
     wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")
-    conv.shutdown()
+    conv.shutdown("PAGE_LEFT")
     row = conv.store.frame("SELECT * FROM turns").iloc[0]
     assert row["status"] == "interrupted" and row["interrupted_at"] >= row["avatar_start_at"]
     chunks = conv.store.frame("SELECT status FROM chunks WHERE turn_id = ?", (row["id"],))
     assert "speaking" not in set(chunks["status"]) and "sent" not in set(chunks["status"])
     assert conv.store.get("conversations", conv.record_id)["status"] == "stopped"
+    # Why it ended is kept with the paid session (the Sessions page shows it).
+    avatar = conv.store.frame(
+        "SELECT stop_reason FROM avatar_sessions WHERE conversation_id = ?", (conv.record_id,)
+    )
+    assert list(avatar["stop_reason"]) == ["PAGE_LEFT"]
 
 
 def test_a_model_that_never_answers_the_handshake_is_reported(tmp_path, local_heygen, monkeypatch):

@@ -3,7 +3,7 @@ import time
 import pytest
 
 from lib.loop_thread import LoopThread
-from lib.page_lifecycle import current_page, enter_page, on_leave, page_gone
+from lib.page_lifecycle import current_page, enter_page, on_leave, page_gone, page_key
 
 
 def test_leaving_a_page_runs_its_cleanups_once():
@@ -18,6 +18,19 @@ def test_leaving_a_page_runs_its_cleanups_once():
         time.sleep(0.01)
     assert calls == ["stop"]
     assert enter_page(state, "latency") == [] and calls == ["stop"]
+
+
+def test_a_page_files_its_cleanups_under_its_own_script_not_the_session_s_last_page():
+    # The soak's first tab: a run that read the session's page before the entry script
+    # recorded it filed the conversation's stop under "" (the default page's url path), and
+    # the conversation's next rerun stopped it 7 s after Start.
+    state: dict = {}
+    calls: list[str] = []
+    enter_page(state, page_key("pages/studio.py"))
+    on_leave(state, page_key("pages/conversation.py"), "conv", lambda: calls.append("stop"))
+    assert enter_page(state, page_key("pages/conversation.py")) == []
+    assert enter_page(state, page_key("pages/conversation.py")) == [] and calls == []
+    assert enter_page(state, page_key("pages/studio.py")) == ["conversation:conv"]
 
 
 def test_loop_thread_runs_and_refuses_work_after_close():
