@@ -114,6 +114,8 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
 
             store = Store(str(tmp / "avatarlab.db"))
             from_click, from_request, to_start_talking = [], [], []
+            click_to_voice: list[float] = []
+            click_to_sound: list[float] = []
             to_received, received_to_shown = [], []
             idle_alarms = early = 0
             rounds: list[dict[str, float | None]] = []
@@ -140,10 +142,16 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 if mouth_frame is None:
                     continue
                 requested, started = float(task["requested_at"]), float(task["started_at"])
-                early += mouth_frame.t < started  # shown before the avatar began: a false alarm
+                # Shown before the request left the app: the detector saw noise. (Before the
+                # voice starts is expected: the lips part while the voice is being made.)
+                early += mouth_frame.t < requested
                 from_click.append((mouth_frame.t - t_speak) * 1000)
                 from_request.append((mouth_frame.t - requested) * 1000)
                 to_start_talking.append((started - requested) * 1000)
+                click_to_voice.append((started - t_speak) * 1000)
+                sound = drv.first_sound(t_speak)
+                if sound is not None:
+                    click_to_sound.append((sound - t_speak) * 1000)
                 if mouth_frame.rx is not None:
                     to_received.append((mouth_frame.rx - requested) * 1000)
                     received_to_shown.append((mouth_frame.t - mouth_frame.rx) * 1000)
@@ -155,6 +163,9 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                         if mouth_frame.rx is not None
                         else None,
                         "click_to_shown": round(from_click[-1], 1),
+                        "click_to_sound": round(click_to_sound[-1], 1)
+                        if sound is not None
+                        else None,
                     }
                 )
             drv.click("Stop")
@@ -181,6 +192,11 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 # The split: the provider's avatar_start_talking reaches the app, then the frame
                 # with the open mouth reaches the browser's screen.
                 "speak_request_to_start_talking_ms_median": _median(to_start_talking),
+                # When the voice itself began (the lips part before it, while it is made),
+                # at the provider and as heard in the browser.
+                "speak_click_to_start_talking_ms_median": _median(click_to_voice),
+                "speak_click_to_first_sound_ms_median": _median(click_to_sound),
+                "speak_sound_samples_ms": [round(x) for x in click_to_sound],
                 # ... the open-mouth frame's packets reach the browser, then its screen.
                 "speak_request_to_mouth_frame_received_ms_median": _median(to_received),
                 "speak_mouth_frame_received_to_shown_ms_median": _median(received_to_shown),
@@ -196,7 +212,7 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 },
                 "n_speak": len(from_click),
                 "mouth_detector_idle_false_alarms": idle_alarms,
-                "mouth_detected_before_start_talking": early,
+                "mouth_detected_before_request": early,
             }
         )
     finally:

@@ -132,6 +132,7 @@ def run(
     heygen = start_emulator("heygen", "--concurrency-limit", str(max(3, sessions + 2)))
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
+    reconnects: list[int] = []  # per stream: peer connections after the first
     streams: list[dict[str, Any]] = []
     not_started: list[int] = []  # tab numbers whose page never loaded
     tabs: list[dict[str, Any]] = []
@@ -185,6 +186,7 @@ def run(
             t_end = time.monotonic() + minutes * 60
             t0 = time.monotonic()
             last_frames = [0] * sessions_started
+            reconnects[:] = [0] * sessions_started
             last_t = time.monotonic()
             while time.monotonic() < t_end:
                 drivers[0].page.wait_for_timeout(5000)
@@ -204,8 +206,8 @@ def run(
                     except Exception:  # noqa: BLE001 - the iframe may be re-rendering
                         fps.append(None)
                         continue
-                    video = stats.get("video") or {}
-                    frames = int(video.get("framesDecoded") or 0)
+                    frames = int(stats.get("framesDecodedAll") or 0)
+                    reconnects[i] = max(0, int(stats.get("peerConnections") or 0) - 1)
                     if stats.get("state") == "connected" and connected_at[i] is None:
                         connected_at[i] = time.monotonic()
                     fps.append(round((frames - last_frames[i]) / (now - last_t), 1))
@@ -279,6 +281,7 @@ def run(
             {
                 "median": statistics.median(values) if values else None,
                 "min": min(values, default=None),
+                "reconnects": reconnects[i],
             }
         )
     base, last = (steady[0]["rss_mb"], samples[-1]["rss_mb"]) if samples else (0.0, 0.0)

@@ -64,10 +64,35 @@ MONITOR_JS = """
       v.requestVideoFrameCallback(tick(v));
     };
   }
+  // When sound plays: the loudness of the stream's audio, read every 5 ms from an analyser
+  // (times of the windows above -40 dBFS; the avatar's silence is digital zero).
+  mon.sound = [];
+  function listen(v) {
+    const s = v.srcObject;
+    if (!s || !s.getAudioTracks || !s.getAudioTracks().length || mon.heard === s) return;
+    mon.heard = s;
+    const ac = mon.ac || (mon.ac = new AudioContext());
+    ac.resume();
+    const an = ac.createAnalyser();
+    an.fftSize = 256;
+    ac.createMediaStreamSource(new MediaStream(s.getAudioTracks())).connect(an);
+    const buf = new Float32Array(an.fftSize);
+    clearInterval(mon.listening);
+    mon.listening = setInterval(() => {
+      an.getFloatTimeDomainData(buf);
+      let e = 0;
+      for (const x of buf) e += x * x;
+      if (Math.sqrt(e / buf.length) > 0.01) {
+        mon.sound.push(performance.timeOrigin + performance.now());
+        if (mon.sound.length > 20000) mon.sound.splice(0, 10000);
+      }
+    }, 5);
+  }
   // The streamer may replace its <video> element when playback starts: follow it.
   function follow() {
     const v = document.querySelector('video');
     if (v && v !== mon.video) { mon.video = v; v.requestVideoFrameCallback(tick(v)); }
+    if (mon.video) listen(mon.video);
   }
   follow();
   setInterval(follow, 50);
@@ -97,12 +122,18 @@ async () => {
     r.jitterBufferEmittedCount ? 1000 * r[k] / r.jitterBufferEmittedCount : null;
   const buffer = r => ({jitterMs: per(r, 'jitterBufferDelay'),
       targetMs: per(r, 'jitterBufferTargetDelay'), minimumMs: per(r, 'jitterBufferMinimumDelay')});
-  for (const pc of (window.__pcs || [])) {
+  // Frames decoded over every peer connection the page made (a reconnect starts a new
+  // one at zero): the last count seen of each, kept after it closes.
+  window.__decoded = window.__decoded || {};
+  const pcs = window.__pcs || [];
+  out.peerConnections = pcs.length;
+  for (const [i, pc] of pcs.entries()) {
     if (pc.connectionState === 'closed') continue;
     out.state = pc.connectionState;
     const stats = await pc.getStats();
     stats.forEach(r => {
       if (r.type !== 'inbound-rtp') return;
+      if (r.kind === 'video') window.__decoded[i] = r.framesDecoded || 0;
       if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
           framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
           fps: r.framesPerSecond, received: r.framesReceived, lost: r.packetsLost,
@@ -113,6 +144,7 @@ async () => {
           accelerated: r.removedSamplesForAcceleration, ...buffer(r)};
     });
   }
+  out.framesDecodedAll = Object.values(window.__decoded).reduce((a, b) => a + b, 0);
   return out;
 }
 """
@@ -180,6 +212,14 @@ class StudioDriver:
         frame = self.wait_frame(timeout_s)
         frame.wait_for_function("() => !!document.querySelector('video')", timeout=timeout_s * 1000)
         frame.evaluate(MONITOR_JS, list(mouth_box_rel) if mouth_box_rel else None)
+
+    def first_sound(self, since: float) -> float | None:
+        """When the stream's audio first played sound after `since` (epoch seconds)."""
+        at = self.frame().evaluate(
+            "(since) => (window.__mon ? window.__mon.sound.find(t => t >= since) : null)",
+            since * 1000,
+        )
+        return float(at) / 1000 if at else None
 
     def samples(self, since: float | None = None) -> list[FrameSample]:
         """Frames shown so far (from `since`, epoch seconds: less to copy out of the page)."""

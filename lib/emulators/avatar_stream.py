@@ -41,6 +41,12 @@ TICK_S = 0.020
 TICKS_PER_FRAME = 2  # 25 fps
 SAMPLES_PER_TICK = SAMPLE_RATE * 20 // 1000
 MAX_LAG_S = 0.25
+# Between a speak request and its first sound (synthesis, queueing) the lips part a little, as
+# people's do before they speak (speech preparation starts the lips moving 100-300 ms before
+# the voice). The avatar visibly reacts at once; the visemes take over with the sound.
+ANTICIPATION = MouthPose(0.15, 0.4, 0.0)
+ANTICIPATION_RAMP_S = 0.06  # reached over this long (a lip parting, not a snap)
+ANTICIPATION_MAX_S = 1.0  # speech that has not come by then is not coming soon: rest again
 
 # Shared by all sessions; numpy drawing releases the GIL for much of its work.
 _RENDER_POOL = ThreadPoolExecutor(
@@ -72,6 +78,8 @@ class AvatarStream:
         self._video_seq = 0
         self._born = time.monotonic()
         self._kick = asyncio.Event()  # speech is waiting to start: tick now, not at the next slot
+        self._anticipating_since: float | None = None  # monotonic; a speak request is pending
+        self._anticipation_frame = False  # draw the first parted-lips frame at the next tick
 
     # ---- state ---------------------------------------------------------------------------
     @property
@@ -95,6 +103,35 @@ class AvatarStream:
             client.offer_text(text)
 
     # ---- speech --------------------------------------------------------------------------
+    def anticipate(self) -> None:
+        """Speech was asked for and is being prepared: part the lips now (when idle)."""
+        if self._closed or self.is_speaking or self._anticipating_since is not None:
+            return
+        self._anticipating_since = time.monotonic()
+        self._anticipation_frame = True
+        self._kick.set()
+        self._ensure_running()
+
+    def cancel_anticipation(self) -> None:
+        """The speech that was asked for will not come (synthesis failed, interrupted)."""
+        self._anticipating_since = None
+
+    def _anticipation_pose(self) -> MouthPose:
+        since = self._anticipating_since
+        if since is None:
+            return REST
+        elapsed = time.monotonic() - since
+        if elapsed > ANTICIPATION_MAX_S:
+            self._anticipating_since = None
+            return REST
+        # The first frame is already well on its way (the frame shows the next 40 ms).
+        k = min(1.0, (elapsed + TICK_S * TICKS_PER_FRAME) / ANTICIPATION_RAMP_S)
+        return MouthPose(
+            REST.open + k * (ANTICIPATION.open - REST.open),
+            REST.wide + k * (ANTICIPATION.wide - REST.wide),
+            REST.round + k * (ANTICIPATION.round - REST.round),
+        )
+
     def enqueue(self, speech: Speech) -> None:
         if self._closed:
             speech.finish(0.0)
@@ -106,6 +143,7 @@ class AvatarStream:
 
     def interrupt(self) -> None:
         """Drop what is queued and stop what is playing; the stop event reports what was spoken."""
+        self.cancel_anticipation()
         for speech in self._queue:
             speech.finish(0.0)  # never started, so no events for it
         self._queue.clear()
@@ -187,9 +225,15 @@ class AvatarStream:
         # The mouth of the audio just read (not of the tick before), and a frame at once when
         # speech begins instead of at the next 40 ms video slot: the mouth starts sooner.
         speech = self._current
-        mouth: MouthPose = speech.mouth_now() if speech is not None else REST
+        if speech is not None:
+            self._anticipating_since = None
+            mouth = speech.mouth_now()
+        else:
+            mouth = self._anticipation_pose()
         talking = speech is not None and speech.started
+        video_due = video_due or self._anticipation_frame
         video_due = video_due or any(kind == "started" for kind, _, _ in events)
+        self._anticipation_frame = False
         stalled = FAULTS.stalled()  # fault injection: media stops, events go on
         if self._clients and not stalled:
             packet = localroom.pack_audio(self._audio_seq, captured_at, pcm, SAMPLE_RATE)

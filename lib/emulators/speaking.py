@@ -28,6 +28,7 @@ async def speak_text(
 ) -> TtsSpeech:
     """Synthesise off the event loop, then queue. `make_listener(spoken_text)` builds the
     events. Tasks are queued in request order even though synthesis takes a while."""
+    session.stream.anticipate()  # the lips part while the voice is being made
     async with session.speak_lock:
         try:
             utterance = await asyncio.to_thread(
@@ -39,6 +40,7 @@ async def speak_text(
                 language=session.language,
             )
         except TTSError as exc:
+            session.stream.cancel_anticipation()
             raise api_errors.tts_failed(str(exc)) from None
         speech = TtsSpeech(utterance, make_listener(text), text=text, emotion=emotion)
         if session.closed:

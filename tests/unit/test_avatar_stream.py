@@ -1,4 +1,5 @@
-"""The emulator's media clock: speech after silence starts at once, not at the next 20 ms slot."""
+"""The emulator's media clock: speech after silence starts at once, not at the next 20 ms slot;
+a speak request parts the lips before the voice is ready."""
 
 from __future__ import annotations
 
@@ -6,12 +7,18 @@ import asyncio
 import statistics
 from typing import Any
 
-from lib.emulators.avatar_stream import TICK_S, AvatarStream
+from lib.emulators.avatar_stream import (
+    ANTICIPATION,
+    ANTICIPATION_MAX_S,
+    TICK_S,
+    AvatarStream,
+)
 from lib.emulators.catalog import AVATARS, VOICES
 from lib.emulators.room_client import RoomClient
 from lib.emulators.speech import Speech, TtsSpeech
 from lib.engines.face import FaceRenderer
 from lib.engines.tts import Synthesizer
+from lib.engines.visemes import REST
 
 
 class _Viewer(RoomClient):
@@ -68,3 +75,62 @@ def test_speech_after_silence_starts_without_waiting_for_the_next_tick() -> None
     waits: Any = asyncio.run(run())
     # On the fixed grid each would wait ~10 ms for its slot; moved, the first tick is at once.
     assert statistics.median(waits) < TICK_S / 4, waits
+
+
+class _Recorded(AvatarStream):
+    """Notes each frame's mouth (loop time, pose) instead of drawing it."""
+
+    def __init__(self) -> None:
+        super().__init__(FaceRenderer(AVATARS[0].avatar_id, 320, 180))
+        self.frames: list[tuple[float, Any]] = []
+
+    def _render(self, captured_at: float, t: float, mouth: Any, talking: bool) -> None:
+        self.frames.append((asyncio.get_running_loop().time(), mouth))
+
+
+def test_a_speak_request_parts_the_lips_at_once_and_the_voice_takes_over() -> None:
+    utterance = Synthesizer().synthesize("Hello there.", VOICES[0])
+
+    async def run() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        stream = _Recorded()
+        stream._clients.add(_Viewer())
+        stream._ensure_running()
+        try:
+            await asyncio.sleep(0.3)
+            idle = [m for _, m in stream.frames]
+            asked = loop.time()
+            stream.anticipate()  # the request arrived; synthesis takes a while
+            await asyncio.sleep(0.15)
+            waiting = [(t - asked, m) for t, m in stream.frames if t >= asked]
+            listener = _Started()
+            stream.enqueue(TtsSpeech(utterance, listener, text="Hello there."))
+            while stream.is_speaking:
+                await asyncio.sleep(0.01)
+            await asyncio.sleep(0.2)
+            after = [m for t, m in stream.frames[-3:]]
+            stream.anticipate()
+            await asyncio.sleep(0.1)
+            stream.cancel_anticipation()  # synthesis failed: nothing will be said
+            await asyncio.sleep(0.1)
+            cancelled = stream.frames[-1][1]
+            stream.anticipate()
+            await asyncio.sleep(ANTICIPATION_MAX_S + 0.2)  # asked, but nothing came
+            expired = stream.frames[-1][1]
+        finally:
+            stream.close(1000, "done")
+        return {
+            "idle": idle,
+            "waiting": waiting,
+            "after": after,
+            "cancelled": cancelled,
+            "expired": expired,
+        }
+
+    r = asyncio.run(run())
+    assert r["idle"] and all(m == REST for m in r["idle"])
+    first = r["waiting"][0][1]  # the very next frame: drawn on the request, not on the sound
+    assert 0.05 < first.open < ANTICIPATION.open  # on its way, not a snap
+    assert r["waiting"][-1][1] == ANTICIPATION
+    assert all(m == REST for m in r["after"]), "speech over: the lips rest again"
+    assert r["cancelled"] == REST and r["expired"] == REST
