@@ -36,6 +36,7 @@ from lib.media import cached_audio_track, cached_video_track
 from lib.page_lifecycle import current_page, on_leave, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
+from lib.transcript import transcript_html
 from lib.ui import downloads
 from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
 
@@ -332,25 +333,6 @@ def status_line(snap: ConversationSnapshot) -> str:
     return " · ".join(parts)
 
 
-def render_turn(turn: Turn) -> None:
-    if turn.user_text:
-        with st.chat_message("user"):
-            st.markdown(turn.user_text)
-    if not turn.assistant_text and not turn.chunks:
-        return
-    with st.chat_message("assistant"):
-        mark = {"interrupted": " *(interrupted)*", "error": " *(failed)*"}.get(turn.status, "")
-        st.markdown((turn.assistant_text or "…") + mark)
-        if turn.chunks:
-            pieces = " ".join(
-                f"`#{c.seq} {c.status}{f' · {c.emotion}' if c.emotion else ''}`"
-                for c in turn.chunks
-            )
-            st.caption(f"{turn.agent or ''} · pieces sent: {pieces}")
-        if turn.error:
-            st.caption(f":red[{turn.error}]")
-
-
 def render_live(conv: Conversation) -> None:
     snap = conv.snapshot()
     st.markdown(status_line(snap))
@@ -387,8 +369,8 @@ def render_live(conv: Conversation) -> None:
                     bars, title=f"Turn {turn.seq} ({turn.status}){e2e}", marker_ms=d.get("e2e")
                 )
             )
-    for turn in turns[-8:]:
-        render_turn(turn)
+    if turns:
+        st.html(transcript_html(turns[-8:]))
 
 
 @st.fragment(run_every="500ms")

@@ -23,12 +23,23 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="samples or runs, where counted")
     parser.add_argument("--sessions", type=int, help="soak: concurrent browser sessions (4)")
     parser.add_argument("--minutes", type=float, help="soak: how long (10)")
+    parser.add_argument(
+        "--browser-nice",
+        type=int,
+        help="soak: niceness of the browser tabs (0); 10 keeps the load generator, when it "
+        "shares the machine, from taking the CPU the app and servers need",
+    )
     args = parser.parse_args(argv)
     import importlib
     import inspect
 
     module = importlib.import_module(BENCHES[args.name])
-    extra = {k: v for k, v in (("sessions", args.sessions), ("minutes", args.minutes)) if v}
+    given = (
+        ("sessions", args.sessions),
+        ("minutes", args.minutes),
+        ("browser_nice", args.browser_nice),
+    )
+    extra = {k: v for k, v in given if v}
     unknown = set(extra) - set(inspect.signature(module.run).parameters)
     if unknown:
         parser.error(f"{args.name} takes no --{', --'.join(sorted(unknown))}")

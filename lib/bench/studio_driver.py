@@ -125,6 +125,7 @@ async () => {
   // Frames decoded over every peer connection the page made (a reconnect starts a new
   // one at zero): the last count seen of each, kept after it closes.
   window.__decoded = window.__decoded || {};
+  window.__received = window.__received || {};
   const pcs = window.__pcs || [];
   out.peerConnections = pcs.length;
   for (const [i, pc] of pcs.entries()) {
@@ -134,6 +135,7 @@ async () => {
     stats.forEach(r => {
       if (r.type !== 'inbound-rtp') return;
       if (r.kind === 'video') window.__decoded[i] = r.framesDecoded || 0;
+      if (r.kind === 'video') window.__received[i] = r.framesReceived || 0;
       if (r.kind === 'video') out.video = {framesDecoded: r.framesDecoded,
           framesDropped: r.framesDropped, width: r.frameWidth, height: r.frameHeight,
           fps: r.framesPerSecond, received: r.framesReceived, lost: r.packetsLost,
@@ -144,7 +146,9 @@ async () => {
           accelerated: r.removedSamplesForAcceleration, ...buffer(r)};
     });
   }
-  out.framesDecodedAll = Object.values(window.__decoded).reduce((a, b) => a + b, 0);
+  const sum = o => Object.values(o).reduce((a, b) => a + b, 0);
+  out.framesDecodedAll = sum(window.__decoded);
+  out.framesReceivedAll = sum(window.__received);
   return out;
 }
 """

@@ -208,8 +208,9 @@ def test_conversation_page_bridges_the_model_to_the_avatar(monkeypatch, tmp_db, 
         assert turns[-1].status == "done", turns[-1].error
         at.run()
         assert not at.exception
-        said = "\n".join(str(m.markdown[0].value) for m in at.chat_message if m.markdown)
-        assert "park" in said.lower()
+        # The transcript: one HTML block with the question and the answer.
+        said = [h.proto.body for h in at.get("html") if 'class="transcript"' in h.proto.body]
+        assert said and "Where can I park?" in said[-1] and "turn-assistant" in said[-1]
         # The live waterfall: an HTML block titled with the turn and its end-to-end time.
         waterfalls = [h.proto.body for h in at.get("html") if "Turn " in h.proto.body]
         assert waterfalls and "end to end" in waterfalls[-1]
