@@ -28,7 +28,7 @@ chromium:
 # A start-up reap first: sessions a crashed run left open are stopped and marked.
 run: $(VENV)/.installed
 	-$(PY) -m lib reap
-	$(VENV)/bin/streamlit run app.py
+	$(PY) -m lib serve
 
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .

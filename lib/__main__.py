@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: emulator, bench, sweep, cost, report, reap."""
+"""`python -m lib <command>`: serve, emulator, bench, sweep, cost, report, reap."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {
+        "serve": "lib.serve",
         "emulator": "lib.emulators.cli",
         "bench": "lib.bench.cli",
         "sweep": "lib.bridge.sweep_cli",

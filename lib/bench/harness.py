@@ -70,9 +70,8 @@ def streamlit_app(tmp: Path, env: dict[str, str] | None = None) -> Iterator[App]
             [
                 sys.executable,
                 "-m",
-                "streamlit",
-                "run",
-                str(ROOT / "app.py"),
+                "lib",
+                "serve",  # as `make run` starts it
                 "--server.port",
                 str(port),
                 "--server.address",
