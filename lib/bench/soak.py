@@ -201,6 +201,11 @@ def run(
             last_frames = [0] * sessions_started
             last_received = [0] * sessions_started
             reconnects[:] = [0] * sessions_started
+            for i, drv in enumerate(drivers):  # frames so far: the first rate is not inflated
+                with contextlib.suppress(Exception):
+                    first = drv.stats()
+                    last_frames[i] = int(first.get("framesDecodedAll") or 0)
+                    last_received[i] = int(first.get("framesReceivedAll") or 0)
             last_t = time.monotonic()
             while time.monotonic() < t_end:
                 drivers[0].page.wait_for_timeout(5000)
