@@ -33,7 +33,7 @@ from lib.charts import waterfall_html
 from lib.engines.personas import DEFAULT_QUESTIONS
 from lib.latency import ChunkTimes, durations_ms, waterfall
 from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import current_page, on_leave, tab_open_check
+from lib.page_lifecycle import on_leave, page_key, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
 from lib.transcript import transcript_html
@@ -84,10 +84,7 @@ STATE_LABELS = {
 }
 
 st.title("Conversation")
-# This page's path, read in the body: a button callback runs before app.py records the page of
-# this run, so there `current_page` can still name the page of the run before (seen on a cold
-# first load) — and a cleanup filed under that page runs at once, ending what was just started.
-THIS_PAGE = current_page(st.session_state)
+THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
 brain = brain_status()
 timing_note = " · model timing is simulated" if brain.name == "local" else ""
 st.caption(f"Voice model: **{brain.label}** — {brain.reason}{timing_note}.")
@@ -278,14 +275,14 @@ def on_start() -> None:
         return
     st.session_state[CONV_KEY] = new
     st.session_state[LAST_KEY] = new.record_id
-    on_leave(st.session_state, THIS_PAGE, "conversation", new.shutdown)
+    on_leave(st.session_state, THIS_PAGE, "conversation", lambda: new.shutdown("PAGE_LEFT"))
     new.start()
 
 
 def on_stop() -> None:
     old = st.session_state.pop(CONV_KEY, None)
     if old is not None:
-        old.shutdown()
+        old.shutdown("USER_STOPPED")
 
 
 s1, s2, _ = st.columns([1, 1, 3])

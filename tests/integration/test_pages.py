@@ -217,6 +217,11 @@ def test_conversation_page_bridges_the_model_to_the_avatar(monkeypatch, tmp_db, 
         next(b for b in at.button if b.label == "Stop").click().run()
         assert "conversation_live" not in at.session_state
         assert conv.brain.snapshot().state == "offline" and not conv.runner.alive
+        # The Stop button says so in the paid session's record.
+        reasons = conv.store.frame(
+            "SELECT stop_reason FROM avatar_sessions WHERE conversation_id = ?", (conv.record_id,)
+        )
+        assert list(reasons["stop_reason"]) == ["USER_STOPPED"]
         assert all(
             s["session_id"] != conv.snapshot().avatar.session_id
             for s in live_sessions(local_heygen.base_url)
