@@ -20,25 +20,18 @@ State = Any
 log = logging.getLogger(__name__)
 
 KEY = "_page_cleanups"
-CURRENT = "_current_page"
 
 
 def enter_page(state: State, page: str) -> list[str]:
-    state[CURRENT] = page
     ran = leave_other_pages(state, page)
     if ran:
         log.info("page %r entered: cleaned up %s", page, ", ".join(ran))
     return ran
 
 
-def current_page(state: State) -> str:
-    return str(state.get(CURRENT, ""))
-
-
 def page_key(script: str) -> str:
-    """The name a page's cleanups are filed under: its script's stem. Not the url path (the
-    default page's is "") and not the page recorded in the session, which a callback or a run
-    on a cold first load can see before the entry script records this run's page."""
+    """The name a page's cleanups are filed under: its script's stem (not the url path: the
+    default page's is ""). The entry script enters the page under the same name."""
     return Path(script).stem
 
 

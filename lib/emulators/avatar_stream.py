@@ -33,7 +33,7 @@ from lib.emulators.faults import FAULTS
 from lib.emulators.room_client import RoomClient
 from lib.emulators.speech import SAMPLE_RATE, Speech
 from lib.engines.face import FaceRenderer
-from lib.engines.visemes import REST, MouthPose
+from lib.engines.visemes import REST, MouthPose, lerp
 
 log = logging.getLogger(__name__)
 
@@ -126,11 +126,7 @@ class AvatarStream:
             return REST
         # The first frame is already well on its way (the frame shows the next 40 ms).
         k = min(1.0, (elapsed + TICK_S * TICKS_PER_FRAME) / ANTICIPATION_RAMP_S)
-        return MouthPose(
-            REST.open + k * (ANTICIPATION.open - REST.open),
-            REST.wide + k * (ANTICIPATION.wide - REST.wide),
-            REST.round + k * (ANTICIPATION.round - REST.round),
-        )
+        return lerp(REST, ANTICIPATION, k)
 
     def enqueue(self, speech: Speech) -> None:
         if self._closed:
@@ -231,8 +227,8 @@ class AvatarStream:
         else:
             mouth = self._anticipation_pose()
         talking = speech is not None and speech.started
-        video_due = video_due or self._anticipation_frame
-        video_due = video_due or any(kind == "started" for kind, _, _ in events)
+        started = any(kind == "started" for kind, _, _ in events)
+        video_due = video_due or started or self._anticipation_frame
         self._anticipation_frame = False
         stalled = FAULTS.stalled()  # fault injection: media stops, events go on
         if self._clients and not stalled:

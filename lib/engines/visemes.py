@@ -113,7 +113,7 @@ def viseme_for_phoneme(ipa: str) -> str:
     return "K" if core[0].isalpha() else "rest"
 
 
-def _lerp(a: MouthPose, b: MouthPose, w: float) -> MouthPose:
+def lerp(a: MouthPose, b: MouthPose, w: float) -> MouthPose:
     # Written as a*(1-w) + b*w so w == 1 reproduces b exactly (REST stays REST).
     v = 1.0 - w
     return MouthPose(
@@ -166,7 +166,7 @@ class MouthTimeline:
         for i, target in enumerate(targets):
             self._from.append(pose)
             nxt = starts[i + 1] if i + 1 < len(starts) else starts[i] + attack_ms
-            pose = _lerp(pose, target, _ease((nxt - starts[i]) / attack_ms))
+            pose = lerp(pose, target, _ease((nxt - starts[i]) / attack_ms))
         self.duration_ms = duration_ms
 
     def mouth_at(self, t_ms: float) -> MouthPose:
@@ -176,7 +176,7 @@ class MouthTimeline:
         elapsed = t_ms - self._starts[i]
         if i == len(self._starts) - 1 and elapsed >= self._attack:
             return self._targets[i]  # the final REST, exactly
-        return _lerp(self._from[i], self._targets[i], _ease(elapsed / self._attack))
+        return lerp(self._from[i], self._targets[i], _ease(elapsed / self._attack))
 
 
 def pose_from_audio(pcm_window: npt.NDArray[np.int16], sample_rate: int) -> MouthPose:

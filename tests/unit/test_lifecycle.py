@@ -3,14 +3,14 @@ import time
 import pytest
 
 from lib.loop_thread import LoopThread
-from lib.page_lifecycle import current_page, enter_page, on_leave, page_gone, page_key
+from lib.page_lifecycle import enter_page, on_leave, page_gone, page_key
 
 
 def test_leaving_a_page_runs_its_cleanups_once():
     state: dict = {}
     calls: list[str] = []
     enter_page(state, "studio")
-    on_leave(state, current_page(state), "runner", lambda: calls.append("stop"))
+    on_leave(state, "studio", "runner", lambda: calls.append("stop"))
     assert enter_page(state, "studio") == [] and calls == []  # a rerun of the same page
     assert enter_page(state, "settings") == ["studio:runner"]
     deadline = time.monotonic() + 5
@@ -21,9 +21,8 @@ def test_leaving_a_page_runs_its_cleanups_once():
 
 
 def test_a_page_files_its_cleanups_under_its_own_script_not_the_session_s_last_page():
-    # The soak's first tab: a run that read the session's page before the entry script
-    # recorded it filed the conversation's stop under "" (the default page's url path), and
-    # the conversation's next rerun stopped it 7 s after Start.
+    # The soak's first tab filed the conversation's stop under "" (the default page's url
+    # path), and the conversation's next rerun stopped it 7 s after Start.
     state: dict = {}
     calls: list[str] = []
     enter_page(state, page_key("pages/studio.py"))
