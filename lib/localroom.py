@@ -5,8 +5,9 @@ this room (`ws://127.0.0.1:PORT/v1/local-room`) and `access_token` = a room toke
 with `GET {url}/{session_id}?token={access_token}` (websocket) and then receives:
 
 * binary messages, media, little-endian header then payload:
-  - video: `VIDEO_HEADER` = kind(u8=1), seq(u32), captured_at(f64, server time.time()),
-    width(u16), height(u16); payload = RGB24 rows (width*height*3 bytes).
+  - video: `VIDEO_HEADER` = kind(u8), seq(u32), captured_at(f64, server time.time()),
+    width(u16), height(u16); payload = kind 3: I420 planes, Y then U then V
+    (width*height*3/2 bytes; what the local server sends), kind 1: RGB24 rows (width*height*3).
   - audio: `AUDIO_HEADER` = kind(u8=2), seq(u32), captured_at(f64), sample_rate(u32);
     payload = PCM16 mono samples (20 ms per message).
 * text messages: one JSON object each, exactly HeyGen's data-channel payloads
@@ -17,7 +18,9 @@ with `GET {url}/{session_id}?token={access_token}` (websocket) and then receives
   expiry, 4001 CLIENT_INITIATED).
 
 Raw frames are used on purpose: loopback bandwidth is free, and encoding here would only be
-decoded again before aiortc re-encodes for the browser.
+decoded again before aiortc re-encodes for the browser. I420 rather than RGB because that is
+what the encoder takes: the server converts on its render threads, the app's media loop does
+not, and half the bytes cross the socket.
 """
 
 from __future__ import annotations
@@ -29,8 +32,11 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
+from lib.avatar.picture import I420, Picture, to_rgb
+
 KIND_VIDEO: Final = 1
 KIND_AUDIO: Final = 2
+KIND_VIDEO_I420: Final = 3
 VIDEO_HEADER: Final = struct.Struct("<BIdHH")
 AUDIO_HEADER: Final = struct.Struct("<BIdI")
 ROOM_PATH: Final = "/v1/local-room"
@@ -49,17 +55,27 @@ CLOSE_CODE_BASE: Final = 4000
 
 @dataclass(frozen=True)
 class MediaMessage:
-    kind: int
+    kind: int  # KIND_VIDEO (whatever the picture's format) or KIND_AUDIO
     seq: int
     captured_at: float
-    video: npt.NDArray[np.uint8] | None = None
+    picture: Picture | None = None
     audio: npt.NDArray[np.int16] | None = None
     sample_rate: int = 0
+
+    @property
+    def video(self) -> npt.NDArray[np.uint8] | None:
+        """The picture as RGB24 rows (converted if it came as I420)."""
+        return None if self.picture is None else to_rgb(self.picture)
 
 
 def pack_video(seq: int, captured_at: float, rgb: npt.NDArray[np.uint8]) -> bytes:
     h, w, _ = rgb.shape
     return VIDEO_HEADER.pack(KIND_VIDEO, seq, captured_at, w, h) + rgb.tobytes()
+
+
+def pack_i420(seq: int, captured_at: float, picture: I420) -> bytes:
+    header = VIDEO_HEADER.pack(KIND_VIDEO_I420, seq, captured_at, picture.width, picture.height)
+    return header + picture.planes.tobytes()
 
 
 def pack_audio(seq: int, captured_at: float, pcm: npt.NDArray[np.int16], sample_rate: int) -> bytes:
@@ -79,7 +95,14 @@ def unpack(data: bytes) -> MediaMessage:
         if len(body) != w * h * 3:
             raise ValueError(f"video payload is {len(body)} bytes, expected {w * h * 3}")
         rgb = np.frombuffer(body, dtype=np.uint8).reshape(h, w, 3)
-        return MediaMessage(KIND_VIDEO, seq, at, video=rgb)
+        return MediaMessage(KIND_VIDEO, seq, at, picture=rgb)
+    if kind == KIND_VIDEO_I420:
+        _, seq, at, w, h = VIDEO_HEADER.unpack_from(data)
+        body = memoryview(data)[VIDEO_HEADER.size :]
+        if w % 2 or h % 4 or len(body) != w * h * 3 // 2:
+            raise ValueError(f"I420 payload of {len(body)} bytes does not fit {w}x{h}")
+        planes = np.frombuffer(body, dtype=np.uint8).reshape(h * 3 // 2, w)
+        return MediaMessage(KIND_VIDEO, seq, at, picture=I420(planes))
     if kind == KIND_AUDIO:
         _, seq, at, rate = AUDIO_HEADER.unpack_from(data)
         body = memoryview(data)[AUDIO_HEADER.size :]

@@ -22,6 +22,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from PIL import Image, ImageDraw, ImageFont
 
 from lib.avatar.base import AvatarEvent, MediaSink
+from lib.avatar.picture import I420, Picture, picture_size, to_video_frame
 
 AUDIO_RATE = 48000
 AUDIO_PTIME = 0.02
@@ -181,7 +182,7 @@ class AvatarMedia(MediaSink):
 
     def __init__(self, on_event: Callable[[AvatarEvent], None] | None = None) -> None:
         self._lock = threading.Lock()
-        self._frame: npt.NDArray[np.uint8] | None = None
+        self._frame: Picture | None = None
         self._frame_seq = 0
         self.video_arrived = Wakeups()
         self.audio_arrived = Wakeups()
@@ -189,7 +190,7 @@ class AvatarMedia(MediaSink):
         self._status = "Press Start to bring the avatar in"
         self._placeholder: tuple[str, npt.NDArray[np.uint8]] | None = None
         self._badge: str | None = None  # drawn over the avatar (e.g. a tool is running)
-        self._badge_img: tuple[str, int, npt.NDArray[np.uint8]] | None = None
+        self._badge_img: tuple[str, int, npt.NDArray[np.uint8], I420] | None = None
         self.audio = AudioJitterBuffer()
         # The voice model's own voice (audio-only fallback): queued whole, played in order.
         self.voice = AudioJitterBuffer(max_ms=180_000, target_ms=180_000)
@@ -200,10 +201,10 @@ class AvatarMedia(MediaSink):
         self._on_event = on_event
 
     # ---- MediaSink (transport side) -----------------------------------------------------
-    def on_video(self, rgb: npt.NDArray[np.uint8]) -> None:
+    def on_video(self, picture: Picture) -> None:
         now = time.monotonic()
         with self._lock:
-            self._frame = rgb
+            self._frame = picture
             self._frame_seq += 1
             self.frames_in += 1
             self._arrivals.append(now)
@@ -254,13 +255,18 @@ class AvatarMedia(MediaSink):
         with self._lock:
             self._badge = text
 
-    def _with_badge(self, rgb: npt.NDArray[np.uint8], text: str) -> npt.NDArray[np.uint8]:
-        height, width = rgb.shape[:2]
+    def _with_badge(self, picture: Picture, text: str) -> Picture:
+        width, height = picture_size(picture)
         if self._badge_img is None or self._badge_img[:2] != (text, width):
-            self._badge_img = (text, width, badge(text, width))
+            img = badge(text, width)
+            # I420 needs an even width and a height that is a multiple of 4: trim to that.
+            fit = img[: img.shape[0] & ~3, : img.shape[1] & ~1]
+            self._badge_img = (text, width, img, I420.from_rgb(fit))
+        margin = max(8, width // 60) & ~1
+        if isinstance(picture, I420):
+            return picture.with_patch(self._badge_img[3], margin, margin)
         img = self._badge_img[2]
-        out = rgb.copy()  # the transport's frame is shared: draw on a copy
-        margin = max(8, width // 60)
+        out = picture.copy()  # the transport's frame is shared: draw on a copy
         h, w = min(img.shape[0], height - margin), min(img.shape[1], width - margin)
         out[margin : margin + h, margin : margin + w] = img[:h, :w]
         return out
@@ -268,19 +274,19 @@ class AvatarMedia(MediaSink):
     # ---- track side (aiortc loop thread) -------------------------------------------------
     def video_frame(self, pts: int, time_base: fractions.Fraction) -> av.VideoFrame:
         with self._lock:
-            rgb = self._frame
+            picture = self._frame
             status = self._status
             badge_text = self._badge
-        if rgb is not None and badge_text:
-            rgb = self._with_badge(rgb, badge_text)
-        if rgb is None:
+        if picture is not None and badge_text:
+            picture = self._with_badge(picture, badge_text)
+        if picture is None:
             if self._placeholder is None or self._placeholder[0] != status:
                 self._placeholder = (status, placeholder(854, 480, status))
-            rgb = self._placeholder[1]
+            picture = self._placeholder[1]
         elif self.first_frame_out_at is None:
             self.first_frame_out_at = time.time()
         self.frames_out += 1
-        return av.VideoFrame.from_ndarray(rgb, format="rgb24")  # the track stamps pts
+        return to_video_frame(picture)  # the track stamps pts
 
     def audio_ready(self) -> bool:
         """A whole 20 ms of avatar audio is waiting to go out."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 _patched = False
@@ -71,9 +70,14 @@ def ignore_misread_navigation() -> None:
 
 
 # aiortc's VP8 options, but for frames that are drawn, not filmed: no temporal denoiser (it
-# only blurs small real changes, like a mouth starting to open, into the previous frame) and
-# libvpx's faster real-time search. Measured on 854x480 avatar frames: 4.2 → 2.3 ms a frame.
-VP8_OPTIONS: dict[str, str] = {"noise-sensitivity": "0", "cpu-used": "-12"}
+# only blurs small real changes, like a mouth starting to open, into the previous frame),
+# libvpx's fastest real-time search, and macroblocks that did not change (the backdrop, most of
+# the face) skipped instead of re-coded, on one thread (threads cost more CPU in total, and four
+# streams share two cores). Measured on 854x480 talking-avatar frames (yuv420p in, 600 kbps):
+# 2.02 → 0.95 ms of CPU a frame; PSNR 47.0 dB overall, 42.6 dB in the mouth box either way
+# (`static-thresh` 100 is a sum of differences per 16x16 block: a moving lip is far above it).
+VP8_OPTIONS: dict[str, str] = {"noise-sensitivity": "0", "cpu-used": "-16", "static-thresh": "100"}
+VP8_THREADS = 1
 _vp8_patched = False
 
 
@@ -86,7 +90,7 @@ def lean_vp8_encoder() -> None:
     import aiortc.codecs
     import aiortc.rtcrtpsender
     import av
-    from aiortc.codecs.vpx import Vp8Encoder, number_of_threads
+    from aiortc.codecs.vpx import Vp8Encoder
 
     class DrawnVp8Encoder(Vp8Encoder):
         def __init__(self) -> None:
@@ -117,14 +121,11 @@ def lean_vp8_encoder() -> None:
                     "maxrate": str(rate),
                     "overshoot-pct": "15",
                     "partitions": "0",
-                    "static-thresh": "1",
                     "undershoot-pct": "100",
                     **VP8_OPTIONS,
                 }
                 codec.options = dict(self.options)  # the codec consumes its copy when opened
-                codec.thread_count = number_of_threads(
-                    frame.width * frame.height, os.cpu_count() or 1
-                )
+                codec.thread_count = VP8_THREADS
                 self.codec = self.opened = codec
             result: tuple[list[bytes], int] = super().encode(frame, force_keyframe)
             return result

@@ -26,17 +26,14 @@ from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, Turn
 from lib.bridge.agents import PERSONAS, Agent, agents_for, with_avatar
 from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
-from lib.bridge.conversation import Conversation, ConversationConfig, ConversationSnapshot
+from lib.bridge.conversation import Conversation, ConversationConfig
 from lib.bridge.records import interview_answers, turn_table
-from lib.bridge.timeline import Turn
-from lib.charts import waterfall_html
 from lib.engines.personas import DEFAULT_QUESTIONS
-from lib.latency import ChunkTimes, durations_ms, waterfall
+from lib.live_panel import live_panel_html
 from lib.media import cached_audio_track, cached_video_track
 from lib.page_lifecycle import on_leave, page_key, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
-from lib.transcript import transcript_html
 from lib.ui import downloads
 from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
 
@@ -71,17 +68,6 @@ class StageMount:
     played: bool
     drawn_at: float
 
-
-STATE_LABELS = {
-    "offline": "Not connected",
-    "connecting": "Connecting…",
-    "listening": "Listening",
-    "user_speaking": "You are speaking",
-    "thinking": "Thinking…",
-    "responding": "Answering",
-    "reconnecting": "Reconnecting…",
-    "failed": "Stopped",
-}
 
 st.title("Conversation")
 THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
@@ -298,41 +284,8 @@ if "conversation_error" in st.session_state:
     st.error(st.session_state.pop("conversation_error"))
 
 
-def chunk_times(turn: Turn) -> list[ChunkTimes]:
-    return [
-        ChunkTimes(
-            c.seq,
-            c.text[:80] if c.kind == "text" else f"{c.audio_ms:.0f} ms of audio",
-            c.sent_at,
-            c.started_at,
-            c.ended_at,
-            c.status,
-        )
-        for c in turn.chunks
-    ]
-
-
-def status_line(snap: ConversationSnapshot) -> str:
-    parts = [f"**{STATE_LABELS.get(snap.brain.state, snap.brain.state)}**"]
-    parts.append(f"agent **{snap.bridge.agent}**")
-    if snap.state == "audio_only":
-        parts.append("voice only")
-    elif snap.bridge.speaking:
-        parts.append(":green[:material/graphic_eq: avatar speaking]")
-    elif snap.avatar.state == "starting":
-        parts.append("avatar connecting…")
-    if snap.bridge.thinking:
-        parts.append(":orange[:material/build: running a tool…]")
-    if snap.waiting_for_model:
-        parts.append(":orange[:material/hourglass_top: waiting for the model]")
-    if snap.brain.reconnects:
-        parts.append(f"{snap.brain.reconnects} reconnects")
-    return " · ".join(parts)
-
-
 def render_live(conv: Conversation) -> None:
     snap = conv.snapshot()
-    st.markdown(status_line(snap))
     if snap.banner:
         st.warning(snap.banner)
     if snap.brain.problem:
@@ -343,31 +296,7 @@ def render_live(conv: Conversation) -> None:
         st.warning(snap.avatar.video_problem)
     if snap.avatar.problem and snap.state != "audio_only":
         st.error(snap.avatar.problem.message)
-    ready = []
-    if snap.brain_ready_s is not None:
-        ready.append(f"model ready {snap.brain_ready_s:.2f} s")
-    if snap.avatar_ready_s is not None:
-        ready.append(f"avatar first frame {snap.avatar_ready_s:.2f} s")
-    if snap.switch_ms:
-        ready.append(f"avatar switch {snap.switch_ms[-1]:.0f} ms")
-    meter = "▮" * min(10, int(conv.mic.level * 40))
-    ready.append(f"mic {meter or '·'}")
-    st.caption(" · ".join(ready))
-    turns = snap.bridge.turns
-    if turns:
-        turn = turns[-1]
-        live_now = time.time() if turn.status == "open" else None
-        bars = waterfall(turn.stamps, chunk_times(turn), now=live_now)
-        if bars:
-            d = durations_ms(turn.stamps)
-            e2e = f" · end to end {d['e2e']:.0f} ms" if "e2e" in d else ""
-            st.html(
-                waterfall_html(
-                    bars, title=f"Turn {turn.seq} ({turn.status}){e2e}", marker_ms=d.get("e2e")
-                )
-            )
-    if turns:
-        st.html(transcript_html(turns[-8:]))
+    st.html(live_panel_html(snap, conv.mic.level))
 
 
 @st.fragment(run_every="500ms")

@@ -15,6 +15,8 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from lib.avatar.picture import Picture
+
 Quality = Literal["low", "medium", "high"]
 TaskMode = Literal["sync", "async"]
 Emotion = Literal["excited", "serious", "friendly", "soothing", "broadcaster"]
@@ -256,7 +258,7 @@ class MediaSink(abc.ABC):
     """Where a session's transport delivers media and events (thread-safe)."""
 
     @abc.abstractmethod
-    def on_video(self, rgb: npt.NDArray[np.uint8]) -> None: ...
+    def on_video(self, picture: Picture) -> None: ...
 
     @abc.abstractmethod
     def on_audio(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None: ...

@@ -58,8 +58,8 @@ class LocalRoomTransport(MediaTransport):
                 except ValueError as exc:
                     log.warning("ignored a malformed media message: %s", exc)
                     continue
-                if media.video is not None:
-                    sink.on_video(media.video)
+                if media.picture is not None:
+                    sink.on_video(media.picture)
                     if first:
                         first = False
                         sink.on_event(FirstFrame())

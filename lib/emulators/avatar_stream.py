@@ -29,6 +29,7 @@ import numpy.typing as npt
 from starlette.websockets import WebSocket
 
 from lib import localroom
+from lib.avatar.picture import I420
 from lib.emulators.faults import FAULTS
 from lib.emulators.room_client import RoomClient
 from lib.emulators.speech import SAMPLE_RATE, Speech
@@ -307,8 +308,8 @@ class AvatarStream:
         current = self._current
         emotion = getattr(current, "emotion", None) if talking else None
         rgb = renderer.render(t, mouth, emotion=emotion or self.emotion, talking=talking)
-        # `render` reuses its buffer; packing copies it before the next frame is drawn.
-        return localroom.pack_video(seq, captured_at, rgb)
+        # `render` reuses its buffer: converting copies it before the next frame is drawn.
+        return localroom.pack_i420(seq, captured_at, I420.from_rgb(rgb))
 
     def _deliver(self, future: Future[bytes]) -> None:
         self._rendering = False

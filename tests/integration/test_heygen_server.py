@@ -593,8 +593,10 @@ async def test_slow_viewer_loses_video_not_the_others(heygen: HeyGen) -> None:
             deadline = time.monotonic() + 1.5
             while time.monotonic() < deadline:
                 msg = await asyncio.wait_for(slow.recv(), 2)
-                if isinstance(msg, bytes) and msg[0] == localroom.KIND_VIDEO:
-                    seqs.append(localroom.unpack(msg).seq)
+                if isinstance(msg, bytes):
+                    media = localroom.unpack(msg)
+                    if media.kind == localroom.KIND_VIDEO:
+                        seqs.append(media.seq)
         finally:
             await slow.close()
     gaps = [b - a for a, b in itertools.pairwise(seqs)]

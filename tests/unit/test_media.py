@@ -2,7 +2,9 @@ import fractions
 import itertools
 
 import numpy as np
+import pytest
 
+from lib.avatar.picture import I420
 from lib.media import AUDIO_MAX_MS, AUDIO_RATE, AUDIO_TARGET_MS, AudioJitterBuffer, AvatarMedia
 
 TB = fractions.Fraction(1, 90000)
@@ -74,10 +76,11 @@ def test_video_track_sends_each_new_frame_as_it_arrives():
     assert new.pts > idle.pts > first.pts - 1
 
 
-def test_thinking_badge_is_drawn_over_the_avatar_only_while_set():
+@pytest.mark.parametrize("as_i420", [False, True], ids=["rgb", "i420"])
+def test_thinking_badge_is_drawn_over_the_avatar_only_while_set(as_i420):
     media = AvatarMedia()
     rgb = np.full((480, 854, 3), 200, np.uint8)
-    media.on_video(rgb)
+    media.on_video(I420.from_rgb(rgb) if as_i420 else rgb)
     tb = fractions.Fraction(1, 90000)
     plain = media.video_frame(0, tb).to_ndarray(format="rgb24")
     media.set_badge("Looking that up…")
@@ -87,6 +90,8 @@ def test_thinking_badge_is_drawn_over_the_avatar_only_while_set():
     # The rest of the picture, and the transport's own frame, are untouched.
     assert np.abs(badged[300:, 400:].astype(int) - plain[300:, 400:]).mean() < 2
     assert (rgb == 200).all()
+    if as_i420:  # the I420 path hands the encoder yuv420p, no conversion on the media loop
+        assert media.video_frame(0, tb).format.name == "yuv420p"
     media.set_badge(None)
     cleared = media.video_frame(0, tb).to_ndarray(format="rgb24")
     assert np.abs(cleared[corner].astype(int) - plain[corner]).mean() < 2

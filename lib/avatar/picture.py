@@ -1,0 +1,91 @@
+"""Video pictures as transports deliver them: RGB24 rows, or planar I420.
+
+I420 (YUV 4:2:0: a full-size Y plane, then quarter-size U and V) is what VP8 encodes. A source
+that can deliver it (the local avatar server converts on its render threads, in its own process)
+spares the app's media loop a colour conversion per frame and half the bytes to copy; RGB stays
+for transports that hand over RGB (the LiveKit room's decoded frames, tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import av
+import numpy as np
+import numpy.typing as npt
+
+U8: TypeAlias = npt.NDArray[np.uint8]
+
+
+@dataclass(frozen=True)
+class I420:
+    """Y, U and V planes stacked as one (height * 3 / 2, width) array (PyAV's yuv420p layout:
+    each chroma plane fills height / 4 rows); even width, height a multiple of 4."""
+
+    planes: U8
+
+    def __post_init__(self) -> None:
+        rows, width = self.planes.shape
+        if self.planes.dtype != np.uint8 or rows % 6 or width % 2:
+            raise ValueError(f"not an I420 picture: planes of shape {self.planes.shape}")
+
+    @property
+    def width(self) -> int:
+        return int(self.planes.shape[1])
+
+    @property
+    def height(self) -> int:
+        return int(self.planes.shape[0] * 2 // 3)
+
+    @classmethod
+    def from_rgb(cls, rgb: U8) -> I420:
+        """Convert with libswscale (BT.601, as browsers assume for VP8 without colour info);
+        it releases the GIL, so render threads convert in parallel."""
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        planes: U8 = np.asarray(frame.reformat(format="yuv420p").to_ndarray(), dtype=np.uint8)
+        return cls(planes)
+
+    def to_rgb(self) -> U8:
+        return np.asarray(self.to_frame().to_ndarray(format="rgb24"), dtype=np.uint8)
+
+    def to_frame(self) -> av.VideoFrame:
+        return av.VideoFrame.from_ndarray(self.planes, format="yuv420p")
+
+    def with_patch(self, patch: I420, x: int, y: int) -> I420:
+        """A copy with `patch` drawn at (x, y) (rounded down to even: chroma is per 2x2)."""
+        x, y = x & ~1, y & ~1
+        w = min(patch.width, self.width - x) & ~1
+        h = min(patch.height, self.height - y) & ~1
+        out = self.planes.copy()
+        if w <= 0 or h <= 0:
+            return I420(out)
+        src, H, W, PH, PW = patch.planes, self.height, self.width, patch.height, patch.width
+        out[y : y + h, x : x + w] = src[:h, :w]
+        # U then V: each (H/2, W/2), stored as H/4 rows of width W, i.e. row-major W/2 wide.
+        for plane in range(2):
+            dst = out[H + plane * H // 4 : H + (plane + 1) * H // 4].reshape(H // 2, W // 2)
+            sp = src[PH + plane * PH // 4 : PH + (plane + 1) * PH // 4].reshape(PH // 2, PW // 2)
+            dst[y // 2 : (y + h) // 2, x // 2 : (x + w) // 2] = sp[: h // 2, : w // 2]
+        return I420(out)
+
+
+Picture: TypeAlias = U8 | I420
+"""A frame's image: RGB24 rows of shape (height, width, 3), or I420."""
+
+
+def picture_size(picture: Picture) -> tuple[int, int]:
+    """(width, height)"""
+    if isinstance(picture, I420):
+        return picture.width, picture.height
+    return int(picture.shape[1]), int(picture.shape[0])
+
+
+def to_video_frame(picture: Picture) -> av.VideoFrame:
+    if isinstance(picture, I420):
+        return picture.to_frame()
+    return av.VideoFrame.from_ndarray(picture, format="rgb24")
+
+
+def to_rgb(picture: Picture) -> U8:
+    return picture.to_rgb() if isinstance(picture, I420) else picture

@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from lib.avatar.picture import I420, picture_size, to_rgb, to_video_frame
+
+
+def test_rgb_converts_to_i420_and_back():
+    rgb = np.zeros((480, 854, 3), np.uint8)
+    rgb[100:200, 100:300] = (30, 160, 220)
+    picture = I420.from_rgb(rgb)
+    assert picture_size(picture) == (854, 480) == picture_size(rgb)
+    back = to_rgb(picture)
+    assert back.shape == rgb.shape and np.abs(back.astype(int) - rgb).mean() < 3
+    frame = to_video_frame(picture)
+    assert frame.format.name == "yuv420p" and (frame.width, frame.height) == (854, 480)
+
+
+def test_patch_lands_at_even_coordinates_in_all_planes():
+    base = I420.from_rgb(np.full((64, 64, 3), 40, np.uint8))
+    patch = I420.from_rgb(np.full((8, 10, 3), (250, 20, 20), np.uint8))
+    out = base.with_patch(patch, 11, 7).to_rgb()  # drawn at (10, 6)
+    assert np.abs(out[6:14, 10:20].astype(int) - (250, 20, 20)).max() < 20  # red, hue kept
+    assert np.abs(out[30:, 30:].astype(int) - 40).max() < 3  # elsewhere untouched
+    assert np.abs(base.to_rgb().astype(int) - 40).max() < 3  # the original is not modified
+    clipped = base.with_patch(I420.from_rgb(np.zeros((20, 20, 3), np.uint8)), 56, 56)
+    assert clipped.to_rgb()[60, 60].max() < 20  # clipped at the frame's edge, no error
+
+
+@pytest.mark.parametrize("shape", [(70, 64), (72, 63)])
+def test_planes_that_are_not_4_2_0_are_refused(shape):
+    with pytest.raises(ValueError, match="not an I420 picture"):
+        I420(np.zeros(shape, np.uint8))
