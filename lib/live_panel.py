@@ -1,11 +1,12 @@
 """The Conversation page's live panel as one HTML block: status, readiness, the open turn's
 waterfall and the transcript.
 
-It is redrawn twice a second. Streamlit's frontend re-renders its element tree for every delta
-it receives, so the browser's cost grows with the number of elements per redraw, not with their
-size: four elements (markdown, caption, two HTML blocks) cost a tab ~9 % of a core in React
-alone, one block about half that (measured with the soak's fake mic, `/tmp`-free probe in the
-issue notes). Problems stay separate Streamlit alerts: they are rare and must stand out.
+It is redrawn twice a second. Streamlit's frontend re-renders its element tree for each message
+it receives, so a tab's cost grows with the number of elements per redraw more than with their
+size: four elements (markdown, caption, two HTML blocks) meant ~18 websocket messages a second
+and ~9 % of a core of script time in one tab; one block, 12 messages and about half the script
+time (one tab with the soak's fake mic, Chrome's Performance metrics). Problems stay separate
+Streamlit alerts: they are rare and must stand out.
 """
 
 from __future__ import annotations
