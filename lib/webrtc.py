@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Any
 
+log = logging.getLogger(__name__)
 _patched = False
 
 # No STUN/TURN: media stays on this machine or the LAN, and without this streamlit-webrtc
@@ -139,3 +142,46 @@ def lean_vp8_encoder() -> None:
 
     setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)  # noqa: B010 - not re-exported
     _vp8_patched = True
+
+
+_UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)
+
+
+def ice_ufrag(sdp: str) -> str | None:
+    """The ICE username fragment of a session description: it names one peer connection's
+    ICE session, so two descriptions with different ones belong to different connections."""
+    found = _UFRAG.search(sdp)
+    return found.group(1) if found else None
+
+
+def drop_stale_answer(state: Any, key: str) -> bool:
+    """Before `webrtc_streamer(key=key)` runs: if the browser now offers a new peer connection
+    but the server still holds the worker (and answer) of its previous one, end that worker so
+    the new offer gets its own answer. Returns whether it did.
+
+    streamlit-webrtc's frontend restarts right away when a connection drops and the page asks
+    to keep playing. If the restart's offer reaches the server before the stop did, the server
+    never sees "stopped": it keeps the old worker and sends the old answer to the new
+    connection, whose ICE checks then fail after ~15 s before a third attempt works (seen in
+    the soak: a stream dropped on a saturated machine came back only after 19-21 s). The
+    offer and the worker's remote description are matched by ICE ufrag (aiortc re-serialises
+    the SDP).
+    Checked against the pinned streamlit-webrtc==0.79.0 (its context and `_reset_context`)."""
+    from streamlit_webrtc.component import _reset_context, generate_frontend_component_key
+
+    context = state.get(key)
+    if context is None or not hasattr(context, "_get_worker"):
+        return False
+    worker = context._get_worker()
+    value = state.get(generate_frontend_component_key(key))
+    offer = value.get("sdpOffer") if isinstance(value, dict) else None
+    pc = getattr(worker, "pc", None)
+    answered = pc.remoteDescription if pc is not None else None
+    if not isinstance(offer, dict) or answered is None:
+        return False  # nothing offered, or the worker is still taking its offer in
+    new, old = ice_ufrag(str(offer.get("sdp", ""))), ice_ufrag(answered.sdp)
+    if new is None or old is None or new == old:
+        return False
+    log.info("%s: the browser offers a new connection; ending the previous one's worker", key)
+    _reset_context(context)
+    return True

@@ -35,7 +35,13 @@ from lib.page_lifecycle import on_leave, page_key, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import MAX_SAY, TextError, to_say
 from lib.ui import downloads
-from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
+from lib.webrtc import (
+    AUDIO_HTML_ATTRS,
+    RTC_CONFIGURATION,
+    VIDEO_HTML_ATTRS,
+    drop_stale_answer,
+    prepare,
+)
 
 CONV_KEY = "conversation_live"
 LAST_KEY = "conversation_last_record"
@@ -342,6 +348,7 @@ def stage_should_play(record_id: str) -> bool:
 if conversation is not None:
     stage, panel = st.columns([2, 3], gap="large")
     with stage:
+        drop_stale_answer(st.session_state, "conversation")
         webrtc_streamer(
             key="conversation",
             mode=WebRtcMode.SENDRECV,

@@ -21,7 +21,13 @@ from lib.media import cached_audio_track, cached_video_track
 from lib.page_lifecycle import on_leave, page_key, tab_open_check
 from lib.store import StoreError, open_store
 from lib.text import TextError, to_say
-from lib.webrtc import AUDIO_HTML_ATTRS, RTC_CONFIGURATION, VIDEO_HTML_ATTRS, prepare
+from lib.webrtc import (
+    AUDIO_HTML_ATTRS,
+    RTC_CONFIGURATION,
+    VIDEO_HTML_ATTRS,
+    drop_stale_answer,
+    prepare,
+)
 
 LANGUAGES = (
     "en",
@@ -195,6 +201,7 @@ with stage:
     # The stage stays connected from Start to Stop, even if the provider ends the session:
     # only clicks change it, so no background event has to rerun the whole page.
     playing = bool(st.session_state.get(STAGE_ON, False))
+    drop_stale_answer(st.session_state, "avatar-studio")
     webrtc_streamer(
         key="avatar-studio",
         mode=WebRtcMode.RECVONLY,

@@ -67,3 +67,72 @@ def test_vp8_skipping_still_blocks_keeps_a_small_real_change():
     patch = (slice(250, 252), slice(420, 424))
     assert before[patch].mean() - after[patch].mean() > 25  # the patch is there, darker
     assert np.abs(after[300:400, 100:300] - before[300:400, 100:300]).mean() < 2  # rest kept
+
+
+def _sdp(ufrag: str) -> str:
+    media = "m=audio 9 UDP/TLS/RTP/SAVPF 111"
+    return f"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n{media}\r\na=ice-ufrag:{ufrag}\r\n"
+
+
+class _Ctx:
+    """streamlit-webrtc's WebRtcStreamerContext, the parts `drop_stale_answer` touches."""
+
+    def __init__(self, worker: object) -> None:
+        self.worker: object = worker
+        self._sdp_answer_json: str | None = '{"sdp": "old answer"}'
+        self._is_sdp_answer_sent = True
+        self._component_value_snapshot = None
+        self.stopped = False
+
+    def _get_worker(self) -> object:
+        return self.worker
+
+    def _set_worker(self, worker: object) -> None:
+        self.worker = worker
+
+    def _set_state(self, state: object) -> None:
+        self.state = state
+
+
+class _Worker:
+    def __init__(self, remote_ufrag: str | None) -> None:
+        from types import SimpleNamespace
+
+        remote = None if remote_ufrag is None else SimpleNamespace(sdp=_sdp(remote_ufrag))
+        self.pc = SimpleNamespace(remoteDescription=remote)
+        self.stopped = False
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _state(ctx: _Ctx, offer_ufrag: str | None) -> dict:
+    from streamlit_webrtc.component import generate_frontend_component_key
+
+    value = {"playing": False, "sdpOffer": None}
+    if offer_ufrag is not None:
+        value["sdpOffer"] = {"type": "offer", "sdp": _sdp(offer_ufrag)}
+    return {"stage": ctx, generate_frontend_component_key("stage"): value}
+
+
+def test_a_new_offer_ends_the_worker_that_answered_the_previous_connection():
+    from lib.webrtc import drop_stale_answer, ice_ufrag
+
+    assert ice_ufrag(_sdp("Ab3+")) == "Ab3+" and ice_ufrag("v=0\r\n") is None
+    worker = _Worker("old1")
+    ctx = _Ctx(worker)
+    assert drop_stale_answer(_state(ctx, "new2"), "stage")
+    assert worker.stopped and ctx.worker is None  # the old answer is not sent again
+    assert ctx._sdp_answer_json is None and not ctx._is_sdp_answer_sent
+
+
+def test_the_current_connection_and_a_worker_still_starting_are_left_alone():
+    from lib.webrtc import drop_stale_answer
+
+    same = _Ctx(_Worker("same"))
+    assert not drop_stale_answer(_state(same, "same"), "stage") and same.worker is not None
+    starting = _Ctx(_Worker(None))  # offer received, remote description not set yet
+    assert not drop_stale_answer(_state(starting, "new"), "stage")
+    stopped = _Ctx(_Worker("old"))  # the browser stopped: streamlit-webrtc's own path
+    assert not drop_stale_answer(_state(stopped, None), "stage")
+    assert not drop_stale_answer({}, "stage")  # never mounted
