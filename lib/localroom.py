@@ -89,20 +89,16 @@ def unpack(data: bytes) -> MediaMessage:
     if not data:
         raise ValueError("empty media message")
     kind = data[0]
-    if kind == KIND_VIDEO:
+    if kind in (KIND_VIDEO, KIND_VIDEO_I420):
         _, seq, at, w, h = VIDEO_HEADER.unpack_from(data)
-        body = memoryview(data)[VIDEO_HEADER.size :]
-        if len(body) != w * h * 3:
-            raise ValueError(f"video payload is {len(body)} bytes, expected {w * h * 3}")
-        rgb = np.frombuffer(body, dtype=np.uint8).reshape(h, w, 3)
-        return MediaMessage(KIND_VIDEO, seq, at, picture=rgb)
-    if kind == KIND_VIDEO_I420:
-        _, seq, at, w, h = VIDEO_HEADER.unpack_from(data)
-        body = memoryview(data)[VIDEO_HEADER.size :]
-        if w % 2 or h % 4 or len(body) != w * h * 3 // 2:
-            raise ValueError(f"I420 payload of {len(body)} bytes does not fit {w}x{h}")
-        planes = np.frombuffer(body, dtype=np.uint8).reshape(h * 3 // 2, w)
-        return MediaMessage(KIND_VIDEO, seq, at, picture=I420(planes))
+        pixels = np.frombuffer(memoryview(data)[VIDEO_HEADER.size :], dtype=np.uint8)
+        if kind == KIND_VIDEO:
+            if pixels.size != w * h * 3:
+                raise ValueError(f"video payload is {pixels.size} bytes, expected {w * h * 3}")
+            return MediaMessage(KIND_VIDEO, seq, at, picture=pixels.reshape(h, w, 3))
+        if w % 2 or h % 4 or pixels.size != w * h * 3 // 2:
+            raise ValueError(f"I420 payload of {pixels.size} bytes does not fit {w}x{h}")
+        return MediaMessage(KIND_VIDEO, seq, at, picture=I420(pixels.reshape(h * 3 // 2, w)))
     if kind == KIND_AUDIO:
         _, seq, at, rate = AUDIO_HEADER.unpack_from(data)
         body = memoryview(data)[AUDIO_HEADER.size :]
