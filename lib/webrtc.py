@@ -165,7 +165,9 @@ def drop_stale_answer(state: Any, key: str) -> bool:
     connection, whose ICE checks then fail after ~15 s before a third attempt works (seen in
     the soak: a stream dropped on a saturated machine came back only after 19-21 s). The
     offer and the worker's remote description are matched by ICE ufrag (aiortc re-serialises
-    the SDP).
+    the SDP). It runs in the page, before the streamer, rather than as a patch of
+    streamlit-webrtc's worker reconciliation: that runs after the component call, whose
+    arguments would already have carried the stale answer to the browser.
     Checked against the pinned streamlit-webrtc==0.79.0 (its context and `_reset_context`)."""
     from streamlit_webrtc.component import _reset_context, generate_frontend_component_key
 
