@@ -187,3 +187,37 @@ def drop_stale_answer(state: Any, key: str) -> bool:
     log.info("%s: the browser offers a new connection; ending the previous one's worker", key)
     _reset_context(context)
     return True
+
+
+def resync_state(state: Any, key: str) -> bool:
+    """Before `webrtc_streamer(key=key)` runs: make the streamer's idea of the browser's state
+    (playing / signalling) match the browser's last value again. Returns whether it had to.
+
+    streamlit-webrtc updates that state only in the component's on_change callback, i.e. when
+    the browser sends a new value. A context reset (ours in `drop_stale_answer`, or its own
+    when a context was not rendered for a run) sets it to "neither playing nor signalling"
+    while the browser's value still holds its offer. Its reconciliation then loops with no
+    end: it stops the worker because the state says stopped, reruns, makes a new worker from
+    the offer still in the value, reruns to send the answer, stops it again... until the
+    browser happens to send something. Seen in the soak: 220 workers (each a new peer
+    connection and DTLS key) in under a minute while four tabs started, on a machine that
+    the loop itself kept saturated. Uses `compile_state`, what the callback itself uses."""
+    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
+
+    context = state.get(key)
+    value = state.get(generate_frontend_component_key(key))
+    if context is None or not hasattr(context, "_set_state") or not isinstance(value, dict):
+        return False
+    wanted = compile_state(value)
+    if getattr(context, "state", None) == wanted:
+        return False
+    log.info("%s: the streamer's state disagreed with the browser's; resynced", key)
+    context._set_state(wanted)
+    return True
+
+
+def settle_streamer(state: Any, key: str) -> None:
+    """What a page runs right before its `webrtc_streamer(key=key)`: end a worker that
+    answered a previous connection, then line the state up with the browser's value."""
+    drop_stale_answer(state, key)
+    resync_state(state, key)

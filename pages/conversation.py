@@ -39,8 +39,8 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    drop_stale_answer,
     prepare,
+    settle_streamer,
 )
 
 CONV_KEY = "conversation_live"
@@ -348,7 +348,7 @@ def stage_should_play(record_id: str) -> bool:
 if conversation is not None:
     stage, panel = st.columns([2, 3], gap="large")
     with stage:
-        drop_stale_answer(st.session_state, "conversation")
+        settle_streamer(st.session_state, "conversation")
         webrtc_streamer(
             key="conversation",
             mode=WebRtcMode.SENDRECV,

@@ -25,8 +25,8 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    drop_stale_answer,
     prepare,
+    settle_streamer,
 )
 
 LANGUAGES = (
@@ -201,7 +201,7 @@ with stage:
     # The stage stays connected from Start to Stop, even if the provider ends the session:
     # only clicks change it, so no background event has to rerun the whole page.
     playing = bool(st.session_state.get(STAGE_ON, False))
-    drop_stale_answer(st.session_state, "avatar-studio")
+    settle_streamer(st.session_state, "avatar-studio")
     webrtc_streamer(
         key="avatar-studio",
         mode=WebRtcMode.RECVONLY,

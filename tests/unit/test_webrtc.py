@@ -1,4 +1,5 @@
 import fractions
+from typing import ClassVar
 
 import av
 import numpy as np
@@ -136,3 +137,77 @@ def test_the_current_connection_and_a_worker_still_starting_are_left_alone():
     stopped = _Ctx(_Worker("old"))  # the browser stopped: streamlit-webrtc's own path
     assert not drop_stale_answer(_state(stopped, None), "stage")
     assert not drop_stale_answer({}, "stage")  # never mounted
+
+
+class _AnsweringWorker:
+    """What streamlit-webrtc's reconciliation uses of a worker: it takes the offer, has an
+    answer, and can be stopped."""
+
+    made: ClassVar[list["_AnsweringWorker"]] = []  # the context holds its worker by weak reference
+
+    def __init__(self) -> None:
+        from types import SimpleNamespace
+
+        _AnsweringWorker.made.append(self)
+        self.local_description = SimpleNamespace(sdp=_sdp(f"ans{len(self.made)}"), type="answer")
+        self.pc = SimpleNamespace(remoteDescription=None)
+        self.stopped = False
+
+    def process_offer(self, sdp: str, type_: str, timeout: float) -> None:
+        from types import SimpleNamespace
+
+        self.pc.remoteDescription = SimpleNamespace(sdp=sdp)
+
+    def stop(self) -> None:
+        self.stopped = True
+
+
+def _runs(monkeypatch, guard: bool, n: int = 12) -> int:
+    """`n` script runs of a page whose context was just reset while the browser's value
+    still holds its offer, through the real streamlit-webrtc reconciliation; returns how
+    many workers it made."""
+    import streamlit_webrtc.component as component
+    from streamlit_webrtc.component import (
+        WebRtcStreamerContext,
+        WebRtcStreamerState,
+        _handle_worker_lifecycle,
+    )
+
+    from lib.webrtc import settle_streamer
+
+    monkeypatch.setattr(component, "rerun", lambda: None)  # the next run is the loop below
+    _AnsweringWorker.made = []
+    state = _state(_Ctx(None), "offer1")  # the browser's value: its offer, not yet playing
+    context = WebRtcStreamerContext(
+        worker=None, state=WebRtcStreamerState(playing=False, signalling=False)
+    )
+    state["stage"] = context
+    value = state[component.generate_frontend_component_key("stage")]
+    for _ in range(n):
+        if guard:
+            settle_streamer(state, "stage")
+        if context._sdp_answer_json:  # what the context lookup does at the start of a run
+            context._is_sdp_answer_sent = True
+        _handle_worker_lifecycle(context, "stage", value["sdpOffer"], make_worker=_AnsweringWorker)
+    return len(_AnsweringWorker.made)
+
+
+def test_a_reset_context_with_the_offer_still_pending_gets_one_worker_not_a_loop(monkeypatch):
+    assert _runs(monkeypatch, guard=False) >= 5  # the library alone: a new worker every 2 runs
+    assert _runs(monkeypatch, guard=True) == 1
+
+
+def test_resync_leaves_a_matching_state_alone():
+    from streamlit_webrtc.component import WebRtcStreamerContext, WebRtcStreamerState
+
+    from lib.webrtc import resync_state
+
+    state = _state(_Ctx(None), "o")
+    context = WebRtcStreamerContext(
+        worker=None, state=WebRtcStreamerState(playing=False, signalling=True)
+    )
+    state["stage"] = context
+    assert not resync_state(state, "stage")
+    assert not resync_state({}, "stage")  # never mounted
+    context._set_state(WebRtcStreamerState(playing=False, signalling=False))
+    assert resync_state(state, "stage") and context.state.signalling
