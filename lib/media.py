@@ -199,6 +199,7 @@ class AvatarMedia(MediaSink):
         self.frames_out = 0
         self.first_frame_out_at: float | None = None
         self._on_event = on_event
+        self.closed = False
 
     # ---- MediaSink (transport side) -----------------------------------------------------
     def on_video(self, picture: Picture) -> None:
@@ -241,6 +242,14 @@ class AvatarMedia(MediaSink):
             self._status = status
             self.first_frame_out_at = None
         self.audio.clear()
+
+    def close(self) -> None:
+        """Its owner (the avatar runner) has shut down: the tracks reading this media end, so
+        nothing keeps pumping it (see `_cached`)."""
+        self.closed = True
+        self.reset("The avatar session has ended")
+        self.video_arrived.wake()
+        self.audio_arrived.wake()
 
     def video_health(self) -> tuple[float, float | None]:
         """(frames per second over the last FPS_WINDOW_S, seconds since the last frame);
@@ -323,7 +332,8 @@ class AvatarVideoTrack(MediaStreamTrack):
         self._seen = -1
 
     async def recv(self) -> av.VideoFrame:
-        if self.readyState != "live":
+        if self.readyState != "live" or self.media.closed:
+            self.stop()
             raise MediaStreamError
         if self.media.frame_seq == self._seen:
             await self.media.video_arrived.wait(IDLE_REPEAT_S)
@@ -358,7 +368,8 @@ class AvatarAudioTrack(MediaStreamTrack):
         self._next_due: float | None = None  # monotonic
 
     async def recv(self) -> av.AudioFrame:
-        if self.readyState != "live":
+        if self.readyState != "live" or self.media.closed:
+            self.stop()
             raise MediaStreamError
         now = time.monotonic()
         if self._next_due is None:
@@ -386,12 +397,23 @@ TrackT = TypeVar("TrackT", "AvatarAudioTrack", "AvatarVideoTrack")
 
 
 def _cached(state: Any, key: str, media: AvatarMedia, kind: type[TrackT]) -> TrackT:
-    """One media-driven track per media, kept in `state` (st.session_state) across reruns;
-    a new one once the WebRTC session that used it has ended."""
+    """One media-driven track per media, kept in `state` (st.session_state) across reruns and
+    reconnects.
+
+    streamlit-webrtc (pinned 0.79.0) feeds source tracks to each peer connection through one
+    global aiortc MediaRelay, whose reader calls `recv()` on a source until it raises; it never
+    stops a source itself. So a track must end on its own, or it is pumped forever (50 audio
+    and 10-25 video frames a second) and keeps its media alive after its tab has gone. It ends
+    when its media is closed (the avatar runner shut down: Stop, page left, tab gone, app exit)
+    or replaced here. Not with each WebRTC session: the library stops a session's worker and
+    makes the next one in the same run, with the tracks this run already passed in."""
     track = state.get(key)
-    if not isinstance(track, kind) or track.readyState != "live" or track.media is not media:
-        track = kind(media)
-        state[key] = track
+    if isinstance(track, kind) and track.readyState == "live" and track.media is media:
+        return track
+    if isinstance(track, MediaStreamTrack) and track.readyState == "live":
+        track.stop()  # its media was replaced
+    track = kind(media)
+    state[key] = track
     return track
 
 

@@ -331,6 +331,7 @@ class AvatarRunner:
     def shutdown(self, reason: str = "PAGE_CLOSED") -> None:
         """Stop the session and release everything (page leave, tab close, process exit)."""
         if not self._loop.alive:
+            self.media.close()
             return
         try:
             self._loop.run(self._stop(reason), timeout=15)
@@ -340,6 +341,7 @@ class AvatarRunner:
         self._watchdog.cancel()
         self._sender.cancel()
         self._loop.close()
+        self.media.close()
         _RUNNERS.discard(self)
 
     def snapshot(self) -> Snapshot:

@@ -55,6 +55,7 @@ def test_runner_records_session_task_and_events_then_shutdown_stops_it(tmp_path,
     finally:
         runner.shutdown()
     assert not runner.alive
+    assert runner.media.closed  # its tracks end, so the WebRTC relay stops reading them
     assert all(s["session_id"] != snap.session_id for s in live_sessions(local_heygen.base_url))
     row = runner.store.get("avatar_sessions", snap.record_id)
     assert row["status"] == "stopped" and row["stop_reason"] == "PAGE_CLOSED"

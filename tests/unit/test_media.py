@@ -3,6 +3,7 @@ import itertools
 
 import numpy as np
 import pytest
+from aiortc.mediastreams import MediaStreamError
 
 from lib.avatar.picture import I420
 from lib.media import AUDIO_MAX_MS, AUDIO_RATE, AUDIO_TARGET_MS, AudioJitterBuffer, AvatarMedia
@@ -155,3 +156,53 @@ def test_audio_track_keeps_its_own_clock_without_avatar_audio():
     frames, took = asyncio.run(go())
     assert [int(f.to_ndarray()[0, 0]) for f in frames[:6]] == [7] * 5 + [0]
     assert 14 * 0.02 * 0.8 <= took <= 14 * 0.02 * 2.5  # paced, not free-running
+
+
+def test_tracks_outlive_a_webrtc_session_and_end_with_their_media():
+    """streamlit-webrtc relays source tracks through aiortc's MediaRelay, which reads a source
+    until it raises. A track must survive the end of one WebRTC session (the library makes the
+    next worker in the same run, with the tracks already passed in), and must end when its
+    media is closed, so the relay's reader stops and nothing pumps it after the tab is gone."""
+    import asyncio
+
+    from aiortc.contrib.media import MediaRelay
+
+    from lib.media import cached_audio_track, cached_video_track
+
+    state: dict[str, object] = {}
+    media = AvatarMedia()
+    video = cached_video_track(state, "v", media)
+    audio = cached_audio_track(state, "a", media)
+
+    async def sessions() -> int:
+        relay = MediaRelay()
+        first = relay.subscribe(video)
+        await first.recv()  # the relay now reads the source on its own task
+        first.stop()  # the first WebRTC session ends (what its worker does)...
+        second = relay.subscribe(video)  # ...and the next one relays the same track
+        await asyncio.wait_for(second.recv(), 1.0)
+        readers = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+        assert readers, "the relay reads the source on a task"
+        media.close()  # the runner shut down
+        _, pending = await asyncio.wait(readers, timeout=1.0)
+        return len(pending)
+
+    assert asyncio.run(sessions()) == 0  # the relay's reader ended
+    assert video.readyState == "ended"
+    assert cached_video_track(state, "v", media) is not video  # a new one if asked again
+
+    async def audio_ends() -> None:
+        with pytest.raises(MediaStreamError):
+            await audio.recv()
+
+    asyncio.run(audio_ends())
+
+
+def test_a_track_whose_media_is_replaced_is_stopped():
+    from lib.media import cached_video_track
+
+    state: dict[str, object] = {}
+    old = cached_video_track(state, "v", AvatarMedia())
+    new = cached_video_track(state, "v", AvatarMedia())
+    assert new is not old
+    assert old.readyState == "ended" and new.readyState == "live"
