@@ -134,3 +134,55 @@ def test_a_speak_request_parts_the_lips_at_once_and_the_voice_takes_over() -> No
     assert r["waiting"][-1][1] == ANTICIPATION
     assert all(m == REST for m in r["after"]), "speech over: the lips rest again"
     assert r["cancelled"] == REST and r["expired"] == REST
+
+
+class _SlowRenders(AvatarStream):
+    """Each frame takes 35 ms to draw (a busy machine); notes the stream time of each frame
+    drawn."""
+
+    def __init__(self) -> None:
+        super().__init__(FaceRenderer(AVATARS[0].avatar_id, 160, 90))
+        self.drawn: list[float] = []
+
+    def _render_packet(
+        self, renderer: Any, seq: int, captured_at: float, t: float, *_: Any
+    ) -> bytes:
+        import time
+
+        time.sleep(0.035)
+        self.drawn.append(t)
+        return b""
+
+
+class _Sink(_Viewer):
+    def offer_video(self, packet: bytes) -> None: ...
+
+
+def test_a_frame_due_during_a_render_is_drawn_next_not_dropped() -> None:
+    """A speak request landing while a frame is being drawn still gets its own frame (the one
+    that starts parting the lips), right after that render, instead of waiting for a later slot."""
+    import time
+
+    async def run() -> tuple[list[float], list[float]]:
+        stream = _SlowRenders()
+        stream._clients.add(_Sink())
+        stream._ensure_running()
+        asked: list[float] = []
+        try:
+            await asyncio.sleep(0.2)
+            for _ in range(3):
+                while not stream._rendering:  # a render is under way
+                    await asyncio.sleep(0.001)
+                asked.append(time.monotonic() - stream._born)
+                stream.anticipate()
+                await asyncio.sleep(0.3)
+                stream.cancel_anticipation()
+                await asyncio.sleep(0.1)
+        finally:
+            stream.close(1000, "done")
+            await asyncio.sleep(0.1)  # the last render hands its frame back to this loop
+        return asked, stream.drawn
+
+    asked, drawn = asyncio.run(run())
+    for at in asked:
+        assert any(abs(t - at) < 0.01 for t in drawn), (at, drawn)
