@@ -173,7 +173,16 @@ def run(
 
     tmp = Path(tempfile.mkdtemp(prefix="avatarlab-soak-"))
     wav, loop_s, per_loop = soak_wav(tmp)
-    heygen = start_emulator("heygen", "--concurrency-limit", str(max(3, sessions + 2)))
+    # The local server caps a session at 600 s, as HeyGen does; a 10-minute soak plus its
+    # start-up would hit that cap in its last seconds and measure a forced voice-only fallback.
+    cap_s = max(600.0, minutes * 60 + 300)
+    heygen = start_emulator(
+        "heygen",
+        "--concurrency-limit",
+        str(max(3, sessions + 2)),
+        "--session-duration-limit",
+        str(cap_s),
+    )
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
     reconnects: list[int] = []  # per stream: peer connections after the first
