@@ -330,19 +330,20 @@ class AvatarRunner:
 
     def shutdown(self, reason: str = "PAGE_CLOSED") -> None:
         """Stop the session and release everything (page leave, tab close, process exit)."""
-        if not self._loop.alive:
-            self.media.close()
-            return
         try:
-            self._loop.run(self._stop(reason), timeout=15)
-            self._loop.run(self._close_providers(), timeout=10)
-        except Exception:
-            log.exception("avatar runner shutdown")
-        self._watchdog.cancel()
-        self._sender.cancel()
-        self._loop.close()
-        self.media.close()
-        _RUNNERS.discard(self)
+            if not self._loop.alive:
+                return
+            try:
+                self._loop.run(self._stop(reason), timeout=15)
+                self._loop.run(self._close_providers(), timeout=10)
+            except Exception:
+                log.exception("avatar runner shutdown")
+            self._watchdog.cancel()
+            self._sender.cancel()
+            self._loop.close()
+            _RUNNERS.discard(self)
+        finally:
+            self.media.close()  # its WebRTC tracks end with it (however shutdown went)
 
     def snapshot(self) -> Snapshot:
         fps, age = self.media.video_health()
