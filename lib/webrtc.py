@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from typing import Any
+
+from lib.video_rate import VideoRate
 
 log = logging.getLogger(__name__)
 _patched = False
@@ -93,18 +96,42 @@ def lean_vp8_encoder() -> None:
     import aiortc.codecs
     import aiortc.rtcrtpsender
     import av
-    from aiortc.codecs.vpx import Vp8Encoder
+    from aiortc.codecs.vpx import DEFAULT_BITRATE, Vp8Encoder
 
     class DrawnVp8Encoder(Vp8Encoder):
         def __init__(self) -> None:
             super().__init__()
             self.options: dict[str, str] = {}  # what the current codec was opened with
             self.opened: Any = None  # the codec this class opened (aiortc's would replace it)
+            self.video_rate: VideoRate | None = None  # from the first frame's size
+            self.early_estimates: list[int] = []  # REMBs that came before the first frame
+
+        # aiortc's sender writes each REMB estimate here; its encode() reads the rate back.
+        @property
+        def target_bitrate(self) -> int:
+            return self.video_rate.rate if self.video_rate else DEFAULT_BITRATE
+
+        @target_bitrate.setter
+        def target_bitrate(self, bps: int) -> None:
+            if self.video_rate is None:
+                self.early_estimates.append(bps)
+            else:
+                self.video_rate.on_estimate(bps, time.monotonic())
 
         def encode(self, frame: Any, force_keyframe: bool = False) -> tuple[list[bytes], int]:
             if frame.format.name != "yuv420p":
                 frame = frame.reformat(format="yuv420p")
-            codec, rate = self.codec, self.target_bitrate
+            now = time.monotonic()
+            if self.video_rate is None:
+                self.video_rate = VideoRate.for_size(frame.width, frame.height, now)
+                for bps in self.early_estimates:
+                    self.video_rate.on_estimate(bps, now)
+            elif self.codec is not None and (frame.width, frame.height) != (
+                self.codec.width,
+                self.codec.height,
+            ):
+                self.video_rate.resize(frame.width, frame.height, now)
+            codec, rate = self.codec, self.video_rate.rate
             if (
                 codec is None
                 or (frame.width, frame.height) != (codec.width, codec.height)

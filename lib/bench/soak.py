@@ -186,6 +186,7 @@ def run(
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
     reconnects: list[int] = []  # per stream: peer connections after the first
+    keyframes: list[int] = []  # per stream: keyframes its current connection decoded
     streams: list[dict[str, Any]] = []
     not_started: list[int] = []  # tab numbers whose page never loaded
     tabs: list[dict[str, Any]] = []
@@ -241,6 +242,7 @@ def run(
             last_frames = [0] * sessions_started
             last_received = [0] * sessions_started
             reconnects[:] = [0] * sessions_started
+            keyframes[:] = [0] * sessions_started
             for i, drv in enumerate(drivers):  # frames so far: the first rate is not inflated
                 with contextlib.suppress(Exception):
                     first = drv.stats()
@@ -274,6 +276,7 @@ def run(
                         continue
                     frames = int(stats.get("framesDecodedAll") or 0)
                     reconnects[i] = max(0, int(stats.get("peerConnections") or 0) - 1)
+                    keyframes[i] = int((stats.get("video") or {}).get("keyframes") or 0)
                     if stats.get("state") == "connected" and connected_at[i] is None:
                         connected_at[i] = time.monotonic()
                     fps.append(round((frames - last_frames[i]) / (now - last_t), 1))
@@ -357,6 +360,8 @@ def run(
                 # receives more than it decodes).
                 "received_median": statistics.median(rx_values) if rx_values else None,
                 "reconnects": reconnects[i],
+                # Each one is a burst on the wire and a step in quality (lib.video_rate).
+                "keyframes": keyframes[i],
             }
         )
     memory = memory_summary(steady)

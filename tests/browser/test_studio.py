@@ -41,26 +41,41 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def studio(browser, app) -> Iterator[StudioDriver]:
+def studio(browser, app, local_heygen) -> Iterator[StudioDriver]:
     context = browser.new_context()
     context.add_init_script(PC_SPY)
     page = context.new_page()
     driver = StudioDriver(page)
     driver.open(app.url)
+    before = session_ids(local_heygen.base_url)
     yield driver
     context.close()
+    # Whatever the test did, or wherever it failed, closing its tab ends what it started
+    # (heartbeat watchdog: 5 s here), so the next test starts from a clean server.
+    left = wait_no_sessions(local_heygen.base_url, 30, ignore=before)
+    assert left == [], f"the test's tab closed 30 s ago and its sessions are still live: {left}"
 
 
-def wait_no_sessions(base_url: str, timeout_s: float) -> list[dict]:
+def session_ids(base_url: str) -> set[str]:
+    return {s["session_id"] for s in live_sessions(base_url)}
+
+
+def wait_no_sessions(base_url: str, timeout_s: float, ignore: set[str] = frozenset()) -> list[dict]:
+    """Waits until the server lists no session besides `ignore`; returns what is left."""
+
+    def left() -> list[dict]:
+        return [s for s in live_sessions(base_url) if s["session_id"] not in ignore]
+
     deadline = time.monotonic() + timeout_s
-    sessions = live_sessions(base_url)
+    sessions = left()
     while sessions and time.monotonic() < deadline:
         time.sleep(0.25)
-        sessions = live_sessions(base_url)
+        sessions = left()
     return sessions
 
 
 def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_heygen):
+    before = session_ids(local_heygen.base_url)
     avatar = AVATARS[0].avatar_id
     t_click = studio.click("Start")
     studio.install_monitor(mouth_box_rel(avatar))
@@ -118,7 +133,7 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     assert statistics.median(after) < statistics.median(talking) + 0.01
 
     studio.click("Stop")
-    assert wait_no_sessions(local_heygen.base_url, 10) == []
+    assert wait_no_sessions(local_heygen.base_url, 10, ignore=before) == []
 
     store = Store(app.log_path.parent.joinpath("avatarlab.db").as_posix())
     # The provider forgets the session first; the app records the stop right after.
@@ -145,21 +160,23 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
 
 
 def test_leaving_the_page_stops_the_session(studio, local_heygen):
+    before = session_ids(local_heygen.base_url)
     studio.click("Start")
     studio.live()
-    assert len(live_sessions(local_heygen.base_url)) == 1
+    assert len(session_ids(local_heygen.base_url) - before) == 1
     studio.page.get_by_role("link", name="Settings").click()
     studio.page.get_by_role("heading", name="Settings").wait_for(timeout=20_000)
-    assert wait_no_sessions(local_heygen.base_url, 15) == []
+    assert wait_no_sessions(local_heygen.base_url, 15, ignore=before) == []
 
 
 def test_closing_the_tab_stops_the_session(studio, local_heygen):
+    before = session_ids(local_heygen.base_url)
     studio.click("Start")
     studio.live()
-    assert len(live_sessions(local_heygen.base_url)) == 1
+    assert len(session_ids(local_heygen.base_url) - before) == 1
     studio.page.close()
     # The heartbeat watchdog (5 s in this test) or the session observer stops it.
-    assert wait_no_sessions(local_heygen.base_url, 30) == []
+    assert wait_no_sessions(local_heygen.base_url, 30, ignore=before) == []
 
 
 PROVIDER_ENABLED = """(want) => { const i = document.querySelector('input[aria-label="Provider"]');
@@ -169,6 +186,7 @@ PROVIDER_ENABLED = """(want) => { const i = document.querySelector('input[aria-l
 def test_controls_follow_a_session_the_provider_ends(studio, local_heygen):
     """Idle expiry ends the session in the background: the page says so and unlocks its
     controls by itself (no click), so a new session can be configured and started."""
+    before = session_ids(local_heygen.base_url)
     studio.click("Start")
     studio.live()
     studio.page.wait_for_function(PROVIDER_ENABLED, arg=False, timeout=10_000)  # locked
@@ -179,4 +197,4 @@ def test_controls_follow_a_session_the_provider_ends(studio, local_heygen):
         studio.page.wait_for_function(PROVIDER_ENABLED, arg=True, timeout=10_000)
     finally:
         httpx.delete(faults, timeout=10)
-    assert wait_no_sessions(local_heygen.base_url, 10) == []
+    assert wait_no_sessions(local_heygen.base_url, 10, ignore=before) == []

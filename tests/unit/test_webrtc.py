@@ -28,10 +28,16 @@ def test_vp8_senders_encode_drawn_frames_without_the_denoiser():
     frame.pts = 3600
     assert encoder.encode(frame)[0] is not None and encoder.codec is codec  # kept open
 
-    encoder.target_bitrate = 1_400_000  # the browser asks for more: reopened, same options
+    assert encoder.options["maxrate"] == "614880"  # the rate for 854x480 (lib.video_rate)
+    encoder.target_bitrate = 300_000  # Chrome's first estimate, still climbing: not followed
+    frame.pts = 7200
+    encoder.encode(frame)
+    assert encoder.codec is codec
+    encoder.target_bitrate = 260_000  # a cut for overuse: reopened at it, same options
+    frame.pts = 10800
     encoder.encode(frame)
     assert encoder.codec is not codec and encoder.codec is encoder.opened
-    assert encoder.options["maxrate"] == "1400000" and encoder.options["cpu-used"] == "-16"
+    assert encoder.options["maxrate"] == "260000" and encoder.options["cpu-used"] == "-16"
 
 
 def test_vp8_skipping_still_blocks_keeps_a_small_real_change():
