@@ -314,6 +314,20 @@ def first_mouth_frame(
     second before `after` are the rest: their median histogram, and how far the second
     farthest of them strays from it (VP8 noise, idle sway). A frame counts as moved when its
     histogram is further from the rest than twice that, and at least `min_step` (L1, 0..2)."""
+    rest = mouth_rest(samples, after, min_step)
+    if rest is None:
+        return None
+    median, threshold = rest
+    for s in samples:
+        if s.t >= after and s.hist is not None and hist_distance(s.hist, median) > threshold:
+            return s
+    return None
+
+
+def mouth_rest(
+    samples: list[FrameSample], after: float, min_step: float = MOUTH_MIN_STEP
+) -> tuple[list[float], float] | None:
+    """The resting look before `after`: (median histogram, distance that counts as moved)."""
     rest = [s.hist for s in samples if s.hist is not None and after - 1 <= s.t < after]
     if len(rest) < 5:
         return None
@@ -321,11 +335,21 @@ def first_mouth_frame(
     # The rest's spread without its single worst frame (a keyframe or a quality step of the
     # encoder would otherwise set the bar above the first lip movements).
     strays = sorted(hist_distance(h, median) for h in rest)
-    threshold = max(min_step, 2 * strays[-2])
-    for s in samples:
-        if s.t >= after and s.hist is not None and hist_distance(s.hist, median) > threshold:
-            return s
-    return None
+    return median, max(min_step, 2 * strays[-2])
+
+
+def mouth_detector_report(samples: list[FrameSample], after: float) -> str:
+    """Why the detector saw (no) movement after `after`: for a failure message."""
+    rest = mouth_rest(samples, after)
+    if rest is None:
+        return "fewer than 5 frames in the second before"
+    median, threshold = rest
+    moved = [
+        round(hist_distance(s.hist, median), 3)
+        for s in samples
+        if s.t >= after and s.hist is not None
+    ]
+    return f"threshold {threshold:.3f}; distances after {moved[:50]}"
 
 
 def hist_distance(a: Sequence[float], b: Sequence[float]) -> float:

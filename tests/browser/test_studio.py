@@ -15,6 +15,7 @@ from lib.bench.studio_driver import (
     first_avatar_frame,
     first_mouth_movement,
     mouth_box_rel,
+    mouth_detector_report,
 )
 from lib.engines.face import AVATARS
 from lib.store import Store
@@ -108,7 +109,8 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     after_speak = [x for x in samples if x.t >= t_speak]
     assert first_mouth_movement(samples, t_speak) is not None, (
         f"{len(after_speak)} frames after Speak; last frame {samples[-1].t - t_speak:+.2f} s; "
-        f"mouth {[round(x.mouth or 0, 3) for x in after_speak[:40]]}; stats {studio.stats()}"
+        f"mouth {[round(x.mouth or 0, 3) for x in after_speak[:40]]}; "
+        f"{mouth_detector_report(samples, t_speak)}; stats {studio.stats()}"
     )
     talking = [s.mouth for s in studio.samples() if s.mouth is not None and t_talk <= s.t < t_mid]
     audio_during = studio.stats()["audio"]
