@@ -142,6 +142,7 @@ def badge(text: str, frame_width: int) -> npt.NDArray[np.uint8]:
 
 
 FPS_WINDOW_S = 2.0
+VIDEO_BACKLOG = 3  # frames: at most 80 ms behind the newest
 AUDIO_LIVE_S = 0.2  # the avatar counts as streaming audio if a chunk came this recently
 
 
@@ -184,6 +185,11 @@ class AvatarMedia(MediaSink):
         self._lock = threading.Lock()
         self._frame: Picture | None = None
         self._frame_seq = 0
+        # The last few frames, so that frames arriving closer together than the media loop
+        # takes them (the room's reader and the loop share the GIL) all go out, in order.
+        self._recent: collections.deque[tuple[int, Picture, float]] = collections.deque(
+            maxlen=VIDEO_BACKLOG
+        )
         self.video_arrived = Wakeups()
         self.audio_arrived = Wakeups()
         self._audio_in_at: float | None = None  # monotonic, last avatar audio chunk
@@ -207,6 +213,7 @@ class AvatarMedia(MediaSink):
         with self._lock:
             self._frame = picture
             self._frame_seq += 1
+            self._recent.append((self._frame_seq, picture, now))
             self.frames_in += 1
             self._arrivals.append(now)
             while self._arrivals and now - self._arrivals[0] > FPS_WINDOW_S:
@@ -239,6 +246,7 @@ class AvatarMedia(MediaSink):
         with self._lock:
             self._frame = None
             self._frame_seq += 1
+            self._recent.clear()
             self._status = status
             self.first_frame_out_at = None
         self.audio.clear()
@@ -282,8 +290,17 @@ class AvatarMedia(MediaSink):
 
     # ---- track side (aiortc loop thread) -------------------------------------------------
     def video_frame(self, pts: int, time_base: fractions.Fraction) -> av.VideoFrame:
+        return self.next_video_frame(self._frame_seq)[0]
+
+    def next_video_frame(self, after: int) -> tuple[av.VideoFrame, int, float | None]:
+        """The oldest frame newer than frame number `after` that is still kept (else the
+        newest, or the placeholder): the frame, its number, and when it arrived (monotonic;
+        None for a repeat or the placeholder)."""
         with self._lock:
-            picture = self._frame
+            seq, picture, arrived = next(
+                ((n, p, t) for n, p, t in self._recent if n > after),
+                (self._frame_seq, self._frame, None),
+            )
             status = self._status
             badge_text = self._badge
         if picture is not None and badge_text:
@@ -295,7 +312,7 @@ class AvatarMedia(MediaSink):
         elif self.first_frame_out_at is None:
             self.first_frame_out_at = time.time()
         self.frames_out += 1
-        return to_video_frame(picture)  # the track stamps pts
+        return to_video_frame(picture), seq, arrived  # the track stamps pts
 
     def audio_ready(self) -> bool:
         """A whole 20 ms of avatar audio is waiting to go out."""
@@ -330,6 +347,7 @@ class AvatarVideoTrack(MediaStreamTrack):
         self.media = media
         self._started: float | None = None
         self._seen = -1
+        self._pts = -1
 
     async def recv(self) -> av.VideoFrame:
         if self.readyState != "live" or self.media.closed:
@@ -337,12 +355,15 @@ class AvatarVideoTrack(MediaStreamTrack):
             raise MediaStreamError
         if self.media.frame_seq == self._seen:
             await self.media.video_arrived.wait(IDLE_REPEAT_S)
-        self._seen = self.media.frame_seq
-        frame = self.media.video_frame(0, fractions.Fraction(1, VIDEO_CLOCK))
+        frame, self._seen, arrived = self.media.next_video_frame(self._seen)
         now = time.monotonic()
         if self._started is None:
             self._started = now
-        frame.pts = int((now - self._started) * VIDEO_CLOCK)
+        # Stamped when it arrived, not when the loop got to it: frames of a burst keep their
+        # spacing (and never go backwards, nor repeat a stamp).
+        at = min(now, arrived) if arrived is not None else now
+        self._pts = max(self._pts + 1, int((at - self._started) * VIDEO_CLOCK))
+        frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
         return frame
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import time
@@ -30,6 +31,7 @@ def prepare() -> None:
     allow_loopback_ice()
     ignore_misread_navigation()
     lean_vp8_encoder()
+    bounded_video_relay()
 
 
 def allow_loopback_ice() -> None:
@@ -169,6 +171,45 @@ def lean_vp8_encoder() -> None:
 
     setattr(aiortc.rtcrtpsender, "get_encoder", get_encoder)  # noqa: B010 - not re-exported
     _vp8_patched = True
+
+
+RELAY_VIDEO_FRAMES = 2
+_relay_patched = False
+
+
+class NewestFrames(asyncio.Queue[Any]):
+    """A queue that keeps the newest `maxsize` items: a put on a full queue drops the oldest.
+    The end-of-stream marker (None) is always kept, so a reader still learns the track ended."""
+
+    def put_nowait(self, item: Any) -> None:
+        while self.full():
+            self.get_nowait()
+        super().put_nowait(item)
+
+
+def bounded_video_relay() -> None:
+    """streamlit-webrtc hands each outgoing track to the browser through aiortc's MediaRelay,
+    subscribed with an unbounded queue: when the sender (encode, packetise, send on the
+    shared loop) falls behind, video frames pile up there and the picture drifts seconds
+    behind the voice (38 frames, 1.5 s, seen in a 4-stream soak). Video subscribers get a
+    queue of the newest RELAY_VIDEO_FRAMES instead: a sender that falls behind skips frames,
+    one that catches up sends them all. Audio keeps aiortc's queue (it must not skip).
+    Checked against the pinned aiortc==1.16.0 (RelayStreamTrack._queue, buffered proxies)."""
+    global _relay_patched
+    if _relay_patched:
+        return
+    from aiortc.contrib.media import MediaRelay
+
+    original = MediaRelay.subscribe
+
+    def subscribe(self: Any, track: Any, buffered: bool = True) -> Any:
+        proxy = original(self, track, buffered)
+        if buffered and track.kind == "video":
+            setattr(proxy, "_queue", NewestFrames(maxsize=RELAY_VIDEO_FRAMES))  # noqa: B010
+        return proxy
+
+    MediaRelay.subscribe = subscribe  # type: ignore[method-assign]
+    _relay_patched = True
 
 
 _UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)

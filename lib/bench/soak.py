@@ -62,6 +62,40 @@ def live_sessions(base_url: str) -> list[dict[str, Any]]:
     return list(resp.json()["data"]["sessions"])
 
 
+def server_video(base_url: str) -> dict[str, Any]:
+    """The local server's video counts per open session (`GET /_control/stats`)."""
+    try:
+        resp = httpx.get(f"{base_url}/_control/stats", timeout=10)
+        resp.raise_for_status()
+        return dict(resp.json()["sessions"])
+    except (httpx.HTTPError, KeyError, ValueError):
+        return {}
+
+
+def video_summary(start: dict[str, Any], end: dict[str, Any]) -> list[dict[str, Any]]:
+    """Frames a second between two `server_video` readings, for sessions in both: due by
+    the 25 fps schedule, passed over late, merged into a newer frame, rendered, and sent to
+    its viewer (a viewer that is behind skips frames)."""
+    out = []
+    for sid, b in end.items():
+        a = start.get(sid)
+        seconds = b["age_s"] - a["age_s"] if a else 0
+        if not a or seconds <= 0:
+            continue
+
+        def rate(x: float, y: float, seconds: float = seconds) -> float:
+            return round((y - x) / seconds, 1)
+
+        row: dict[str, float | None] = {
+            k: rate(a[k], b[k]) for k in ("due", "late", "merged", "rendered")
+        }
+        sent = [v["sent"] for v in b["viewers"]]
+        sent0 = [v["sent"] for v in a["viewers"]]
+        row["sent"] = rate(sum(sent0), sum(sent)) if len(sent) == len(sent0) else None
+        out.append(row)
+    return out
+
+
 def tree(pid: int) -> list[int]:
     out, todo = [], [pid]
     while todo:
@@ -191,6 +225,8 @@ def run(
     not_started: list[int] = []  # tab numbers whose page never loaded
     tabs: list[dict[str, Any]] = []
     sessions_started = 0
+    video_start: dict[str, Any] = {}
+    video_rates: list[dict[str, Any]] = []
     try:
         env = {
             "AVATARLAB_LOCAL_HEYGEN_URL": heygen.base_url,
@@ -257,6 +293,7 @@ def run(
                     groups["browser"] = browser_pids()
                     cpu_start = {g: cpu_s(ps) for g, ps in groups.items()}
                     cpu_t0 = now
+                    video_start = server_video(heygen.base_url)
                 by_process = {
                     g: sum(rss_mb(x) for x in ps) for g, ps in groups.items() if g != "browser"
                 }
@@ -290,6 +327,7 @@ def run(
                 row["received_fps"] = rx_fps
                 samples.append(row)
                 progress(f"{row['t_s']:.0f} s · fps {fps} · {row['rss_mb']:.0f} MB")
+            video_rates = video_summary(video_start, server_video(heygen.base_url))
             cpu_percent = (
                 {
                     g: round(
@@ -377,6 +415,9 @@ def run(
             "p90": round(float(e2e.quantile(0.9)), 1) if len(e2e) >= 10 else None,
             "n": len(e2e),
         },
+        # Per avatar session, frames a second after warm-up at each step of the server's side:
+        # a stream short of 25 fps in the tab lost its frames where these fall short.
+        "server_video_fps": video_rates,
         "memory_mb": memory["total"],
         "memory_growth_percent": memory["total"]["growth_percent"],
         "memory_mb_by_process": memory["by_process"],

@@ -22,6 +22,7 @@ import os
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,22 @@ MAX_LAG_S = 0.25
 ANTICIPATION = MouthPose(0.15, 0.4, 0.0)
 ANTICIPATION_RAMP_S = 0.06  # reached over this long (a lip parting, not a snap)
 ANTICIPATION_MAX_S = 1.0  # speech that has not come by then is not coming soon: rest again
+
+
+@dataclass
+class VideoCounts:
+    """Where a stream's video frames went, since it started (`GET /_control/stats`): of the
+    frames the 25 fps schedule asked for, how many were drawn, and why the others were not."""
+
+    due: int = 0  # video slots the schedule reached (a frame each at 25 fps)
+    late: int = 0  # slots passed over because the clock was behind (the process was starved)
+    merged: int = 0  # due while the previous frame was still rendering, then a newer one came
+    rendered: int = 0
+    offered: int = 0  # frames handed to viewers (each viewer may still skip some)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
 
 # Shared by all sessions; numpy drawing releases the GIL for much of its work.
 _RENDER_POOL = ThreadPoolExecutor(
@@ -83,11 +100,17 @@ class AvatarStream:
         self._kick = asyncio.Event()  # speech is waiting to start: tick now, not at the next slot
         self._anticipating_since: float | None = None  # monotonic; a speak request is pending
         self._anticipation_frame = False  # draw the first parted-lips frame at the next tick
+        self.video = VideoCounts()
 
     # ---- state ---------------------------------------------------------------------------
     @property
     def is_speaking(self) -> bool:
         return self._current is not None or bool(self._queue)
+
+    def stats(self) -> dict[str, Any]:
+        """The video counts, and per viewer what it was sent and what it skipped."""
+        viewers = [{"sent": c.video_sent, "skipped": c.video_replaced} for c in self._clients]
+        return {**self.video.as_dict(), "viewers": viewers}
 
     # ---- viewers -------------------------------------------------------------------------
     def add_client(self, websocket: WebSocket) -> RoomClient:
@@ -204,13 +227,20 @@ class AvatarStream:
                 lag = now - due
                 if lag > MAX_LAG_S:
                     skip = int(lag / TICK_S)
+                    late = len(range(tick, tick + skip, TICKS_PER_FRAME))
+                    self.video.due += late
+                    self.video.late += late
                     tick += skip
                     continue
                 every = TICKS_PER_FRAME
                 slow = FAULTS.peek("media_slow")  # fault injection: a congested video path
                 if slow is not None and slow.value > 0:
                     every = max(TICKS_PER_FRAME, round(1 / (TICK_S * slow.value)))
+                if tick % TICKS_PER_FRAME == 0:
+                    self.video.due += 1
                 video_due = tick % every == 0 and lag < TICK_S * TICKS_PER_FRAME
+                if tick % every == 0 and not video_due:
+                    self.video.late += 1
                 # loop.time() is the monotonic clock, so `due - _born` is the stream's own time.
                 self._tick(wall0 + tick * TICK_S, due - self._born, video_due)
                 tick += 1
@@ -288,6 +318,8 @@ class AvatarStream:
             # draw it as soon as that one is done. Dropping it instead cost up to a whole
             # 40 ms slot, most often for the frame that first parts the lips (a speak request
             # lands during a render in ~4 of 9 rounds on a busy machine).
+            if self._pending is not None:
+                self.video.merged += 1
             self._pending = (captured_at, t, mouth, talking)
             return
         self._rendering = True
@@ -328,8 +360,10 @@ class AvatarStream:
             log.exception("frame rendering failed")
             packet = None
         if packet is not None:
+            self.video.rendered += 1
             for client in self._clients:
                 client.offer_video(packet)
+                self.video.offered += 1
         pending, self._pending = self._pending, None
         if pending is not None and self._clients:
             self._render(*pending)

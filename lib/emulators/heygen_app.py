@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import io
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
@@ -105,6 +106,22 @@ def create_app(config: EmulatorConfig) -> Starlette:
         Route("/v1/avatar-preview/{name}", avatar_preview, methods=["GET"]),
     ]
     routes.append(Route("/_control/faults", faults.control, methods=["GET", "POST", "DELETE"]))
+
+    async def stats(request: Request) -> JSONResponse:
+        """Per open session: where its video frames went (a soak tells the server's losses
+        from the app's and the browser's with it)."""
+        now = time.monotonic()
+        return JSONResponse(
+            {
+                "sessions": {
+                    s.session_id: {"age_s": round(now - s.created_mono, 3), **s.stream.stats()}
+                    for s in registry.sessions.values()
+                    if not s.closed
+                }
+            }
+        )
+
+    routes.append(Route("/_control/stats", stats, methods=["GET"]))
     app = Starlette(
         routes=routes,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},

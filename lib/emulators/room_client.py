@@ -28,6 +28,8 @@ class RoomClient:
         self._close: tuple[int, str] | None = None
         self._wake = asyncio.Event()
         self.finished = asyncio.Event()
+        self.video_sent = 0
+        self.video_replaced = 0  # overwritten by a newer frame before this viewer took it
 
     def offer_text(self, text: str) -> None:
         self._put(text)
@@ -39,6 +41,8 @@ class RoomClient:
         if self._close is not None:
             return
         # A frame still waiting here never left: the viewer is behind, so it is replaced.
+        if self._video is not None:
+            self.video_replaced += 1
         self._video = packet
         self._wake.set()
 
@@ -73,6 +77,7 @@ class RoomClient:
                 if self._video is not None:
                     frame, self._video = self._video, None
                     await self.websocket.send_bytes(frame)
+                    self.video_sent += 1
                 if self._close is not None and not self._outbox:
                     code, reason = self._close
                     with contextlib.suppress(Exception):

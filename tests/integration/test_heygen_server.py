@@ -597,10 +597,19 @@ async def test_slow_viewer_loses_video_not_the_others(heygen: HeyGen) -> None:
                     media = localroom.unpack(msg)
                     if media.kind == localroom.KIND_VIDEO:
                         seqs.append(media.seq)
+            # The control endpoint counts where frames went: all drawn on schedule, and the
+            # slow viewer's skips are its own.
+            stats = heygen.http.get("/_control/stats").json()
+            video = stats["sessions"][data["session_id"]]
         finally:
             await slow.close()
     gaps = [b - a for a, b in itertools.pairwise(seqs)]
     assert max(gaps) > 1  # frames were skipped for the slow viewer, not queued
+    assert video["rendered"] >= 0.8 * video["due"] > 0
+    assert video["rendered"] < video["offered"] <= 2 * video["rendered"]  # two viewers
+    fast, slow_one = sorted(video["viewers"], key=lambda v: v["skipped"])
+    assert fast["skipped"] <= 2 and fast["sent"] >= 0.9 * video["rendered"]
+    assert slow_one["skipped"] > 10 and slow_one["sent"] < fast["sent"]
 
 
 # ---- audio sockets ---------------------------------------------------------------------------

@@ -186,3 +186,33 @@ def test_a_frame_due_during_a_render_is_drawn_next_not_dropped() -> None:
     asked, drawn = asyncio.run(run())
     for at in asked:
         assert any(abs(t - at) < 0.01 for t in drawn), (at, drawn)
+
+
+def test_the_counts_account_for_every_frame_the_schedule_asked_for() -> None:
+    """Renders slower than the 40 ms slot: the frames not drawn are counted as merged into a
+    newer one, so a soak can tell a starved renderer from frames lost further on."""
+
+    class Slower(_SlowRenders):
+        def _render_packet(self, *args: Any) -> bytes:
+            import time
+
+            time.sleep(0.025)  # with the 35 ms of _SlowRenders: 60 ms a frame
+            return super()._render_packet(*args)
+
+    async def run() -> dict[str, Any]:
+        stream = Slower()
+        stream._clients.add(_Sink())
+        stream._ensure_running()
+        try:
+            await asyncio.sleep(1.0)
+        finally:
+            stream.close(1000, "done")
+            await asyncio.sleep(0.1)
+        return stream.stats()
+
+    counts = asyncio.run(run())
+    assert 20 <= counts["due"] <= 30, counts
+    assert counts["rendered"] <= 18 and counts["merged"] >= 4, counts
+    unaccounted = counts["due"] - counts["rendered"] - counts["merged"] - counts["late"]
+    assert 0 <= unaccounted <= 2, counts  # the frame in flight when it closed
+    assert counts["offered"] == counts["rendered"]  # one viewer

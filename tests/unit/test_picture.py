@@ -30,3 +30,20 @@ def test_patch_lands_at_even_coordinates_in_all_planes():
 def test_planes_that_are_not_4_2_0_are_refused(shape):
     with pytest.raises(ValueError, match="not an I420 picture"):
         I420(np.zeros(shape, np.uint8))
+
+
+def test_conversion_is_the_same_from_any_thread_and_at_any_size():
+    """Each thread keeps its own swscale context; sizes may change from frame to frame."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import av
+
+    rng = np.random.default_rng(3)
+    frames = [rng.integers(0, 256, (h, w, 3), np.uint8) for h, w in [(480, 854), (64, 64)] * 4]
+    expected = [
+        av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuv420p").to_ndarray()
+        for f in frames
+    ]
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda f: I420.from_rgb(f).planes, frames))
+    assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))

@@ -217,3 +217,56 @@ def test_resync_leaves_a_matching_state_alone():
     assert not resync_state({}, "stage")  # never mounted
     context._set_state(WebRtcStreamerState(playing=False, signalling=False))
     assert resync_state(state, "stage") and context.state.signalling
+
+
+def test_video_relayed_to_the_browser_keeps_only_the_newest_frames():
+    """A sender that falls behind skips video frames instead of piling them up (the relay's
+    own queue is unbounded); audio is relayed whole; the end of a track still gets through."""
+    import asyncio
+
+    from aiortc.contrib.media import MediaRelay
+    from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
+
+    from lib.webrtc import RELAY_VIDEO_FRAMES, bounded_video_relay
+
+    bounded_video_relay()
+
+    class Burst(VideoStreamTrack):
+        """Ten frames at once, then the end."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.n = 0
+
+        async def recv(self):  # type: ignore[override]
+            self.n += 1
+            if self.n > 10:
+                raise MediaStreamError
+            frame = av.VideoFrame(16, 16, "yuv420p")
+            frame.pts = self.n
+            return frame
+
+    async def go() -> tuple[list[int], bool, int]:
+        relay = MediaRelay()
+        video = relay.subscribe(Burst())
+        audio = relay.subscribe(AudioStreamTrack())
+        got = [(await video.recv()).pts]  # starts the relay's reader: it drains the burst
+        ended = False
+        while True:
+            try:
+                got.append((await video.recv()).pts)
+            except MediaStreamError:
+                ended = True
+                break
+        for _ in range(5):
+            await audio.recv()
+        await asyncio.sleep(0.1)  # the audio source runs on its 20 ms clock meanwhile
+        queued = audio._queue.qsize()
+        audio.stop()
+        return got, ended, queued
+
+    got, ended, queued = asyncio.run(go())
+    # What fits beside the end marker: the newest frames of the burst, in order; then the end.
+    assert got == list(range(11 - (RELAY_VIDEO_FRAMES - 1), 11)), got
+    assert ended
+    assert queued >= 3  # audio is not trimmed
