@@ -187,6 +187,9 @@ class AvatarSession(abc.ABC):
     session_id: str
     options: SessionOptions
     started_at: float
+    # The provider ends the session this long after it started (HeyGen's
+    # session_duration_limit, LiveAvatar's max_session_duration); None: not said.
+    duration_limit_s: float | None = None
 
     @abc.abstractmethod
     async def speak(

@@ -224,6 +224,7 @@ class HeyGenSession(AvatarSession):
         self.session_id = new.session_id
         self.options = options
         self.started_at = time.time()
+        self.duration_limit_s = float(new.session_duration_limit or 0) or None
         self.info = new
         self._api = api
         self._token = token

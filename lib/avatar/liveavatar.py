@@ -219,6 +219,7 @@ class LiveAvatarSession(AvatarSession):
         self.options = options
         self.mode = mode
         self.started_at = time.time()
+        self.duration_limit_s = float(started.max_session_duration or 0) or None
         self.info = started
         self._api = api
         self._transport = transport

@@ -53,6 +53,8 @@ State = Literal["idle", "starting", "live", "stopping", "ended", "error"]
 # No page poll for this long → the tab is gone: stop paying. (Env override for tests.)
 HEARTBEAT_TIMEOUT_S = float(os.environ.get("AVATARLAB_HEARTBEAT_TIMEOUT", "30"))
 WATCHDOG_PERIOD_S = 2.0
+RENEW_BEFORE_S = 45.0
+RENEW_BY_S = 8.0
 STALL_S = 1.5  # no video frame this long on a live session: stalled
 SLOW_FPS = 15.0
 # Providers end a session after ~2 minutes without a task (HeyGen's default idle timeout):
@@ -151,6 +153,8 @@ class _Outgoing:
     end: bool = False
     audio: bool = False
     switch_to: tuple[str, SessionOptions] | None = None  # a new session, once this one is quiet
+    switch_reason: str = "AGENT_HANDOFF"  # stored as the old session's stop reason
+    quiet_s: float = 60.0  # how long the switch waits for the old session to finish speaking
     emotion: Emotion | None = None
 
 
@@ -200,10 +204,14 @@ class AvatarRunner:
         heartbeat_timeout_s: float | None = HEARTBEAT_TIMEOUT_S,
         keepalive_s: float = KEEPALIVE_S,
         tab_open: TabOpen | None = None,
+        renew_before_cap: bool = False,
     ) -> None:
         """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks).
         `tab_open`: is the page's tab still connected? Then a late heartbeat is a slow page,
-        not a closed one."""
+        not a closed one. `renew_before_cap`: replace a session before the provider's duration
+        cap ends it (a conversation keeps its avatar for as long as it runs)."""
+        self._renew = renew_before_cap
+        self._renewing: str | None = None  # the session a renewal was queued for
         self.store = store
         self._tab_open = tab_open
         self.conversation_id: str | None = None  # recorded with every session it starts
@@ -521,7 +529,7 @@ class AvatarRunner:
                     continue
                 self._outbox.popleft()
                 if item.switch_to is not None:
-                    await self._switch(*item.switch_to)
+                    await self._switch(*item.switch_to, item.quiet_s, item.switch_reason)
                 else:
                     await self._send_one(item)
 
@@ -575,12 +583,18 @@ class AvatarRunner:
         self._outbox.clear()
         self._outbox.extend(kept)
 
-    async def _switch(self, provider: str, options: SessionOptions, quiet_s: float = 60) -> None:
+    async def _switch(
+        self,
+        provider: str,
+        options: SessionOptions,
+        quiet_s: float = 60,
+        reason: str = "AGENT_HANDOFF",
+    ) -> None:
         deadline = time.monotonic() + quiet_s
         while time.monotonic() < deadline and self._talking():
             await asyncio.sleep(0.02)
         self._notify(Switching(options.avatar_id))
-        await self._stop("AGENT_HANDOFF")
+        await self._stop(reason)
         with self._lock:
             self._live = _Live(state="starting", provider=provider)
         self.media.reset("Switching avatar…")
@@ -711,10 +725,40 @@ class AvatarRunner:
                 await provider.aclose()
         self._providers.clear()
 
+    def _renew_before_cap(self) -> None:
+        """The provider ends a session at its duration cap (HeyGen and the local server: 600 s).
+        A conversation that runs longer would lose its avatar mid-sentence, so a fresh session
+        replaces it first: queued behind what is already handed over, at the first quiet
+        moment from RENEW_BEFORE_S before the cap, and by RENEW_BY_S before it at the latest
+        (a cut answer beats losing the picture)."""
+        with self._lock:
+            lv = self._live
+            session, provider = lv.session, lv.provider
+            if lv.state != "live" or session is None or session.closed or provider is None:
+                return
+        limit = session.duration_limit_s
+        if not limit or session.session_id == self._renewing or self._page_gone():
+            return
+        left = session.started_at + limit - time.time()
+        if left > RENEW_BEFORE_S:
+            return
+        self._renewing = session.session_id
+        log.info("avatar session %s ends in %.0f s (cap): renewing it", session.session_id, left)
+        self._push(
+            _Outgoing(
+                "",
+                switch_to=(provider, session.options),
+                switch_reason="RENEWED_BEFORE_CAP",
+                quiet_s=max(0.0, left - RENEW_BY_S),
+            )
+        )
+
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(min(WATCHDOG_PERIOD_S, self._keepalive_s / 2))
             await self._keep_alive()
+            if self._renew:
+                self._renew_before_cap()
             if self._live.state in ("starting", "live") and self._page_gone():
                 log.info("the page is gone (no heartbeat, tab not connected): stopping")
                 await self._stop("PAGE_GONE")

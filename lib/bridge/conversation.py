@@ -127,7 +127,9 @@ class Conversation:
             store, provider=config.brain, listen=self.listens, text_model=config.text_model
         )
         # The conversation watches the page; its runner need not watch on its own.
-        self.runner = runner or AvatarRunner(store, media=AvatarMedia(), heartbeat_timeout_s=None)
+        self.runner = runner or AvatarRunner(
+            store, media=AvatarMedia(), heartbeat_timeout_s=None, renew_before_cap=True
+        )
         self._heartbeat_timeout = heartbeat_timeout_s
         self._heartbeat = time.monotonic()
         self.media = self.runner.media

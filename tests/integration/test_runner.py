@@ -160,3 +160,50 @@ def test_a_connected_tab_that_stops_polling_keeps_its_session_until_it_disconnec
         assert all(s["session_id"] != snap.session_id for s in live_sessions(local_heygen.base_url))
     finally:
         runner.shutdown()
+
+
+def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tmp_path):
+    """The provider ends a session at its duration cap; a conversation's runner starts a fresh
+    one first, once what it handed over has been spoken, so the avatar is never cut off."""
+    from lib.avatar.runner import RENEW_BEFORE_S, Switching, TaskNote
+    from lib.emulators.process import start_emulator
+
+    cap_s = RENEW_BEFORE_S + 6  # renewal is due 6 s after the start
+    emu = start_emulator("heygen", "--session-duration-limit", str(cap_s))
+    store = Store(str(tmp_path / "lab.db"))
+    runner = AvatarRunner(
+        store,
+        provider_factory=lambda name: build_provider(name, local_base_url=emu.base_url),
+        heartbeat_timeout_s=None,
+        renew_before_cap=True,
+    )
+    notes: list[object] = []
+    runner.subscribe(notes.append)
+    try:
+        runner.start("local", OPTIONS)
+        first = runner.wait_started()
+        assert first.state == "live", first.problem
+        time.sleep(4)
+        runner.speak_soon(
+            "This sentence is still being spoken when the renewal falls due, so the new "
+            "session has to wait for it to finish before it takes over from this one.",
+            "t1",
+        )
+        wait_for(lambda: runner.snapshot().session_id not in (None, first.session_id), 40)
+        wait_for(lambda: runner.snapshot().state == "live", 20)
+        ended = next(n for n in notes if isinstance(n, TaskNote) and n.what == "ended")
+        switch_at = next(i for i, n in enumerate(notes) if isinstance(n, Switching))
+        assert not ended.interrupted and notes.index(ended) < switch_at  # spoken in full first
+        old = store.get("avatar_sessions", first.record_id)
+        assert old["status"] == "stopped" and old["stop_reason"] == "RENEWED_BEFORE_CAP"
+        live = [s["session_id"] for s in live_sessions(emu.base_url)]
+        assert live == [runner.snapshot().session_id]  # the old one is gone, not left running
+        runner.speak_soon("And the new one speaks.", "t2")
+        wait_for(
+            lambda: any(
+                isinstance(n, TaskNote) and n.token == "t2" and n.what == "ended" for n in notes
+            )
+        )
+    finally:
+        runner.shutdown()
+        emu.stop()
