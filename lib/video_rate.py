@@ -22,9 +22,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from aiortc.codecs.vpx import MAX_BITRATE as MAX_BPS
+from aiortc.codecs.vpx import MIN_BITRATE as MIN_BPS
+
 BITS_PER_PIXEL_SECOND = 1.5
-MIN_BPS = 250_000  # aiortc's bounds for VP8
-MAX_BPS = 1_500_000
 FALL = 0.95  # an estimate this far below the previous one is a cut for overuse
 UP_STEP = 1.3
 UP_DWELL_S = 5.0

@@ -8,7 +8,7 @@ import re
 import time
 from typing import Any
 
-from lib.video_rate import VideoRate
+from lib.video_rate import MIN_CHANGE, VideoRate
 
 log = logging.getLogger(__name__)
 _patched = False
@@ -137,7 +137,7 @@ def lean_vp8_encoder() -> None:
             if (
                 codec is None
                 or (frame.width, frame.height) != (codec.width, codec.height)
-                or abs(rate - (codec.bit_rate or 0)) / (codec.bit_rate or 1) > 0.1
+                or abs(rate - (codec.bit_rate or 0)) / (codec.bit_rate or 1) > MIN_CHANGE
             ):
                 codec = av.CodecContext.create("libvpx", "w")
                 codec.width, codec.height = frame.width, frame.height
