@@ -29,8 +29,11 @@ AUDIO_HTML_ATTRS: dict[str, Any] = {"autoPlay": True, "muted": False}
 def prepare() -> None:
     """What every page with a streamer calls first."""
     allow_loopback_ice()
+    patient_consent_checks()
     ignore_misread_navigation()
     lean_vp8_encoder()
+    encode_on_the_media_loop()
+    longer_mic_packets()
     bounded_video_relay()
 
 
@@ -53,6 +56,74 @@ def allow_loopback_ice() -> None:
 
     aioice.ice.get_host_addresses = with_loopback
     _patched = True
+
+
+# A consent check (RFC 7675) retransmits as other STUN requests do, after 0.5, 1 and 2 s, and
+# waits 7.5 s in all for its answer; aioice sends one request and gives up after 0.5 s.
+CONSENT_RETRANSMISSIONS = 3
+_consent_patched = False
+
+
+def patient_consent_checks() -> None:
+    """aioice re-checks the browser's consent every ~5 s with a single request and a 0.5 s
+    timeout, and ends the connection after 6 checks in a row that timed out. A browser on a
+    busy machine answers late or not at all while it keeps streaming: in a 4-stream soak on
+    2 cores answered checks took 0.15-0.7 s, whole runs of checks went unanswered while the
+    tab's microphone packets kept coming, and every stream was torn down and re-connected 6-9
+    times in 3 minutes, each time with ~10 s of frozen video.
+
+    Here a check retransmits and waits 7.5 s for its answer, and a check that got none does
+    not count against the browser if it sent us packets meanwhile (RFC 7675 asks for a STUN
+    answer; a browser that is still sending on the connection plainly still wants it). A
+    browser that went silent loses the connection after six such checks (~75 s; a closed tab
+    ends it at once, through DTLS and the page lifecycle). Checked against the pinned
+    aioice==0.13.0 (Connection.query_consent, data_received and the fields they use)."""
+    global _consent_patched
+    if _consent_patched:
+        return
+    import random
+
+    import aioice.ice
+    from aioice import stun
+
+    original_data_received = aioice.ice.Connection.data_received
+
+    def data_received(self: Any, data: bytes, component: int) -> None:
+        self.avatarlab_heard_at = time.monotonic()
+        original_data_received(self, data, component)
+
+    async def query_consent(self: Any) -> None:
+        assert self.remote_password is not None
+        failures = 0
+        while True:
+            await asyncio.sleep(aioice.ice.CONSENT_INTERVAL * (0.8 + 0.4 * random.random()))
+            for pair in self._nominated.values():
+                request = self.build_request(pair, nominate=False)
+                asked_at = time.monotonic()
+                try:
+                    await pair.protocol.request(
+                        request,
+                        pair.remote_addr,
+                        integrity_key=self.remote_password.encode("utf8"),
+                        retransmissions=CONSENT_RETRANSMISSIONS,
+                    )
+                    failures = 0
+                except stun.TransactionError:
+                    if getattr(self, "avatarlab_heard_at", 0.0) >= asked_at:
+                        log.debug("ICE consent check unanswered, but the browser is sending")
+                        failures = 0
+                        continue
+                    failures += 1
+                    log.info("ICE consent check %d in a row went unanswered", failures)
+                if failures >= aioice.ice.CONSENT_FAILURES:
+                    log.warning("ICE consent expired: the browser stopped answering")
+                    self._query_consent_task = None
+                    await self.close()
+                    return
+
+    aioice.ice.Connection.data_received = data_received  # type: ignore[method-assign]
+    aioice.ice.Connection.query_consent = query_consent  # type: ignore[method-assign]
+    _consent_patched = True
 
 
 _nav_patched = False
@@ -173,6 +244,76 @@ def lean_vp8_encoder() -> None:
     _vp8_patched = True
 
 
+_inline_patched = False
+
+
+def encode_on_the_media_loop() -> None:
+    """aiortc's senders hand every frame to the loop's default thread pool to encode, and
+    await the result: two thread hand-offs per frame (50 audio + 25 video frames a second per
+    stream) that cost more than a 0.15 ms Opus or ~1-2 ms VP8 encode. On a loaded machine each
+    hand-off waits for a core and the GIL, so a sender spent 7-18 ms per video frame in a
+    4-stream soak, and its relay queue skipped frames. Encoding inline on the media loop
+    (PyAV releases the GIL while libvpx and libopus work) took that to ~3 ms and cut the app's
+    CPU for one 480p stream from 22 % to 19-20 % of a core (`python -m lib bench avatar`).
+    Checked against the pinned aiortc==1.16.0 (RTCRtpSender._next_encoded_frame and its
+    private fields); another version keeps aiortc's own code."""
+    global _inline_patched
+    if _inline_patched:
+        return
+    import aiortc
+    import aiortc.rtcrtpsender as rtpsender
+    from aiortc import rtp
+    from av import AudioFrame
+    from av.frame import Frame
+
+    if aiortc.__version__ != "1.16.0":
+        log.warning("aiortc %s: encoding stays in its thread pool", aiortc.__version__)
+        return
+
+    async def next_encoded_frame(self: Any, codec: Any) -> Any:
+        data = await self._RTCRtpSender__track.recv()
+        if not self._enabled:
+            return None  # still read, so frames do not pile up; not encoded
+        if self._RTCRtpSender__encoder is None:
+            # Looked up at each use: `lean_vp8_encoder` replaces it in the module.
+            self._RTCRtpSender__encoder = vars(rtpsender)["get_encoder"](codec)
+        encoder = self._RTCRtpSender__encoder
+        audio_level: Any = None  # typed int by aiortc, which passes None for video too
+        if isinstance(data, Frame):
+            if isinstance(data, AudioFrame):
+                audio_level = rtp.compute_audio_level_dbov(data)
+            force_keyframe = self._RTCRtpSender__force_keyframe
+            self._RTCRtpSender__force_keyframe = False
+            payloads, timestamp = encoder.encode(data, force_keyframe)
+        else:
+            payloads, timestamp = encoder.pack(data)
+        if not payloads:
+            return None
+        return rtpsender.RTCEncodedFrame(payloads, timestamp, audio_level)
+
+    rtpsender.RTCRtpSender._next_encoded_frame = next_encoded_frame  # type: ignore[method-assign]
+    _inline_patched = True
+
+
+MIC_PTIME_MS = 60
+
+
+def longer_mic_packets() -> None:
+    """Ask browsers for 60 ms microphone packets instead of 20 ms: `ptime` in the Opus
+    parameters of our SDP answers, from which Chrome picks its Opus frame size (measured in a
+    soak: 2880 samples a packet, 17 packets a second instead of 50). Each packet is a hop
+    from the media loop to aiortc's decoder thread and back, and a decode; a third as many
+    ease a loop that four streams share. The cost is at most 40 ms before the voice server
+    hears the end of a phrase, which it only acts on after 500 ms of silence. Our own sending
+    is untouched (aiortc's encoder keeps 20 ms). Checked against the pinned aiortc==1.16.0,
+    whose answers copy their codec parameters from these capabilities."""
+    import aiortc.codecs
+
+    for codec in aiortc.codecs.CODECS["audio"]:
+        if codec.mimeType.lower() == "audio/opus":
+            codec.parameters["ptime"] = MIC_PTIME_MS
+
+
 RELAY_VIDEO_FRAMES = 2
 _relay_patched = False
 
@@ -289,3 +430,34 @@ def settle_streamer(state: Any, key: str) -> None:
     answered a previous connection, then line the state up with the browser's value."""
     drop_stale_answer(state, key)
     resync_state(state, key)
+
+
+STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, 7 s seen on a saturated machine
+
+
+def offer_stuck(state: Any, key: str, now: float) -> bool:
+    """For a live fragment: has the browser been offering a connection for STUCK_OFFER_S
+    without playing? Then the page should run in full once (at most every STUCK_OFFER_S).
+
+    streamlit-webrtc hands its SDP answer to the browser in the component's arguments, i.e.
+    only in a full run of the page, and asks for one rerun when the answer is ready. When
+    that run is cut short by another (fragments rerun every 500 ms), or the answer came after
+    `process_offer`'s 10 s timeout, no further full run comes on a page nobody clicks: the
+    browser waits for its answer forever, a spinner where the avatar should be (seen in 3 of
+    8 four-stream soaks on a saturated machine). A full run renders the answer it still
+    holds, or makes the worker that a cut-short run never made; while the connection is just
+    slow, it re-renders the same arguments, which the browser ignores."""
+    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
+
+    stamp = f"{key}__offering_since"
+    value = state.get(generate_frontend_component_key(key))
+    browser = compile_state(value) if isinstance(value, dict) else None
+    if browser is None or not browser.signalling or browser.playing:
+        state.pop(stamp, None)
+        return False
+    since = state.setdefault(stamp, now)
+    if now - since < STUCK_OFFER_S:
+        return False
+    state[stamp] = now
+    log.info("%s: the browser has waited %.0f s for its answer; running the page", key, now - since)
+    return True

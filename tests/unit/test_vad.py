@@ -176,3 +176,43 @@ def test_pause_is_reported_once_at_the_silence_start_before_the_stop_when_asked(
     assert pauses[-1].audio_ms == events[-1].audio_ms
     # Without the option, nothing changes.
     assert "speech_paused" not in [e.kind for e in _run(StreamingVAD(), pcm)]
+
+
+def _noise(ms: float, rms: float, seed: int = 3) -> np.ndarray:
+    """Room noise at `rms` (fraction of full scale)."""
+    n = int(RATE * ms / 1000)
+    return np.random.default_rng(seed).normal(0, rms * 32768, n).astype(np.int16)
+
+
+def test_quiet_stretches_skip_the_model_and_the_turns_come_out_the_same(monkeypatch):
+    """Listening (a quiet room between turns) costs no model runs, and the turns found are
+    those the model finds when it scores every window."""
+    import lib.engines.vad as vad_module
+
+    pcm = np.concatenate(
+        [_noise(4000, 0.0005), CLIPS[0][1], _noise(3000, 0.0004, 4), CLIPS[1][1], _silence(900)]
+    )
+    gated = StreamingVAD()
+    events = _run(gated, pcm)
+    monkeypatch.setattr(vad_module, "QUIET_WINDOWS", 10**9)  # the gate never opens
+    every = StreamingVAD()
+    reference = _run(every, pcm)
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"] * 2
+    assert [e.kind for e in events] == [e.kind for e in reference]
+    for got, want in zip(events, reference, strict=True):
+        assert got.audio_ms == pytest.approx(want.audio_ms, abs=2 * TOL_MS / 3)
+    total = pcm.size * 16_000 // RATE // 512
+    assert every.windows_scored >= total - 1
+    assert gated.windows_scored < 0.6 * total  # ~7 s of the ~10.5 s were quiet
+
+
+def test_quiet_but_audible_speech_still_opens_a_turn():
+    """Speech well above the gate's floor even when spoken softly (-40 dBFS RMS) is scored."""
+    clip, pcm = CLIPS[0]
+    speech = pcm.astype(np.float32)
+    scale = 0.01 / (np.sqrt(np.mean((speech / 32768) ** 2)) or 1)
+    soft = (speech * scale).astype(np.int16)
+    vad = StreamingVAD()
+    events = _run(vad, np.concatenate([_silence(2000), soft, _silence(900)]))
+    assert [e.kind for e in events] == ["speech_started", "speech_stopped"]
+    assert events[0].audio_ms == pytest.approx(2000 + clip.speech_start_ms - 300, abs=TOL_MS)

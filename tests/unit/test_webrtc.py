@@ -270,3 +270,216 @@ def test_video_relayed_to_the_browser_keeps_only_the_newest_frames():
     assert got == list(range(11 - (RELAY_VIDEO_FRAMES - 1), 11)), got
     assert ended
     assert queued >= 3  # audio is not trimmed
+
+
+def test_senders_encode_on_the_media_loop_and_still_honour_keyframe_requests():
+    """No thread hand-off per frame: the encoder runs on the loop's own thread, a keyframe
+    request reaches the next encode, and a disabled sender reads frames without encoding."""
+    import asyncio
+    import threading
+    from types import SimpleNamespace
+
+    import aiortc.rtcrtpsender
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from lib.webrtc import encode_on_the_media_loop, lean_vp8_encoder
+
+    lean_vp8_encoder()
+    encode_on_the_media_loop()
+    calls: list[tuple[str, int, bool]] = []
+    real_get_encoder = aiortc.rtcrtpsender.get_encoder
+
+    def spying_get_encoder(codec):  # type: ignore[no-untyped-def]
+        encoder = real_get_encoder(codec)
+        encode = encoder.encode
+
+        def spy(frame, force_keyframe=False):  # type: ignore[no-untyped-def]
+            calls.append((codec.mimeType, threading.get_ident(), force_keyframe))
+            return encode(frame, force_keyframe)
+
+        encoder.encode = spy
+        return encoder
+
+    vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
+    opus = RTCRtpCodecParameters(
+        mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111
+    )
+
+    async def go() -> tuple[int, list[object]]:
+        transport = SimpleNamespace(state="new")  # what the constructor looks at
+        video = aiortc.rtcrtpsender.RTCRtpSender(VideoStreamTrack(), transport)  # type: ignore[arg-type]
+        audio = aiortc.rtcrtpsender.RTCRtpSender(AudioStreamTrack(), transport)  # type: ignore[arg-type]
+        out = [await video._next_encoded_frame(vp8)]
+        video._send_keyframe()  # what a PLI from the browser does
+        out.append(await video._next_encoded_frame(vp8))
+        first_audio = None
+        for _ in range(5):  # aiortc resamples to 20 ms at 48 kHz: the first frame may not fill one
+            first_audio = first_audio or await audio._next_encoded_frame(opus)
+        out.append(first_audio)
+        audio._enabled = False
+        out.append(await audio._next_encoded_frame(opus))
+        return threading.get_ident(), out
+
+    aiortc.rtcrtpsender.get_encoder = spying_get_encoder  # type: ignore[attr-defined]
+    try:
+        loop_thread, frames = asyncio.run(go())
+    finally:
+        aiortc.rtcrtpsender.get_encoder = real_get_encoder  # type: ignore[attr-defined]
+    assert {(kind, tid == loop_thread) for kind, tid, _ in calls} == {
+        ("video/VP8", True),
+        ("audio/opus", True),
+    }
+    assert [force for kind, _, force in calls if kind == "video/VP8"] == [False, True]
+    assert all(f is not None and f.payloads for f in frames[:3])  # type: ignore[attr-defined]
+    assert frames[2].audio_level is not None  # type: ignore[attr-defined]
+    assert frames[3] is None  # disabled: read, not encoded
+
+
+def test_consent_checks_wait_for_a_late_answer_and_still_expire_when_none_comes(monkeypatch):
+    """A browser that answers consent checks late, or sends packets instead of answering,
+    keeps its connection; one that goes silent loses it after CONSENT_FAILURES checks. The
+    STUN exchange is faked at the socket edge: each request either gets its answer after
+    `answer_after` seconds or never (time scaled down 250 times)."""
+    import asyncio
+
+    import aioice.ice
+    from aioice import stun
+
+    from lib.webrtc import CONSENT_RETRANSMISSIONS, patient_consent_checks
+
+    patient_consent_checks()
+    monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.01)
+
+    class Protocol:
+        def __init__(self, answer_after: float | None) -> None:
+            self.answer_after = answer_after
+            self.retransmissions: list[int | None] = []
+
+        async def request(self, request, addr, integrity_key=None, retransmissions=None):  # type: ignore[no-untyped-def]
+            self.retransmissions.append(retransmissions)
+            # aioice waits 0.5 s, then 1, 2, 4 s between retransmissions: 7.5 s in all for 3.
+            waits = 0.5 * (2 ** ((retransmissions or 0) + 1) - 1)
+            await asyncio.sleep(min(waits, self.answer_after or waits) / 250)
+            if self.answer_after is None or self.answer_after > waits:
+                raise stun.TransactionTimeout()
+            return None, addr
+
+    class Connection:
+        def __init__(self, protocol: Protocol) -> None:
+            self.remote_password = "pw"
+            self._nominated = {1: type("Pair", (), {"protocol": protocol, "remote_addr": ("x", 1)})}
+            self._query_consent_task = "running"
+            self.closed = False
+
+        def build_request(self, pair, nominate):  # type: ignore[no-untyped-def]
+            return object()
+
+        async def close(self) -> None:
+            self.closed = True
+
+    async def go(
+        answer_after: float | None, browser_sends: bool = False
+    ) -> tuple[Connection, Protocol]:
+        protocol = Protocol(answer_after)
+        conn = Connection(protocol)
+        conn._queue = asyncio.Queue()  # type: ignore[attr-defined]
+        task = asyncio.ensure_future(aioice.ice.Connection.query_consent(conn))  # type: ignore[arg-type]
+        for _ in range(50):  # its microphone's packets, through the connection's own path
+            if browser_sends:
+                aioice.ice.Connection.data_received(conn, b"rtp", 1)  # type: ignore[arg-type]
+            await asyncio.sleep(0.01)
+            if task.done():
+                break
+        task.cancel()
+        return conn, protocol
+
+    late, late_protocol = asyncio.run(go(answer_after=0.8))  # aioice's own check: failed
+    assert not late.closed and len(late_protocol.retransmissions) > aioice.ice.CONSENT_FAILURES
+    assert set(late_protocol.retransmissions) == {CONSENT_RETRANSMISSIONS}
+    gone, gone_protocol = asyncio.run(go(answer_after=None))
+    assert gone.closed and gone._query_consent_task is None
+    assert len(gone_protocol.retransmissions) == aioice.ice.CONSENT_FAILURES
+    # No answers, but the browser keeps sending: still wanted.
+    busy, busy_protocol = asyncio.run(go(answer_after=None, browser_sends=True))
+    assert not busy.closed and len(busy_protocol.retransmissions) > aioice.ice.CONSENT_FAILURES
+    assert busy._queue.qsize() > 0  # type: ignore[attr-defined]  # and its packets go on in
+
+
+def test_a_browser_left_waiting_for_its_answer_gets_a_full_run_every_few_seconds():
+    """The offer is out, the browser is not playing: from STUCK_OFFER_S on the fragment asks
+    for a full run (which carries the answer), then again at most every STUCK_OFFER_S; a
+    browser that plays, or has not offered, is left alone."""
+    from streamlit_webrtc.component import generate_frontend_component_key
+
+    from lib.webrtc import STUCK_OFFER_S, offer_stuck
+
+    state: dict[str, object] = {}
+    frontend = generate_frontend_component_key("stage")
+    assert not offer_stuck(state, "stage", 0.0)  # nothing mounted yet
+    state[frontend] = {"playing": False}
+    assert not offer_stuck(state, "stage", 1.0)  # stopped, no offer
+    state[frontend] = {"playing": False, "sdpOffer": {"type": "offer", "sdp": "v=0"}}
+    asked = [
+        t
+        for t in (2.0, 5.0, 2.0 + STUCK_OFFER_S, 9.0, 3.0 + 2 * STUCK_OFFER_S)
+        if offer_stuck(state, "stage", t)
+    ]
+    assert asked == [2.0 + STUCK_OFFER_S, 3.0 + 2 * STUCK_OFFER_S]
+    state[frontend] = {"playing": True, "sdpOffer": {"type": "offer", "sdp": "v=0"}}
+    assert not offer_stuck(state, "stage", 100.0)
+    # A later offer (a reconnect) gets its own grace period.
+    state[frontend] = {"playing": False, "sdpOffer": {"type": "offer", "sdp": "v=0 2"}}
+    assert not offer_stuck(state, "stage", 101.0)
+    assert offer_stuck(state, "stage", 101.0 + STUCK_OFFER_S)
+
+
+def test_answers_ask_for_60_ms_microphone_packets_and_aiortc_decodes_them():
+    import asyncio
+    import re
+
+    from aiortc import RTCPeerConnection
+    from aiortc.codecs.opus import OpusDecoder
+    from aiortc.jitterbuffer import JitterFrame
+    from aiortc.mediastreams import AudioStreamTrack
+
+    from lib.webrtc import MIC_PTIME_MS, longer_mic_packets
+
+    longer_mic_packets()
+
+    async def answer_sdp() -> str:
+        browser, server = RTCPeerConnection(), RTCPeerConnection()
+        browser.addTrack(AudioStreamTrack())  # a microphone, offered as Chrome does
+        await browser.setLocalDescription(await browser.createOffer())
+        await server.setRemoteDescription(browser.localDescription)
+        server.addTrack(AudioStreamTrack())
+        await server.setLocalDescription(await server.createAnswer())
+        sdp = server.localDescription.sdp
+        await browser.close()
+        await server.close()
+        return sdp
+
+    sdp = asyncio.run(answer_sdp())
+    opus = re.search(r"a=rtpmap:(\d+) opus/48000/2", sdp)
+    assert opus, sdp
+    assert re.search(rf"a=fmtp:{opus.group(1)} .*ptime={MIC_PTIME_MS}", sdp), sdp
+
+    # What the browser then sends: 60 ms Opus packets; aiortc's decoder takes them whole.
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format = 48000, "mono", "s16"
+    encoder.options = {"frame_duration": str(MIC_PTIME_MS)}
+    samples = 48 * MIC_PTIME_MS
+    tone = (np.sin(np.arange(samples * 4) * 0.05) * 8000).astype(np.int16)
+    packets = []
+    for i in range(4):
+        frame = av.AudioFrame.from_ndarray(
+            tone[i * samples : (i + 1) * samples].reshape(1, -1), format="s16", layout="mono"
+        )
+        frame.sample_rate, frame.pts = 48000, i * samples
+        packets += encoder.encode(frame)
+    decoder = OpusDecoder()
+    decoded = [
+        decoder.decode(JitterFrame(data=bytes(p), timestamp=i * samples))
+        for i, p in enumerate(packets)
+    ]
+    assert packets and all(sum(f.samples for f in d) == samples for d in decoded)
