@@ -12,6 +12,7 @@ open after Stop (on the local server and in the store).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import statistics
 import tempfile
@@ -174,6 +175,14 @@ def memory_summary(steady: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def turns_missed(speech_ends: list[float], interval_s: float) -> int:
+    """Questions the mic played between the first and last recorded turn that left no turn:
+    the questions come every `interval_s` (on average; each a different length), so a gap of
+    about k intervals between two recorded turns hides k - 1 of them."""
+    ends = sorted(speech_ends)
+    return sum(max(0, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(ends))
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the app starts helpers)."""
     total = 0.0
@@ -251,18 +260,26 @@ def run(
                 context.add_init_script(PC_SPY)
                 page = context.new_page()
                 drv = StudioDriver(page)
+                step = "open the app"
                 try:
                     page.goto(app.url, timeout=PAGE_LOAD_MS)
+                    step = "open the Conversation page"
                     page.get_by_role("link", name="Conversation").click(timeout=PAGE_LOAD_MS)
                     page.get_by_role("heading", name="Conversation").wait_for(timeout=PAGE_LOAD_MS)
+                    step = "wait for the page to settle"
                     drv.wait_idle(PAGE_LOAD_MS)
+                    step = "press Start"
                     drv.click("Start")
                 except PlaywrightTimeout:
                     # A machine this busy is the finding: record it, soak with the rest.
                     not_started.append(n + 1)
+                    shot = tmp / f"soak-tab-{n + 1}-not-loaded.png"
+                    with contextlib.suppress(Exception):
+                        page.screenshot(path=str(shot), timeout=10_000)
                     progress(
-                        f"stream {n + 1}/{sessions} did not load within "
-                        f"{PAGE_LOAD_MS // 1000} s (the machine is saturated); going on without it"
+                        f"stream {n + 1}/{sessions}: could not {step} within "
+                        f"{PAGE_LOAD_MS // 1000} s (the machine is saturated; see {shot.name}); "
+                        "going on without it"
                     )
                     context.close()
                     continue
@@ -381,6 +398,11 @@ def run(
             streams.append(
                 {
                     "turns_recorded": len(mine),
+                    # Exact, unlike the estimate below (which counts from the first sample
+                    # that saw the tab connected, later than it was when tabs load slowly).
+                    "turns_missed": turns_missed(
+                        [float(t) for t in mine["speech_end_at"].dropna()], loop_s / per_loop
+                    ),
                     "turns_with_words": int((mine["user_text"].fillna("") != "").sum()),
                     "turns_spoken_estimate": spoken,
                     "statuses": {str(k): int(v) for k, v in mine["status"].value_counts().items()},
@@ -442,5 +464,6 @@ def run(
             and memory["total"]["growth_percent"] <= TARGETS["memory_growth_percent"],
             "no_sessions_left": len(left) == 0 and int(open_rows) == 0,
             "every_stream_heard": sessions_started > 0 and len(streams) == sessions_started,
+            "every_turn_recorded": bool(streams) and all(s["turns_missed"] == 0 for s in streams),
         },
     }
