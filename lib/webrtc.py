@@ -58,7 +58,7 @@ def allow_loopback_ice() -> None:
     _patched = True
 
 
-# A consent check (RFC 7675) retransmits as other STUN requests do, after 0.5, 1 and 2 s, and
+# A consent check (RFC 7675) retransmits as other STUN requests do, 0.5, 1 and 2 s apart, and
 # waits 7.5 s in all for its answer; aioice sends one request and gives up after 0.5 s.
 CONSENT_RETRANSMISSIONS = 3
 _consent_patched = False
@@ -254,7 +254,9 @@ def encode_on_the_media_loop() -> None:
     hand-off waits for a core and the GIL, so a sender spent 7-18 ms per video frame in a
     4-stream soak, and its relay queue skipped frames. Encoding inline on the media loop
     (PyAV releases the GIL while libvpx and libopus work) took that to ~3 ms and cut the app's
-    CPU for one 480p stream from 22 % to 19-20 % of a core (`python -m lib bench avatar`).
+    CPU for one 480p Studio stream from 22 % to 18.5-20 % of a core (its /proc CPU time over
+    20 s, three runs before and two after; `python -m lib bench avatar`'s app figure is
+    noisier: 21.9 → 21.0 %).
     Checked against the pinned aiortc==1.16.0 (RTCRtpSender._next_encoded_frame and its
     private fields); another version keeps aiortc's own code."""
     global _inline_patched
