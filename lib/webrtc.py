@@ -35,6 +35,7 @@ def prepare() -> None:
     encode_on_the_media_loop()
     longer_mic_packets()
     bounded_video_relay()
+    prompt_video_playout()
 
 
 def allow_loopback_ice() -> None:
@@ -353,6 +354,62 @@ def bounded_video_relay() -> None:
 
     MediaRelay.subscribe = subscribe  # type: ignore[method-assign]
     _relay_patched = True
+
+
+# The playout-delay RTP header extension (webrtc.org experiment, used by Chrome and libwebrtc):
+# a sender bounds the receiver's video playout delay, in 10 ms units.
+PLAYOUT_DELAY_URI = "http://www.webrtc.org/experiments/rtp-hdrext/playout-delay"
+# min 0 lets Chrome show each frame as soon as it is decoded; max caps the wait.
+PLAYOUT_DELAY_MS = (0, 0)
+_playout_patched = False
+
+
+def playout_delay_payload(min_ms: int, max_ms: int) -> bytes:
+    """Two 12-bit fields, min then max, in 10 ms units (values above 40.95 s are clamped)."""
+    lo, hi = (min(4095, max(0, round(ms / 10))) for ms in (min_ms, max_ms))
+    return bytes([lo >> 4, ((lo & 0xF) << 4) | (hi >> 8), hi & 0xFF])
+
+
+def prompt_video_playout() -> None:
+    """Chrome holds each received video frame in a jitter buffer sized from the arrival
+    jitter it has seen (~67 ms on a loaded machine) before showing it, and may hold it longer
+    to line it up with the audio. For a talking avatar that is the larger half of
+    speak → first mouth movement. Video senders now carry the playout-delay extension when
+    the browser offers it (Chrome does), asking Chrome to show frames as soon as they are
+    decoded. aiortc does not know the extension: this adds it to the video header extensions
+    it negotiates and writes it into every video packet whose sender negotiated it.
+    Checked against the pinned aiortc==1.16.0 (codecs.HEADER_EXTENSIONS and
+    rtp.HeaderExtensionsMap)."""
+    global _playout_patched
+    if _playout_patched:
+        return
+    import aiortc.codecs
+    from aiortc import rtp
+    from aiortc.rtcrtpparameters import RTCRtpHeaderExtensionParameters
+
+    video = aiortc.codecs.HEADER_EXTENSIONS["video"]
+    if not any(x.uri == PLAYOUT_DELAY_URI for x in video):
+        # The id is only used in offers aiortc makes; answers take the browser's id.
+        video.append(RTCRtpHeaderExtensionParameters(id=5, uri=PLAYOUT_DELAY_URI))
+    payload = playout_delay_payload(*PLAYOUT_DELAY_MS)
+    configure, pack_values = rtp.HeaderExtensionsMap.configure, rtp.HeaderExtensionsMap.set
+
+    def configure_ids(self: Any, parameters: Any) -> None:
+        configure(self, parameters)
+        ids = [x.id for x in parameters.headerExtensions if x.uri == PLAYOUT_DELAY_URI]
+        self.avatarlab_playout_delay_id = ids[0] if ids else None
+
+    def pack_with_delay(self: Any, values: Any) -> tuple[int, bytes]:
+        profile, data = pack_values(self, values)
+        ext_id = getattr(self, "avatarlab_playout_delay_id", None)
+        if ext_id is None:
+            return profile, data
+        extensions = list(rtp.unpack_header_extensions(profile, data))
+        return rtp.pack_header_extensions([*extensions, (ext_id, payload)])
+
+    rtp.HeaderExtensionsMap.configure = configure_ids  # type: ignore[method-assign]
+    rtp.HeaderExtensionsMap.set = pack_with_delay  # type: ignore[method-assign]
+    _playout_patched = True
 
 
 _UFRAG = re.compile(r"^a=ice-ufrag:(\S+)", re.MULTILINE)

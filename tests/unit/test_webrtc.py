@@ -483,3 +483,96 @@ def test_answers_ask_for_60_ms_microphone_packets_and_aiortc_decodes_them():
         for i, p in enumerate(packets)
     ]
     assert packets and all(sum(f.samples for f in d) == samples for d in decoded)
+
+
+def _header_extensions(packet: bytes) -> dict[int, bytes]:
+    """The header extensions of one serialized RTP packet, by id (RFC 8285)."""
+    from struct import unpack
+
+    from aiortc import rtp
+
+    if not packet[0] & 0x10:
+        return {}
+    pos = 12 + 4 * (packet[0] & 0x0F)
+    profile, words = unpack("!HH", packet[pos : pos + 4])
+    return dict(rtp.unpack_header_extensions(profile, packet[pos + 4 : pos + 4 + 4 * words]))
+
+
+def test_video_packets_ask_the_browser_to_show_frames_without_a_playout_delay(monkeypatch):
+    """The playout-delay extension is answered when offered, written on every video packet
+    (and no audio packet) with PLAYOUT_DELAY_MS, and the packets still decode at the peer."""
+    import asyncio
+    import re
+
+    from aiortc import RTCPeerConnection, rtp
+    from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
+    from aiortc.rtcdtlstransport import RTCDtlsTransport
+
+    from lib.webrtc import (
+        PLAYOUT_DELAY_MS,
+        PLAYOUT_DELAY_URI,
+        allow_loopback_ice,
+        playout_delay_payload,
+        prompt_video_playout,
+    )
+
+    allow_loopback_ice()
+    prompt_video_playout()
+    assert playout_delay_payload(100, 200) == bytes([0x00, 0xA0, 0x14])  # 10 and 20 tens of ms
+    assert playout_delay_payload(0, 10**6) == bytes([0x00, 0x0F, 0xFF])  # clamped to 12 bits
+    sent: list[bytes] = []
+    send_rtp = RTCDtlsTransport._send_rtp
+
+    async def spy(self, data):  # type: ignore[no-untyped-def]
+        if not rtp.is_rtcp(data):
+            sent.append(bytes(data))
+        await send_rtp(self, data)
+
+    monkeypatch.setattr(RTCDtlsTransport, "_send_rtp", spy)
+
+    async def go() -> tuple[str, str, str, object]:
+        browser, server = RTCPeerConnection(), RTCPeerConnection()
+        browser.addTransceiver("audio", direction="recvonly")
+        browser.addTransceiver("video", direction="recvonly")
+        received: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        readers: list[asyncio.Task[None]] = []
+
+        @browser.on("track")
+        def on_track(track):  # type: ignore[no-untyped-def]
+            async def first_frame() -> None:
+                frame = await track.recv()
+                if not received.done():
+                    received.set_result(frame)
+
+            if track.kind == "video":
+                readers.append(asyncio.ensure_future(first_frame()))
+
+        await browser.setLocalDescription(await browser.createOffer())
+        offer = browser.localDescription.sdp
+        await server.setRemoteDescription(browser.localDescription)
+        server.addTrack(AudioStreamTrack())
+        server.addTrack(VideoStreamTrack())
+        await server.setLocalDescription(await server.createAnswer())
+        answer = server.localDescription.sdp
+        await browser.setRemoteDescription(server.localDescription)
+        frame = await asyncio.wait_for(received, 20)
+        await asyncio.sleep(0.3)  # some audio packets too
+        await browser.close()
+        await server.close()
+        return offer, answer, server.getTransceivers()[1].mid or "", frame
+
+    offer, answer, video_mid, frame = asyncio.run(go())
+    assert frame is not None
+    audio_sdp, video_sdp = answer.split("m=video")
+    ext_id = re.search(rf"a=extmap:(\d+) {re.escape(PLAYOUT_DELAY_URI)}", video_sdp)
+    assert ext_id and ext_id.group(0) in offer, answer  # the offerer's id is kept
+    assert PLAYOUT_DELAY_URI not in audio_sdp
+    mid_id = int(re.search(r"a=extmap:(\d+) urn:ietf:params:rtp-hdrext:sdes:mid", video_sdp)[1])  # type: ignore[index]
+    by_kind: dict[bool, list[dict[int, bytes]]] = {True: [], False: []}
+    for packet in sent:
+        ext = _header_extensions(packet)
+        by_kind[ext.get(mid_id) == video_mid.encode()].append(ext)
+    assert by_kind[True] and by_kind[False]
+    want = playout_delay_payload(*PLAYOUT_DELAY_MS)
+    assert all(e.get(int(ext_id[1])) == want for e in by_kind[True])
+    assert all(int(ext_id[1]) not in e for e in by_kind[False])
