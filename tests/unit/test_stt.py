@@ -178,3 +178,19 @@ def test_auto_prefers_whisper():
 def test_unknown_engine_is_rejected():
     with pytest.raises(ValueError, match="pocketsphinx"):
         Transcriber("vosk")  # type: ignore[arg-type]
+
+
+def test_short_audio_is_encoded_in_a_15_s_window_and_long_audio_in_the_full_30_s(whisper):
+    """The window is cut only where faster-whisper padded: a question gets 1500 frames and
+    the same words; audio that would not fit with a second to spare keeps Whisper's 3000."""
+    assert stt.encoder_window(16000 * 14) == stt.SHORT_WINDOW_FRAMES
+    assert stt.encoder_window(16000 * 14 + 1) == stt.FULL_WINDOW_FRAMES
+    model = whisper._load()._model  # type: ignore[attr-defined]
+    clip, pcm = CLIPS[0]
+    short = whisper.transcribe(pcm, clip.sample_rate, words=True)
+    assert set(model.encoded_frames[-2:]) == {stt.SHORT_WINDOW_FRAMES}  # text pass + alignment
+    assert wer(clip.text, short.text) < 0.15
+    gap = np.zeros(int(clip.sample_rate * 12), np.int16)  # 18 s in all
+    long = whisper.transcribe(np.concatenate([pcm, gap, pcm]), clip.sample_rate)
+    assert model.encoded_frames[-1] == stt.FULL_WINDOW_FRAMES
+    assert normalize_words(long.text).count("saturday") == 2, long.text
