@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, streamlit_app
+from lib.bench.harness import CHROMIUM_ARGS, PC_SPY, streamlit_app, user_chromium
 from lib.bench.studio_driver import (
     StudioDriver,
     first_avatar_frame,
@@ -71,7 +71,9 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
     try:
         env = {"AVATARLAB_LOCAL_HEYGEN_URL": emu.base_url}
         with streamlit_app(tmp, env) as app, sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(
+                executable_path=user_chromium(tmp), headless=True, args=CHROMIUM_ARGS
+            )
             context = browser.new_context()
             context.add_init_script(PC_SPY)
             page = context.new_page()

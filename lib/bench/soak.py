@@ -25,7 +25,7 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, ROOT, streamlit_app
+from lib.bench.harness import CHROMIUM_ARGS, PC_SPY, ROOT, streamlit_app, user_chromium
 from lib.bench.studio_driver import StudioDriver
 from lib.emulators.process import start_emulator
 
@@ -243,7 +243,7 @@ def run(
         }
         with streamlit_app(tmp, env) as app, sync_playwright() as p:
             browser = p.chromium.launch(
-                executable_path=CHROMIUM,
+                executable_path=user_chromium(tmp),
                 headless=True,
                 args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
             )

@@ -1,0 +1,43 @@
+"""The benchmarks' simulated users run Chromium as an unprivileged user's browser runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lib.bench import harness
+
+RAISE_PRIORITY = "import os; os.setpriority(os.PRIO_PROCESS, 0, -8); print('raised')"
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("setpriv") is None, reason="needs root and setpriv"
+)
+def test_the_browser_cannot_raise_its_threads_priority_even_when_started_by_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What Chromium does to its compositor and WebRTC threads, tried by a stand-in program.
+    direct = subprocess.run([sys.executable, "-c", RAISE_PRIORITY], capture_output=True, text=True)
+    assert direct.stdout.strip() == "raised"  # root may: the privilege the wrapper takes away
+    monkeypatch.setattr(harness, "CHROMIUM", sys.executable)
+    wrapper = harness.user_chromium(tmp_path)
+    assert wrapper != sys.executable and os.access(wrapper, os.X_OK)
+    run = subprocess.run([wrapper, "-c", RAISE_PRIORITY], capture_output=True, text=True)
+    assert run.returncode != 0 and "PermissionError" in run.stderr, run.stderr
+    # Arguments reach the browser unchanged (Playwright passes many, with spaces and '=').
+    echo = subprocess.run(
+        [wrapper, "-c", "import sys; print(sys.argv[1:])", "a b", "--x=1"],
+        capture_output=True,
+        text=True,
+    )
+    assert echo.stdout.strip() == "['a b', '--x=1']"
+
+
+def test_without_root_the_browser_is_started_as_it_is(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert harness.user_chromium(tmp_path) == harness.CHROMIUM
