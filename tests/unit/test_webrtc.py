@@ -576,3 +576,117 @@ def test_video_packets_ask_the_browser_to_show_frames_without_a_playout_delay(mo
     want = playout_delay_payload(*PLAYOUT_DELAY_MS)
     assert all(e.get(int(ext_id[1])) == want for e in by_kind[True])
     assert all(int(ext_id[1]) not in e for e in by_kind[False])
+
+
+def test_audio_level_matches_aiortc_on_speech_silence_and_clipping():
+    from aiortc import rtp
+
+    from lib.webrtc import audio_level_dbov
+
+    rng = np.random.default_rng(7)
+    for pcm in (
+        np.zeros(960, np.int16),
+        np.full(960, 1, np.int16),
+        (rng.standard_normal(960) * 3000).astype(np.int16),
+        np.full(960, -32768, np.int16),
+        (np.sin(np.arange(1920) * 0.05) * 20000).astype(np.int16),  # stereo, interleaved
+    ):
+        layout = "stereo" if pcm.size == 1920 else "mono"
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout=layout)
+        frame.sample_rate = 48000
+        assert audio_level_dbov(frame) == rtp.compute_audio_level_dbov(frame)
+
+
+def test_silence_is_sent_without_encoding_and_speech_after_it_is_unchanged():
+    """Tone, 30 silent frames, tone: the same RTP timestamps as aiortc's own encoder gives,
+    the same sound after the silence, and 20 of the silent frames not encoded."""
+    import asyncio
+    import fractions
+    from types import SimpleNamespace
+
+    import aiortc.rtcrtpsender
+    from aiortc.codecs.opus import OpusEncoder
+    from aiortc.mediastreams import MediaStreamTrack
+    from aiortc.rtcrtpparameters import RTCRtpCodecParameters
+
+    from lib.webrtc import SILENCE_SETTLE_FRAMES, encode_on_the_media_loop
+
+    encode_on_the_media_loop()
+    plan = [False] * 20 + [True] * 30 + [False] * 20
+
+    def frame(i: int, silent: bool) -> av.AudioFrame:
+        t = np.arange(i * 960, (i + 1) * 960)
+        tone = np.sin(t * 0.05) * 8000 + np.sin(t * 0.013) * 3000
+        pcm = np.zeros(960, np.int16) if silent else tone.astype(np.int16)
+        f = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        f.sample_rate, f.pts, f.time_base = 48000, i * 960, fractions.Fraction(1, 48000)
+        return f
+
+    class Frames(MediaStreamTrack):
+        kind = "audio"
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.i = 0
+
+        async def recv(self) -> av.AudioFrame:
+            self.i += 1
+            return frame(self.i - 1, plan[self.i - 1])
+
+    reference = OpusEncoder()
+    expected = [reference.encode(frame(i, s)) for i, s in enumerate(plan)]
+    encodes = 0
+    real_get_encoder = aiortc.rtcrtpsender.get_encoder
+
+    def counting_get_encoder(codec):  # type: ignore[no-untyped-def]
+        encoder = real_get_encoder(codec)
+        encode = encoder.encode
+
+        def counted(f, force_keyframe=False):  # type: ignore[no-untyped-def]
+            nonlocal encodes
+            encodes += 1
+            return encode(f, force_keyframe)
+
+        encoder.encode = counted
+        return encoder
+
+    opus = RTCRtpCodecParameters(
+        mimeType="audio/opus", clockRate=48000, channels=2, payloadType=111
+    )
+
+    async def go() -> list[object]:
+        sender = aiortc.rtcrtpsender.RTCRtpSender(Frames(), SimpleNamespace(state="new"))  # type: ignore[arg-type]
+        return [await sender._next_encoded_frame(opus) for _ in plan]
+
+    aiortc.rtcrtpsender.get_encoder = counting_get_encoder  # type: ignore[attr-defined]
+    try:
+        got = asyncio.run(go())
+    finally:
+        aiortc.rtcrtpsender.get_encoder = real_get_encoder  # type: ignore[attr-defined]
+    assert [f.timestamp for f in got] == [ts for _, ts in expected]  # type: ignore[attr-defined]
+    from aiortc.codecs.opus import OpusDecoder
+    from aiortc.jitterbuffer import JitterFrame
+
+    def decoded(packets: list[tuple[list[bytes], int]]) -> np.ndarray:
+        decoder = OpusDecoder()
+        return np.concatenate(
+            [
+                f.to_ndarray().reshape(-1, 2)[:, 0].astype(np.float64)
+                for payloads, ts in packets
+                for f in decoder.decode(JitterFrame(data=payloads[0], timestamp=ts))
+            ]
+        )
+
+    sent = decoded([(f.payloads, f.timestamp) for f in got])  # type: ignore[attr-defined]
+    want = decoded(expected)  # type: ignore[arg-type]
+    assert not sent[(20 + SILENCE_SETTLE_FRAMES) * 960 : 50 * 960].any()  # silence, as sent
+    # Speech after the silence: not the reference's bytes (libopus's analysis saw 10 silent
+    # frames, not 30), but the same sound: 34 dB apart, each 20 ms as loud within 1 dB.
+    after = slice(50 * 960, None)
+    noise = sent[after] - want[after]
+    snr_db = 10 * np.log10(np.dot(want[after], want[after]) / max(np.dot(noise, noise), 1e-9))
+    assert snr_db > 25, snr_db
+    loud_sent, loud_want = (np.sqrt((x[after] ** 2).reshape(-1, 960).mean(1)) for x in (sent, want))
+    assert np.all(np.abs(20 * np.log10(loud_sent / loud_want)) < 1.0)
+    assert encodes == len(plan) - (30 - SILENCE_SETTLE_FRAMES)
+    assert {f.audio_level for f in got[20 + SILENCE_SETTLE_FRAMES : 50]} == {-127}  # type: ignore[attr-defined]
