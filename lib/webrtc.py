@@ -455,9 +455,11 @@ def prompt_video_playout() -> None:
     the browser offers it (Chrome does), asking Chrome to show frames as soon as they are
     decoded. aiortc does not know the extension: this adds it to the video header extensions
     it negotiates and writes it into every video packet whose sender negotiated it.
-    Measured with `python -m lib bench avatar`: received → shown 58-100 → 8-11 ms, speak →
-    first mouth 133-157 → 65-74 ms. With max 0 Chrome no longer holds the video to line it up
-    with the voice; the lips lead it by about the audio jitter buffer (~35 ms), well inside
+    Measured with `python -m lib bench avatar` (A/B, three runs each, browser then still
+    running with root's thread priorities): received → shown 58-100 → 8-11 ms, speak → first
+    mouth 133-157 → 65-74 ms; with the browser as a user's (`user_chromium`): 20-21 ms and
+    90-102 ms. With max 0 Chrome no longer holds the video to line it up with the voice; the
+    lips lead it by about the audio jitter buffer less the video's (25-35 ms), well inside
     what viewers notice (ITU-R BT.1359: sound up to ~125 ms after the picture).
     Checked against the pinned aiortc==1.16.0 (codecs.HEADER_EXTENSIONS and
     rtp.HeaderExtensionsMap)."""
