@@ -23,7 +23,8 @@ def test_the_browser_cannot_raise_its_threads_priority_even_when_started_by_root
 ) -> None:
     # What Chromium does to its compositor and WebRTC threads, tried by a stand-in program.
     direct = subprocess.run([sys.executable, "-c", RAISE_PRIORITY], capture_output=True, text=True)
-    assert direct.stdout.strip() == "raised"  # root may: the privilege the wrapper takes away
+    if direct.stdout.strip() != "raised":  # e.g. a container's root without CAP_SYS_NICE
+        pytest.skip("root here cannot raise priorities either: nothing for the wrapper to drop")
     monkeypatch.setattr(harness, "CHROMIUM", sys.executable)
     wrapper = harness.user_chromium(tmp_path)
     assert wrapper != sys.executable and os.access(wrapper, os.X_OK)
