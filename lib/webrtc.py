@@ -352,14 +352,12 @@ def encode_on_the_media_loop() -> None:
             self._RTCRtpSender__encoder = vars(rtpsender)["get_encoder"](codec)
         encoder = self._RTCRtpSender__encoder
         audio_level: Any = None  # typed int by aiortc, which passes None for video too
-        silence: SilenceRun | None = None
         if isinstance(data, AudioFrame):
-            silence = self.__dict__.setdefault("avatarlab_silence", SilenceRun())
+            silence: SilenceRun = self.__dict__.setdefault("avatarlab_silence", SilenceRun())
             audio_level = audio_level_dbov(data)
             cached = silence.next(data, audio_level)
             if cached is not None:
                 return rtpsender.RTCEncodedFrame(*cached)
-        if silence is not None:
             payloads, timestamp = silence.encode(encoder, data)
         elif isinstance(data, Frame):
             force_keyframe = self._RTCRtpSender__force_keyframe
