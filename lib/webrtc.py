@@ -573,31 +573,101 @@ def settle_streamer(state: Any, key: str) -> None:
 
 
 STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, 7 s seen on a saturated machine
+# The same offer this long without playing: its connection will not come up (see
+# `streamer_needs_run`); the browser is asked to start again.
+RESTART_AFTER_S = 12.0
+RESTART_HOLD_MAX_S = 5.0  # a restart draws the streamer stopped at most this long
 
 
-def offer_stuck(state: Any, key: str, now: float) -> bool:
-    """For a live fragment: has the browser been offering a connection for STUCK_OFFER_S
-    without playing? Then the page should run in full once (at most every STUCK_OFFER_S).
+def _browser_state(state: Any, key: str) -> Any:
+    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
+
+    value = state.get(generate_frontend_component_key(key))
+    return compile_state(value) if isinstance(value, dict) else None
+
+
+def _offer_ufrag(state: Any, key: str) -> str | None:
+    from streamlit_webrtc.component import generate_frontend_component_key
+
+    value = state.get(generate_frontend_component_key(key))
+    offer = value.get("sdpOffer") if isinstance(value, dict) else None
+    return ice_ufrag(str(offer.get("sdp", ""))) if isinstance(offer, dict) else None
+
+
+def streamer_needs_run(state: Any, key: str, now: float) -> bool:
+    """For a live fragment: should the page run in full now (`st.rerun(scope="app")`)?
 
     streamlit-webrtc hands its SDP answer to the browser in the component's arguments, i.e.
     only in a full run of the page, and asks for one rerun when the answer is ready. When
     that run is cut short by another (fragments rerun every 500 ms), or the answer came after
     `process_offer`'s 10 s timeout, no further full run comes on a page nobody clicks: the
     browser waits for its answer forever, a spinner where the avatar should be (seen in 3 of
-    8 four-stream soaks on a saturated machine). A full run renders the answer it still
-    holds, or makes the worker that a cut-short run never made; while the connection is just
-    slow, it re-renders the same arguments, which the browser ignores."""
-    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
+    8 four-stream soaks on a saturated machine). So after STUCK_OFFER_S of offering without
+    playing, the page runs in full (at most every STUCK_OFFER_S): it renders the answer it
+    still holds, or makes the worker that a cut-short run never made.
 
-    stamp = f"{key}__offering_since"
-    value = state.get(generate_frontend_component_key(key))
-    browser = compile_state(value) if isinstance(value, dict) else None
+    That cannot help a browser that took the wrong answer. Its frontend starts a new peer
+    connection for every render that reaches it between a start and the start's first
+    await, and gives whatever answer arrives to the newest one: on a slow client, an answer
+    made for the connection before it (seen in soaks: `setRemoteDescription` with another
+    offer's answer, ICE checking for 30 s, failed, and the same again on the next try; one
+    tab never connected in 3 minutes). Such a connection never comes up, so after
+    RESTART_AFTER_S on the same offer the streamer is restarted: drawn stopped until the
+    browser has closed it and the server has let go of its worker (`hold_stopped`), then
+    drawn playing again, by runs this function asks for."""
+    restart, stamp = f"{key}__restart", f"{key}__offering"
+    if restart in state:
+        asked = state.get(f"{restart}_asked", 0.0)
+        # Run once to draw it stopped, then every second until a run draws it playing.
+        if now - asked >= 1.0:
+            state[f"{restart}_asked"] = now
+            return True
+        return False
+    browser = _browser_state(state, key)
     if browser is None or not browser.signalling or browser.playing:
         state.pop(stamp, None)
         return False
-    since = state.setdefault(stamp, now)
-    if now - since < STUCK_OFFER_S:
+    ufrag = _offer_ufrag(state, key)
+    since, ufrag_then, last = state.get(stamp) or (now, ufrag, now)
+    if ufrag != ufrag_then:
+        since, last = now, now  # a new connection gets its own grace period
+    if now - since >= RESTART_AFTER_S:
+        log.info(
+            "%s: no connection %.0f s after the offer; restarting the streamer", key, now - since
+        )
+        state.pop(stamp, None)
+        state[restart] = now
+        state[f"{restart}_asked"] = now
+        return True
+    if now - last >= STUCK_OFFER_S:
+        log.info(
+            "%s: the browser has waited %.0f s for its answer; running the page", key, now - since
+        )
+        state[stamp] = (since, ufrag, now)
+        return True
+    state[stamp] = (since, ufrag, last)
+    return False
+
+
+def hold_stopped(state: Any, key: str, now: float) -> bool:
+    """Where a page draws its streamer: True while a restart (see `streamer_needs_run`) wants
+    it drawn stopped, i.e. until the browser has stopped and no worker or answer of the old
+    connection is left (streamlit-webrtc clears those in the run after the browser stops),
+    or RESTART_HOLD_MAX_S has passed. The run after that draws it playing, with nothing of
+    the old connection in its arguments: a single change, so the browser starts once."""
+    restart = f"{key}__restart"
+    since = state.get(restart)
+    if since is None:
         return False
-    state[stamp] = now
-    log.info("%s: the browser has waited %.0f s for its answer; running the page", key, now - since)
+    browser = _browser_state(state, key)
+    context = state.get(key)
+    worker = (
+        context._get_worker() if context is not None and hasattr(context, "_get_worker") else None
+    )
+    idle = worker is None and not getattr(context, "_sdp_answer_json", None)
+    stopped = browser is None or not (browser.playing or browser.signalling)
+    if (stopped and idle) or now - since > RESTART_HOLD_MAX_S:
+        state.pop(restart, None)
+        state.pop(f"{restart}_asked", None)
+        return False
     return True

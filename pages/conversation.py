@@ -39,9 +39,10 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    offer_stuck,
+    hold_stopped,
     prepare,
     settle_streamer,
+    streamer_needs_run,
 )
 
 CONV_KEY = "conversation_live"
@@ -326,8 +327,8 @@ def live() -> None:
         # Drawn stopped, and no run has asked it to play since (the mount's value change
         # normally reruns the page within ~0.2 s): ask now.
         st.rerun(scope="app")
-    if offer_stuck(st.session_state, "conversation", time.monotonic()):
-        st.rerun(scope="app")  # hand the browser its answer (see offer_stuck)
+    if streamer_needs_run(st.session_state, "conversation", time.monotonic()):
+        st.rerun(scope="app")  # hand the browser its answer, or restart (see the function)
     render_live(current)
 
 
@@ -352,6 +353,8 @@ if conversation is not None:
     stage, panel = st.columns([2, 3], gap="large")
     with stage:
         settle_streamer(st.session_state, "conversation")
+        play = stage_should_play(conversation.record_id)
+        held = hold_stopped(st.session_state, "conversation", time.monotonic())
         webrtc_streamer(
             key="conversation",
             mode=WebRtcMode.SENDRECV,
@@ -364,7 +367,7 @@ if conversation is not None:
             source_video_track=cached_video_track(
                 st.session_state, "conversation_video", conversation.media
             ),
-            desired_playing_state=stage_should_play(conversation.record_id),
+            desired_playing_state=play and not held,
             video_html_attrs=VIDEO_HTML_ATTRS,
             audio_html_attrs=AUDIO_HTML_ATTRS,
         )

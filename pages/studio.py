@@ -25,9 +25,10 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    offer_stuck,
+    hold_stopped,
     prepare,
     settle_streamer,
+    streamer_needs_run,
 )
 
 LANGUAGES = (
@@ -203,6 +204,7 @@ with stage:
     # only clicks change it, so no background event has to rerun the whole page.
     playing = bool(st.session_state.get(STAGE_ON, False))
     settle_streamer(st.session_state, "avatar-studio")
+    held = hold_stopped(st.session_state, "avatar-studio", time.monotonic())
     webrtc_streamer(
         key="avatar-studio",
         mode=WebRtcMode.RECVONLY,
@@ -210,7 +212,7 @@ with stage:
         media_stream_constraints={"video": True, "audio": True},
         source_video_track=cached_video_track(st.session_state, "studio_video", runner.media),
         source_audio_track=cached_audio_track(st.session_state, "studio_audio", runner.media),
-        desired_playing_state=playing,
+        desired_playing_state=playing and not held,
         video_html_attrs=VIDEO_HTML_ATTRS,
         audio_html_attrs=AUDIO_HTML_ATTRS,
     )
@@ -278,8 +280,8 @@ def live_panel() -> None:
         # The session started or ended in the background (a stop completing, idle expiry):
         # draw the controls again so they are enabled or locked as they should be.
         st.rerun(scope="app")
-    if offer_stuck(st.session_state, "avatar-studio", time.monotonic()):
-        st.rerun(scope="app")  # hand the browser its answer (see offer_stuck)
+    if streamer_needs_run(st.session_state, "avatar-studio", time.monotonic()):
+        st.rerun(scope="app")  # hand the browser its answer, or restart (see the function)
     st.markdown(status_line(s), help="Speaking state comes from the provider's events.")
     if s.first_frame_at and s.started_at:
         row = s.record_id and open_store().get("avatar_sessions", s.record_id)

@@ -406,32 +406,80 @@ def test_consent_checks_wait_for_a_late_answer_and_still_expire_when_none_comes(
     assert busy._queue.qsize() > 0  # type: ignore[attr-defined]  # and its packets go on in
 
 
+def _offer(ufrag: str) -> dict:
+    return {"playing": False, "sdpOffer": {"type": "offer", "sdp": _sdp(ufrag)}}
+
+
 def test_a_browser_left_waiting_for_its_answer_gets_a_full_run_every_few_seconds():
     """The offer is out, the browser is not playing: from STUCK_OFFER_S on the fragment asks
     for a full run (which carries the answer), then again at most every STUCK_OFFER_S; a
     browser that plays, or has not offered, is left alone."""
     from streamlit_webrtc.component import generate_frontend_component_key
 
-    from lib.webrtc import STUCK_OFFER_S, offer_stuck
+    from lib.webrtc import STUCK_OFFER_S, streamer_needs_run
 
     state: dict[str, object] = {}
     frontend = generate_frontend_component_key("stage")
-    assert not offer_stuck(state, "stage", 0.0)  # nothing mounted yet
+    assert not streamer_needs_run(state, "stage", 0.0)  # nothing mounted yet
     state[frontend] = {"playing": False}
-    assert not offer_stuck(state, "stage", 1.0)  # stopped, no offer
-    state[frontend] = {"playing": False, "sdpOffer": {"type": "offer", "sdp": "v=0"}}
+    assert not streamer_needs_run(state, "stage", 1.0)  # stopped, no offer
+    state[frontend] = _offer("one1")
     asked = [
         t
-        for t in (2.0, 5.0, 2.0 + STUCK_OFFER_S, 9.0, 3.0 + 2 * STUCK_OFFER_S)
-        if offer_stuck(state, "stage", t)
+        for t in (2.0, 5.0, 2.0 + STUCK_OFFER_S, 9.0, 3.0 + STUCK_OFFER_S + 2.0)
+        if streamer_needs_run(state, "stage", t)
     ]
-    assert asked == [2.0 + STUCK_OFFER_S, 3.0 + 2 * STUCK_OFFER_S]
-    state[frontend] = {"playing": True, "sdpOffer": {"type": "offer", "sdp": "v=0"}}
-    assert not offer_stuck(state, "stage", 100.0)
-    # A later offer (a reconnect) gets its own grace period.
-    state[frontend] = {"playing": False, "sdpOffer": {"type": "offer", "sdp": "v=0 2"}}
-    assert not offer_stuck(state, "stage", 101.0)
-    assert offer_stuck(state, "stage", 101.0 + STUCK_OFFER_S)
+    assert asked == [2.0 + STUCK_OFFER_S]  # and not again until STUCK_OFFER_S later
+    state[frontend] = {**_offer("one1"), "playing": True}
+    assert not streamer_needs_run(state, "stage", 100.0)
+    # A later offer (a reconnect) gets its own grace period, even without a pause in between.
+    state[frontend] = _offer("two2")
+    assert not streamer_needs_run(state, "stage", 101.0)
+    state[frontend] = _offer("thr3")
+    assert not streamer_needs_run(state, "stage", 101.0 + STUCK_OFFER_S - 1)
+    assert streamer_needs_run(state, "stage", 106.0 + STUCK_OFFER_S)  # first seen at 106
+
+
+class _Held:
+    """A streamer context as `hold_stopped` reads it: its worker and pending answer."""
+
+    def __init__(self, worker: object | None, answer: str | None) -> None:
+        self.worker, self._sdp_answer_json = worker, answer
+
+    def _get_worker(self) -> object | None:
+        return self.worker
+
+
+def test_a_connection_that_never_comes_up_is_restarted_once_the_old_one_is_gone():
+    """The browser took an answer made for another of its connections (its frontend starts a
+    connection per render during a start): after RESTART_AFTER_S on one offer the page runs,
+    draws the streamer stopped until the browser has stopped and the old worker and answer
+    are gone, then draws it playing once more; full runs are asked for meanwhile."""
+    from streamlit_webrtc.component import generate_frontend_component_key
+
+    from lib.webrtc import RESTART_AFTER_S, RESTART_HOLD_MAX_S, hold_stopped, streamer_needs_run
+
+    frontend = generate_frontend_component_key("stage")
+    context = _Held(object(), '{"type": "answer"}')
+    state: dict[str, object] = {frontend: _offer("wrong"), "stage": context}
+    assert not hold_stopped(state, "stage", 0.0)  # nothing asked: drawn as the page wants
+    runs = [t for t in range(13) if streamer_needs_run(state, "stage", float(t))]
+    assert runs == [6, 12] and RESTART_AFTER_S == 12  # one plain full run, then the restart
+    assert hold_stopped(state, "stage", 12.1)  # drawn stopped while the browser still offers
+    state[frontend] = {"playing": False}  # the browser stopped...
+    assert hold_stopped(state, "stage", 12.6)  # ...but the old worker and answer remain
+    assert not streamer_needs_run(state, "stage", 12.5)  # at most a run a second
+    assert streamer_needs_run(state, "stage", 13.2)  # so that a run gets to draw it playing
+    context.worker, context._sdp_answer_json = None, None  # streamlit-webrtc let go of them
+    assert not hold_stopped(state, "stage", 13.3)  # drawn playing again...
+    assert not hold_stopped(state, "stage", 13.4)  # ...from then on
+    assert not streamer_needs_run(state, "stage", 20.0)  # nothing pending: no more runs
+    # A browser that never reports stopping is not held stopped for ever.
+    state[frontend] = _offer("again")
+    for t in range(21, 34):
+        streamer_needs_run(state, "stage", float(t))
+    assert hold_stopped(state, "stage", 34.0)
+    assert not hold_stopped(state, "stage", 33.0 + RESTART_HOLD_MAX_S + 0.1)
 
 
 def test_answers_ask_for_60_ms_microphone_packets_and_aiortc_decodes_them():
