@@ -30,7 +30,6 @@ import numpy.typing as npt
 from starlette.websockets import WebSocket
 
 from lib import localroom
-from lib.avatar.picture import I420
 from lib.emulators.faults import FAULTS
 from lib.emulators.room_client import RoomClient
 from lib.emulators.speech import SAMPLE_RATE, Speech
@@ -346,9 +345,8 @@ class AvatarStream:
     ) -> bytes:
         current = self._current
         emotion = getattr(current, "emotion", None) if talking else None
-        rgb = renderer.render(t, mouth, emotion=emotion or self.emotion, talking=talking)
-        # `render` reuses its buffer: converting copies it before the next frame is drawn.
-        return localroom.pack_i420(seq, captured_at, I420.from_rgb(rgb))
+        picture = renderer.render_i420(t, mouth, emotion=emotion or self.emotion, talking=talking)
+        return localroom.pack_i420(seq, captured_at, picture)
 
     def _deliver(self, future: Future[bytes]) -> None:
         self._rendering = False

@@ -246,3 +246,23 @@ def test_reused_head_composites_draw_the_same_frames_as_fresh_ones():
         cold = FaceRenderer(AVATARS[2].avatar_id, 854, 480, seed=5)
         assert np.array_equal(warm.render(t, pose), cold.render(t, pose))
     assert 1 < len(warm._heads) <= 8  # several offsets seen, memory bounded
+
+
+@pytest.mark.parametrize(("width", "height"), SIZES)
+def test_i420_frames_equal_the_conversion_of_the_whole_frame(width, height):
+    """`render_i420` converts only what the eyes, brows and mouth changed, over a kept
+    conversion of background, head and collar: the picture is the same to the last bit,
+    talking, blinking, with the head moving and the emotion changing."""
+    from lib.avatar.picture import I420
+
+    for avatar in AVATARS[:3]:
+        whole = FaceRenderer(avatar.avatar_id, width, height, seed=2)
+        parts = FaceRenderer(avatar.avatar_id, width, height, seed=2)
+        for i in range(40):
+            t, pose = i * 0.13, MouthPose(abs(np.sin(i)), abs(np.cos(0.7 * i)), i % 3 / 2)
+            emotion = ("friendly", None, "excited", "serious")[i % 4]
+            talking = i % 5 > 0
+            expected = I420.from_rgb(whole.render(t, pose, emotion=emotion, talking=talking))
+            got = parts.render_i420(t, pose, emotion=emotion, talking=talking)
+            assert np.array_equal(got.planes, expected.planes), (avatar.avatar_id, i)
+    assert got is not parts.render_i420(t, pose, emotion=emotion, talking=talking)  # new each time

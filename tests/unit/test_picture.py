@@ -47,3 +47,16 @@ def test_conversion_is_the_same_from_any_thread_and_at_any_size():
     with ThreadPoolExecutor(4) as pool:
         got = list(pool.map(lambda f: I420.from_rgb(f).planes, frames))
     assert all(np.array_equal(a, b) for a, b in zip(got, expected, strict=True))
+
+
+def test_a_crop_is_the_conversion_of_the_same_region():
+    rng = np.random.default_rng(5)
+    rgb = rng.integers(0, 256, (64, 96, 3), np.uint8)
+    picture = I420.from_rgb(rgb)
+    part = picture.crop(10, 6, 40, 24)
+    assert (part.width, part.height) == (40, 24)
+    assert np.array_equal(part.to_rgb(), picture.to_rgb()[6:30, 10:50])
+    assert np.array_equal(picture.with_patch(part, 10, 6).planes, picture.planes)
+    for bad in [(1, 0, 8, 8), (0, 0, 8, 6), (0, 0, 7, 8), (90, 0, 8, 8), (0, 0, 0, 8)]:
+        with pytest.raises(ValueError, match="crop"):
+            picture.crop(*bad)
