@@ -26,8 +26,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument(
         "--browser-nice",
         type=int,
-        help="soak: niceness of the browser tabs (0); 10 keeps the load generator, when it "
-        "shares the machine, from taking the CPU the app and servers need",
+        help="soak: niceness of the browser tabs' scheduling group (5): the simulated users "
+        "stand behind the servers under test on the machine they share; 0 puts them level",
     )
     args = parser.parse_args(argv)
     import importlib
@@ -39,7 +39,7 @@ def main(argv: list[str]) -> int:
         ("minutes", args.minutes),
         ("browser_nice", args.browser_nice),
     )
-    extra = {k: v for k, v in given if v}
+    extra = {k: v for k, v in given if v is not None}
     unknown = set(extra) - set(inspect.signature(module.run).parameters)
     if unknown:
         parser.error(f"{args.name} takes no --{', --'.join(sorted(unknown))}")

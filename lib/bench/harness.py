@@ -20,20 +20,42 @@ ROOT = Path(__file__).resolve().parents[2]  # the repository
 CHROMIUM = "/usr/bin/chromium"
 
 
-def user_chromium(tmp: Path) -> str:
+def user_chromium(tmp: Path, nice: int = 0) -> str:
     """The Chromium to launch for a benchmark's simulated users: one that runs as an ordinary
-    user's browser does. Run as root (as CI and this sandbox do), Chromium raises its own
-    threads' priority: nice -8 for the compositor, media and WebRTC threads, real-time
-    scheduling for audio. A user's browser lacks that privilege, and on a shared machine the
-    boost made four tabs outrank the servers under test six to one. Without CAP_SYS_NICE
-    (dropped by util-linux's setpriv) those calls fail and every thread stays at nice 0."""
+    user's browser does, optionally behind the servers under test (`nice` > 0).
+
+    Run as root (as CI and this sandbox do), Chromium raises its own threads' priority: nice
+    -8 for the compositor, media and WebRTC threads, real-time scheduling for audio. A user's
+    browser lacks that privilege, and on a shared machine the boost made four tabs outrank
+    the servers under test six to one. Without CAP_SYS_NICE (dropped by util-linux's setpriv)
+    those calls fail and every thread stays at nice 0.
+
+    `nice` stands the tabs back for a machine that hosts both the simulated users and the
+    servers, which on a deployment run on different machines. Playwright starts Chromium in
+    a session of its own, and with the kernel's autogroup scheduling (on by default) a
+    session is one scheduling group: at nice 0 the browser got half of a 2-core machine
+    however many threads the servers ran, and the nice of its own threads changed nothing
+    (`--browser-nice` 10 on them did not help). So the wrapper sets the nice of that group,
+    if it leads its own session, and of the browser's threads (what counts where autogroup
+    is off)."""
     setpriv = shutil.which("setpriv")
-    if os.geteuid() != 0 or setpriv is None:
+    root = os.geteuid() == 0 and setpriv is not None
+    if not root and nice <= 0:
         return CHROMIUM
+    lines = ["#!/bin/sh"]
+    if nice > 0:
+        lines += [
+            # Field 6 of stat is the session: only a session leader's group is the browser's.
+            f'[ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ] '
+            f"&& echo {nice} > /proc/self/autogroup",
+        ]
+    command = f'nice -n {max(0, nice)} {CHROMIUM} "$@"'
+    if root:
+        command = f"nice -n {max(0, nice)} {setpriv} --inh-caps=-sys_nice "
+        command += f'--bounding-set=-sys_nice {CHROMIUM} "$@"'
+    lines.append(f"exec {command}")
     wrapper = tmp / "chromium-as-user"
-    wrapper.write_text(
-        f'#!/bin/sh\nexec {setpriv} --inh-caps=-sys_nice --bounding-set=-sys_nice {CHROMIUM} "$@"\n'
-    )
+    wrapper.write_text("\n".join(lines) + "\n")
     wrapper.chmod(0o755)
     return str(wrapper)
 

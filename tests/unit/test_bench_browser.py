@@ -42,3 +42,25 @@ def test_the_browser_cannot_raise_its_threads_priority_even_when_started_by_root
 def test_without_root_the_browser_is_started_as_it_is(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
     assert harness.user_chromium(tmp_path) == harness.CHROMIUM
+
+
+AUTOGROUP = Path("/proc/self/autogroup")
+
+
+@pytest.mark.skipif(not AUTOGROUP.exists(), reason="needs the kernel's autogroup scheduling")
+def test_tabs_asked_to_stand_back_do_so_as_a_group_and_thread_by_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Started in a session of its own (as Playwright starts Chromium), the browser's
+    scheduling group gets the asked nice, and so do its threads; started inside another
+    session, that session's group (the servers') is left alone."""
+    monkeypatch.setattr(harness, "CHROMIUM", sys.executable)
+    wrapper = harness.user_chromium(tmp_path, nice=5)
+    show = "import os; print(open('/proc/self/autogroup').read().split()[-1], os.nice(0))"
+    alone = subprocess.run(
+        [wrapper, "-c", show], capture_output=True, text=True, start_new_session=True
+    )
+    assert alone.stdout.split() == ["5", "5"], alone.stderr
+    before = AUTOGROUP.read_text()
+    shared = subprocess.run([wrapper, "-c", show], capture_output=True, text=True)
+    assert shared.stdout.split()[1] == "5" and AUTOGROUP.read_text() == before
