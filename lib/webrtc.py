@@ -503,6 +503,21 @@ def ice_ufrag(sdp: str) -> str | None:
     return found.group(1) if found else None
 
 
+def _browser_state(state: Any, key: str) -> Any:
+    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
+
+    value = state.get(generate_frontend_component_key(key))
+    return compile_state(value) if isinstance(value, dict) else None
+
+
+def _offer_ufrag(state: Any, key: str) -> str | None:
+    from streamlit_webrtc.component import generate_frontend_component_key
+
+    value = state.get(generate_frontend_component_key(key))
+    offer = value.get("sdpOffer") if isinstance(value, dict) else None
+    return ice_ufrag(str(offer.get("sdp", ""))) if isinstance(offer, dict) else None
+
+
 def drop_stale_answer(state: Any, key: str) -> bool:
     """Before `webrtc_streamer(key=key)` runs: if the browser now offers a new peer connection
     but the server still holds the worker (and answer) of its previous one, end that worker so
@@ -518,20 +533,18 @@ def drop_stale_answer(state: Any, key: str) -> bool:
     streamlit-webrtc's worker reconciliation: that runs after the component call, whose
     arguments would already have carried the stale answer to the browser.
     Checked against the pinned streamlit-webrtc==0.79.0 (its context and `_reset_context`)."""
-    from streamlit_webrtc.component import _reset_context, generate_frontend_component_key
+    from streamlit_webrtc.component import _reset_context
 
     context = state.get(key)
     if context is None or not hasattr(context, "_get_worker"):
         return False
     worker = context._get_worker()
-    value = state.get(generate_frontend_component_key(key))
-    offer = value.get("sdpOffer") if isinstance(value, dict) else None
     pc = getattr(worker, "pc", None)
     answered = pc.remoteDescription if pc is not None else None
-    if not isinstance(offer, dict) or answered is None:
-        return False  # nothing offered, or the worker is still taking its offer in
-    new, old = ice_ufrag(str(offer.get("sdp", ""))), ice_ufrag(answered.sdp)
-    if new is None or old is None or new == old:
+    if answered is None:
+        return False  # the worker is still taking its offer in
+    new, old = _offer_ufrag(state, key), ice_ufrag(answered.sdp)
+    if new is None or old is None or new == old:  # nothing offered, or the same connection
         return False
     log.info("%s: the browser offers a new connection; ending the previous one's worker", key)
     _reset_context(context)
@@ -551,13 +564,10 @@ def resync_state(state: Any, key: str) -> bool:
     browser happens to send something. Seen in the soak: 220 workers (each a new peer
     connection and DTLS key) in under a minute while four tabs started, on a machine that
     the loop itself kept saturated. Uses `compile_state`, what the callback itself uses."""
-    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
-
     context = state.get(key)
-    value = state.get(generate_frontend_component_key(key))
-    if context is None or not hasattr(context, "_set_state") or not isinstance(value, dict):
+    wanted = _browser_state(state, key)
+    if context is None or not hasattr(context, "_set_state") or wanted is None:
         return False
-    wanted = compile_state(value)
     if getattr(context, "state", None) == wanted:
         return False
     log.info("%s: the streamer's state disagreed with the browser's; resynced", key)
@@ -565,11 +575,13 @@ def resync_state(state: Any, key: str) -> bool:
     return True
 
 
-def settle_streamer(state: Any, key: str) -> None:
+def settle_streamer(state: Any, key: str) -> bool:
     """What a page runs right before its `webrtc_streamer(key=key)`: end a worker that
-    answered a previous connection, then line the state up with the browser's value."""
+    answered a previous connection, then line the state up with the browser's value.
+    Returns whether to draw the streamer stopped for now (`hold_stopped`)."""
     drop_stale_answer(state, key)
     resync_state(state, key)
+    return hold_stopped(state, key, time.monotonic())
 
 
 STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, 7 s seen on a saturated machine
@@ -577,21 +589,6 @@ STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, 7 s seen on a satur
 # `streamer_needs_run`); the browser is asked to start again.
 RESTART_AFTER_S = 12.0
 RESTART_HOLD_MAX_S = 5.0  # a restart draws the streamer stopped at most this long
-
-
-def _browser_state(state: Any, key: str) -> Any:
-    from streamlit_webrtc.component import compile_state, generate_frontend_component_key
-
-    value = state.get(generate_frontend_component_key(key))
-    return compile_state(value) if isinstance(value, dict) else None
-
-
-def _offer_ufrag(state: Any, key: str) -> str | None:
-    from streamlit_webrtc.component import generate_frontend_component_key
-
-    value = state.get(generate_frontend_component_key(key))
-    offer = value.get("sdpOffer") if isinstance(value, dict) else None
-    return ice_ufrag(str(offer.get("sdp", ""))) if isinstance(offer, dict) else None
 
 
 def streamer_needs_run(state: Any, key: str, now: float) -> bool:
@@ -650,7 +647,7 @@ def streamer_needs_run(state: Any, key: str, now: float) -> bool:
 
 
 def hold_stopped(state: Any, key: str, now: float) -> bool:
-    """Where a page draws its streamer: True while a restart (see `streamer_needs_run`) wants
+    """For `settle_streamer`: True while a restart (see `streamer_needs_run`) wants
     it drawn stopped, i.e. until the browser has stopped and no worker or answer of the old
     connection is left (streamlit-webrtc clears those in the run after the browser stops),
     or RESTART_HOLD_MAX_S has passed. The run after that draws it playing, with nothing of

@@ -39,7 +39,6 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    hold_stopped,
     prepare,
     settle_streamer,
     streamer_needs_run,
@@ -352,9 +351,8 @@ def stage_should_play(record_id: str) -> bool:
 if conversation is not None:
     stage, panel = st.columns([2, 3], gap="large")
     with stage:
-        settle_streamer(st.session_state, "conversation")
+        held = settle_streamer(st.session_state, "conversation")
         play = stage_should_play(conversation.record_id)
-        held = hold_stopped(st.session_state, "conversation", time.monotonic())
         webrtc_streamer(
             key="conversation",
             mode=WebRtcMode.SENDRECV,

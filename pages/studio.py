@@ -25,7 +25,6 @@ from lib.webrtc import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    hold_stopped,
     prepare,
     settle_streamer,
     streamer_needs_run,
@@ -203,8 +202,7 @@ with stage:
     # The stage stays connected from Start to Stop, even if the provider ends the session:
     # only clicks change it, so no background event has to rerun the whole page.
     playing = bool(st.session_state.get(STAGE_ON, False))
-    settle_streamer(st.session_state, "avatar-studio")
-    held = hold_stopped(st.session_state, "avatar-studio", time.monotonic())
+    held = settle_streamer(st.session_state, "avatar-studio")
     webrtc_streamer(
         key="avatar-studio",
         mode=WebRtcMode.RECVONLY,
