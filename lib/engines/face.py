@@ -18,8 +18,9 @@ import bisect
 import math
 import zlib
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, TypeVar
 
 import numpy as np
 
@@ -128,6 +129,22 @@ def _paste(dst: U8, sprite: Sprite, x: int, y: int) -> Box:
     return x0, y0, x0 + w, y0 + h
 
 
+HeadKey = tuple[int, int, int]  # (breath step, head x, head y)
+T = TypeVar("T")
+
+
+def _kept(cache: OrderedDict[HeadKey, T], key: HeadKey, make: Callable[[], T]) -> T:
+    """`cache[key]`, made if missing; the HEAD_CACHE most recently used are kept."""
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+        return found
+    made = cache[key] = make()
+    if len(cache) > HEAD_CACHE:
+        cache.popitem(last=False)
+    return made
+
+
 def _union(boxes: list[Box]) -> Box:
     return (
         min(b[0] for b in boxes),
@@ -230,10 +247,10 @@ class FaceRenderer:
         self._frame: U8 = np.empty((height, width, 3), np.uint8)
         # Measured over a minute at 25 fps: ~90 % of idle frames and ~65 % of talking frames
         # reuse one of the last 8 head offsets; the head blend was most of the render time.
-        self._heads: OrderedDict[tuple[int, int, int], U8] = OrderedDict()
+        self._heads: OrderedDict[HeadKey, U8] = OrderedDict()
         # The same composites with the collar, in I420 (for `render_i420`).
-        self._bases: OrderedDict[tuple[int, int, int], I420] = OrderedDict()
-        self._drawn: tuple[tuple[int, int, int], Box] | None = None  # last render: key, box
+        self._bases: OrderedDict[HeadKey, I420] = OrderedDict()
+        self._drawn: tuple[HeadKey, Box] | None = None  # last render: key, box
         self._backgrounds: list[I420 | None] = [None] * len(self._a.backgrounds)
         self._talk = 0.0
         self._last_t: float | None = None
@@ -292,15 +309,9 @@ class FaceRenderer:
         face's parts are ~a tenth of the frame."""
         frame = self.render(t, mouth, emotion=emotion, talking=talking)
         assert self._drawn is not None
-        key, (x0, y0, x1, y1) = self._drawn
-        base = self._bases.get(key)
-        if base is None:
-            base = self._bases[key] = self._base_i420(*key)
-            if len(self._bases) > HEAD_CACHE:
-                self._bases.popitem(last=False)
-        else:
-            self._bases.move_to_end(key)
-        return _converted_over(base, frame, (x0, y0, x1, y1))
+        key, box = self._drawn
+        base = _kept(self._bases, key, lambda: self._base_i420(*key))
+        return _converted_over(base, frame, box)
 
     def _base_i420(self, bi: int, hx: int, hy: int) -> I420:
         """Background, head at (hx, hy) and collar in I420: the background's own conversion
@@ -323,17 +334,12 @@ class FaceRenderer:
         blend_into(frame, a.collar, a.collar_xy[0], a.collar_xy[1] + a.breath_offsets[bi])
 
     def _head_on_background(self, bi: int, hx: int, hy: int) -> U8:
-        key = (bi, hx, hy)
-        done = self._heads.get(key)
-        if done is not None:
-            self._heads.move_to_end(key)
+        def draw() -> U8:
+            done = self._a.backgrounds[bi].copy()
+            blend_into(done, self._a.head, hx, hy)
             return done
-        done = self._a.backgrounds[bi].copy()
-        blend_into(done, self._a.head, hx, hy)
-        self._heads[key] = done
-        if len(self._heads) > HEAD_CACHE:
-            self._heads.popitem(last=False)
-        return done
+
+        return _kept(self._heads, (bi, hx, hy), draw)
 
     def _talk_level(self, t: float, talking: bool) -> float:
         """Ease head-motion energy in and out (~0.4 s) instead of jumping when speech starts."""
