@@ -49,11 +49,8 @@ def user_chromium(tmp: Path, nice: int = 0) -> str:
             f'[ "$(cut -d" " -f6 /proc/$$/stat)" = "$$" ] && [ -w /proc/self/autogroup ] '
             f"&& echo {nice} > /proc/self/autogroup",
         ]
-    command = f'nice -n {max(0, nice)} {CHROMIUM} "$@"'
-    if root:
-        command = f"nice -n {max(0, nice)} {setpriv} --inh-caps=-sys_nice "
-        command += f'--bounding-set=-sys_nice {CHROMIUM} "$@"'
-    lines.append(f"exec {command}")
+    drop_nice = f"{setpriv} --inh-caps=-sys_nice --bounding-set=-sys_nice " if root else ""
+    lines.append(f'exec nice -n {max(0, nice)} {drop_nice}{CHROMIUM} "$@"')
     wrapper = tmp / "chromium-as-user"
     wrapper.write_text("\n".join(lines) + "\n")
     wrapper.chmod(0o755)
