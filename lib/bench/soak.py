@@ -192,12 +192,18 @@ def memory_summary(steady: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def turns_missed(speech_ends: list[float], interval_s: float) -> int:
-    """Questions the mic played between the first and last recorded turn that left no turn:
-    the questions come every `interval_s` (on average; each a different length), so a gap of
-    about k intervals between two recorded turns hides k - 1 of them."""
+def turn_gaps(speech_ends: list[float], interval_s: float) -> list[tuple[float, int]]:
+    """Where questions the mic played left no turn, between the first and last recorded one:
+    (the end of the turn before the gap, questions hidden in it). The questions come every
+    `interval_s` (on average; each a different length), so a gap of about k intervals between
+    two recorded turns hides k - 1 of them."""
     ends = sorted(speech_ends)
-    return sum(max(0, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(ends))
+    gaps = [(a, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(ends)]
+    return [(a, k) for a, k in gaps if k > 0]
+
+
+def turns_missed(speech_ends: list[float], interval_s: float) -> int:
+    return sum(k for _, k in turn_gaps(speech_ends, interval_s))
 
 
 def rss_mb(pid: int) -> float:
@@ -246,6 +252,7 @@ def run(
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
     reconnects: list[int] = []  # per stream: peer connections after the first
+    reconnects_at: list[list[float]] = []  # per stream: seconds into the soak of each one
     keyframes: list[int] = []  # per stream: keyframes its current connection decoded
     streams: list[dict[str, Any]] = []
     not_started: list[int] = []  # tab numbers whose page never loaded
@@ -306,9 +313,11 @@ def run(
             connected_at: list[float | None] = [None] * sessions_started
             t_end = time.monotonic() + minutes * 60
             t0 = time.monotonic()
+            t0_wall = time.time()  # turns are stamped in wall-clock time
             last_frames = [0] * sessions_started
             last_received = [0] * sessions_started
             reconnects[:] = [0] * sessions_started
+            reconnects_at[:] = [[] for _ in range(sessions_started)]
             keyframes[:] = [0] * sessions_started
             for i, drv in enumerate(drivers):  # frames so far: the first rate is not inflated
                 with contextlib.suppress(Exception):
@@ -342,7 +351,10 @@ def run(
                         rx_fps.append(None)
                         continue
                     frames = int(stats.get("framesDecodedAll") or 0)
-                    reconnects[i] = max(0, int(stats.get("peerConnections") or 0) - 1)
+                    now_reconnects = max(0, int(stats.get("peerConnections") or 0) - 1)
+                    new = now_reconnects - reconnects[i]
+                    reconnects_at[i] += [round(now - t0, 1)] * max(0, new)
+                    reconnects[i] = now_reconnects
                     keyframes[i] = int((stats.get("video") or {}).get("keyframes") or 0)
                     if stats.get("state") == "connected" and connected_at[i] is None:
                         connected_at[i] = time.monotonic()
@@ -406,6 +418,8 @@ def run(
         convs = list(dict.fromkeys(turns["conv"]))
         for i, conv in enumerate(convs):
             mine = turns[turns["conv"] == conv]
+            ends_at = [float(t) for t in mine["speech_end_at"].dropna()]
+            gaps = turn_gaps(ends_at, loop_s / per_loop)
             heard = connected_at[i] if i < len(connected_at) else None
             spoken = int((ended - heard) / loop_s * per_loop) if heard else None
             streams.append(
@@ -413,9 +427,10 @@ def run(
                     "turns_recorded": len(mine),
                     # Exact, unlike the estimate below (which counts from the first sample
                     # that saw the tab connected, later than it was when tabs load slowly).
-                    "turns_missed": turns_missed(
-                        [float(t) for t in mine["speech_end_at"].dropna()], loop_s / per_loop
-                    ),
+                    "turns_missed": sum(k for _, k in gaps),
+                    # Seconds into the soak (after the tabs started) of the turn before each
+                    # gap, and the questions lost there: to set beside `reconnects_at_s`.
+                    "missed_after_s": [[round(a - t0_wall, 1), k] for a, k in gaps],
                     "turns_with_words": int((mine["user_text"].fillna("") != "").sum()),
                     "turns_spoken_estimate": spoken,
                     "statuses": {str(k): int(v) for k, v in mine["status"].value_counts().items()},
@@ -427,7 +442,7 @@ def run(
         for emu in (heygen, realtime):  # the servers' last log lines, next to the screenshots
             (tmp / f"{emu.kind}.log").write_text("\n".join(emu.output) + "\n")
     steady = [s for s in samples if s["t_s"] >= WARMUP_S] or samples
-    per_stream = []
+    per_stream: list[dict[str, Any]] = []
     for i in range(sessions_started):
         values = [s["fps"][i] for s in steady if s["fps"][i] is not None]
         rx_values = [s["received_fps"][i] for s in steady if s["received_fps"][i] is not None]
@@ -439,6 +454,8 @@ def run(
                 # receives more than it decodes).
                 "received_median": statistics.median(rx_values) if rx_values else None,
                 "reconnects": reconnects[i],
+                # Sample times (every 5 s) at which each reconnect was first seen.
+                "reconnects_at_s": reconnects_at[i],
                 # Each one is a burst on the wire and a step in quality (lib.video_rate).
                 "keyframes": keyframes[i],
             }

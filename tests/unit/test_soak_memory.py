@@ -36,3 +36,11 @@ def test_turns_missed_counts_the_questions_hidden_in_gaps():
     assert turns_missed(sorted(ends, reverse=True), 14.5) == 3  # order does not matter
     assert turns_missed([0.0, 13.0, 29.0, 42.0], 14.5) == 0
     assert turns_missed([5.0], 14.5) == 0 and turns_missed([], 14.5) == 0
+
+
+def test_turn_gaps_say_where_the_questions_went_missing():
+    from lib.bench.soak import turn_gaps
+
+    ends = [0.0, 13.0, 29.0, 58.0, 71.0, 116.0]
+    assert turn_gaps(ends, 14.5) == [(29.0, 1), (71.0, 2)]
+    assert turn_gaps([0.0, 13.0, 29.0, 42.0], 14.5) == []
