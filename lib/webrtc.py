@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from lib.video_rate import MIN_CHANGE, VideoRate
+from lib.webrtc_frontend import serve_single_start_frontend
 
 log = logging.getLogger(__name__)
 _patched = False
@@ -31,6 +32,7 @@ AUDIO_HTML_ATTRS: dict[str, Any] = {"autoPlay": True, "muted": False}
 
 def prepare() -> None:
     """What every page with a streamer calls first."""
+    serve_single_start_frontend()
     allow_loopback_ice()
     patient_consent_checks()
     ignore_misread_navigation()
@@ -603,12 +605,11 @@ def streamer_needs_run(state: Any, key: str, now: float) -> bool:
     playing, the page runs in full (at most every STUCK_OFFER_S): it renders the answer it
     still holds, or makes the worker that a cut-short run never made.
 
-    That cannot help a browser that took the wrong answer. Its frontend starts a new peer
-    connection for every render that reaches it between a start and the start's first
-    await, and gives whatever answer arrives to the newest one: on a slow client, an answer
-    made for the connection before it (seen in soaks: `setRemoteDescription` with another
-    offer's answer, ICE checking for 30 s, failed, and the same again on the next try; one
-    tab never connected in 3 minutes). Such a connection never comes up, so after
+    That cannot help a browser that took the wrong answer, whose connection never comes up
+    (seen in soaks: `setRemoteDescription` with another offer's answer, ICE checking for
+    30 s, failed). The frontend's start racing itself into several connections did that,
+    now fixed where it happened (lib.webrtc_frontend); this stays as the net for anything
+    else that leaves a browser on a dead offer. So after
     RESTART_AFTER_S on the same offer the streamer is restarted: drawn stopped until the
     browser has closed it and the server has let go of its worker (`hold_stopped`), then
     drawn playing again, by runs this function asks for."""

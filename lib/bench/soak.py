@@ -12,7 +12,7 @@ open after Stop (on the local server and in the store).
 from __future__ import annotations
 
 import contextlib
-import itertools
+import json
 import os
 import statistics
 import tempfile
@@ -25,6 +25,7 @@ from typing import Any, Final
 import httpx
 import numpy as np
 
+from lib.bench import soak_turns
 from lib.bench.harness import CHROMIUM_ARGS, PC_SPY, ROOT, streamlit_app, user_chromium
 from lib.bench.studio_driver import StudioDriver
 from lib.emulators.process import start_emulator
@@ -55,6 +56,13 @@ def soak_wav(folder: Path) -> tuple[Path, float, int]:
         w.setframerate(rate)
         w.writeframes(pcm.tobytes())
     return path, len(pcm) / rate, len(QUESTIONS)
+
+
+def question_texts() -> list[str]:
+    """What each looped question says, in loop order (the fixtures' own transcripts)."""
+    clips = json.loads((FIXTURES / "utterances.json").read_text())["clips"]
+    text = {c["file"]: c["text"] for c in clips}
+    return [text[name] for name in QUESTIONS]
 
 
 def live_sessions(base_url: str) -> list[dict[str, Any]]:
@@ -192,20 +200,6 @@ def memory_summary(steady: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def turn_gaps(speech_ends: list[float], interval_s: float) -> list[tuple[float, int]]:
-    """Where questions the mic played left no turn, between the first and last recorded one:
-    (the end of the turn before the gap, questions hidden in it). The questions come every
-    `interval_s` (on average; each a different length), so a gap of about k intervals between
-    two recorded turns hides k - 1 of them."""
-    ends = sorted(speech_ends)
-    gaps = [(a, round((b - a) / interval_s) - 1) for a, b in itertools.pairwise(ends)]
-    return [(a, k) for a, k in gaps if k > 0]
-
-
-def turns_missed(speech_ends: list[float], interval_s: float) -> int:
-    return sum(k for _, k in turn_gaps(speech_ends, interval_s))
-
-
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children (the app starts helpers)."""
     total = 0.0
@@ -239,6 +233,7 @@ def run(
 
     tmp = Path(tempfile.mkdtemp(prefix="avatarlab-soak-"))
     wav, loop_s, per_loop = soak_wav(tmp)
+    texts = question_texts()
     # The local server caps a session at 600 s, as HeyGen does; a 10-minute soak plus its
     # start-up would hit that cap in its last seconds and measure a forced voice-only fallback.
     cap_s = max(600.0, minutes * 60 + 300)
@@ -418,20 +413,30 @@ def run(
         convs = list(dict.fromkeys(turns["conv"]))
         for i, conv in enumerate(convs):
             mine = turns[turns["conv"] == conv]
-            ends_at = [float(t) for t in mine["speech_end_at"].dropna()]
-            gaps = turn_gaps(ends_at, loop_s / per_loop)
+            at = mine["speech_end_at"].fillna(mine["speech_started_at"]).dropna()
+            said = [
+                (float(a), t if isinstance(t, str) else "")
+                for a, t in zip(at, mine["user_text"].loc[at.index], strict=True)
+            ]
+            nominal = loop_s / per_loop
+            gaps = soak_turns.missed(said, texts, nominal)
+            pace = soak_turns.pace_s([a for a, _ in soak_turns.heard(said, texts)], nominal)
             heard = connected_at[i] if i < len(connected_at) else None
-            spoken = int((ended - heard) / loop_s * per_loop) if heard else None
+            spoken = int((ended - heard) / pace) if heard else None
             streams.append(
                 {
                     "turns_recorded": len(mine),
-                    # Exact, unlike the estimate below (which counts from the first sample
+                    # Questions lost between the first and last heard (lib.bench.soak_turns);
+                    # exact, unlike the estimate below (which counts from the first sample
                     # that saw the tab connected, later than it was when tabs load slowly).
                     "turns_missed": sum(k for _, k in gaps),
                     # Seconds into the soak (after the tabs started) of the turn before each
                     # gap, and the questions lost there: to set beside `reconnects_at_s`.
                     "missed_after_s": [[round(a - t0_wall, 1), k] for a, k in gaps],
                     "turns_with_words": int((mine["user_text"].fillna("") != "").sum()),
+                    # Seconds per question as the tab's microphone played them (the file's
+                    # own pace is `mic_pace_file_s`): a loaded tab plays its file slowly.
+                    "mic_pace_s": round(pace, 2),
                     "turns_spoken_estimate": spoken,
                     "statuses": {str(k): int(v) for k, v in mine["status"].value_counts().items()},
                 }
@@ -483,6 +488,7 @@ def run(
         # A conversation that recorded no voice turn at all never heard its microphone.
         "streams_without_voice_turns": sessions_started - len(streams),
         "tabs_at_end": tabs,
+        "mic_pace_file_s": round(loop_s / per_loop, 2),
         "sessions_left_open": {"local_server": len(left), "store": int(open_rows)},
         "samples": len(samples),
         "cpu_percent_of_one_core": cpu_percent,

@@ -24,23 +24,3 @@ def test_growth_compares_the_ends_medians_per_process_and_in_total():
 def test_no_samples_give_no_figure_rather_than_zero():
     out = memory_summary([])
     assert out["total"]["growth_percent"] is None and out["by_process"] == {}
-
-
-def test_turns_missed_counts_the_questions_hidden_in_gaps():
-    from lib.bench.soak import turns_missed
-
-    # Questions every ~14.5 s (13 and 16 s alternately); one gone after the third turn,
-    # two after the fifth.
-    ends = [0.0, 13.0, 29.0, 58.0, 71.0, 116.0]
-    assert turns_missed(ends, 14.5) == 3
-    assert turns_missed(sorted(ends, reverse=True), 14.5) == 3  # order does not matter
-    assert turns_missed([0.0, 13.0, 29.0, 42.0], 14.5) == 0
-    assert turns_missed([5.0], 14.5) == 0 and turns_missed([], 14.5) == 0
-
-
-def test_turn_gaps_say_where_the_questions_went_missing():
-    from lib.bench.soak import turn_gaps
-
-    ends = [0.0, 13.0, 29.0, 58.0, 71.0, 116.0]
-    assert turn_gaps(ends, 14.5) == [(29.0, 1), (71.0, 2)]
-    assert turn_gaps([0.0, 13.0, 29.0, 42.0], 14.5) == []
