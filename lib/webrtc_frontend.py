@@ -100,14 +100,16 @@ def patched_dir(source: Path | None = None, root: Path | None = None) -> Path:
 
 
 def serve_single_start_frontend() -> None:
-    """Point streamlit-webrtc's component at the fixed copy (idempotent). If the copy cannot be
-    made, the original is served and the reason logged: connections then start as before."""
+    """Point streamlit-webrtc's component at the fixed copy (idempotent; rebuilt if the copy
+    was removed). If the copy cannot be made, the original is served and the reason logged:
+    connections then start as before."""
     from streamlit.components.v1.custom_component import CustomComponent
     from streamlit.runtime import Runtime
     from streamlit_webrtc import component
 
     old = component._component_func
-    if getattr(old, "_avatarlab", False):
+    # Checked on every page run: a temporary directory can be cleaned under a long-lived app.
+    if getattr(old, "_avatarlab", False) and os.path.isdir(old.path or ""):
         return
     try:
         path = patched_dir()

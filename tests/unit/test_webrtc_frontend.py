@@ -69,3 +69,8 @@ def test_the_component_keeps_its_name_and_is_swapped_once(monkeypatch, tmp_path:
     assert Path(swapped.path).parent == tmp_path
     wf.serve_single_start_frontend()
     assert component._component_func is swapped
+    # A copy cleaned out of the temporary directory under a long-lived app is made again.
+    shutil.rmtree(swapped.path)
+    wf.serve_single_start_frontend()
+    assert component._component_func.name == original.name
+    assert (Path(component._component_func.path) / "index.html").exists()
