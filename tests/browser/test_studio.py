@@ -110,7 +110,8 @@ def test_local_session_speaks_lipsynced_then_leaves_nothing(studio, app, local_h
     assert first_mouth_movement(samples, t_speak) is not None, (
         f"{len(after_speak)} frames after Speak; last frame {samples[-1].t - t_speak:+.2f} s; "
         f"mouth {[round(x.mouth or 0, 3) for x in after_speak[:40]]}; "
-        f"{mouth_detector_report(samples, t_speak)}; stats {studio.stats()}"
+        f"{mouth_detector_report(samples, t_speak)}; stats {studio.stats()}; "
+        f"app log: {app.log()[-3000:]}"
     )
     talking = [s.mouth for s in studio.samples() if s.mouth is not None and t_talk <= s.t < t_mid]
     audio_during = studio.stats()["audio"]

@@ -41,16 +41,25 @@ def test_a_bundle_the_fix_does_not_fit_is_refused():
         wf.patch(text + wf.EDITS[2][0])
 
 
-def test_another_version_is_served_unfixed_with_a_warning(tmp_path, monkeypatch, caplog):
+def unfixed(monkeypatch):
+    """streamlit-webrtc's component as it declares itself (a page run in this process, e.g.
+    by AppTest, may already have swapped it)."""
+    from streamlit.components.v1.custom_component import CustomComponent
     from streamlit_webrtc import component
 
+    name = "streamlit_webrtc.component.webrtc_streamer"
+    own = CustomComponent(name=name, path=str(wf.original_dir()), module_name=component.__name__)
+    monkeypatch.setattr(component, "_component_func", own)
+    return component, own
+
+
+def test_another_version_is_served_unfixed_with_a_warning(tmp_path, monkeypatch, caplog):
+    component, before = unfixed(monkeypatch)
     other = tmp_path / "dist"
     shutil.copytree(wf.original_dir(), other)
     for js in (other / "assets").glob("index-*.js"):
         js.write_text(js.read_text().replace(wf.EDITS[0][0], "c.webRtcState===`STOPPED`?x("))
     monkeypatch.setattr(wf, "original_dir", lambda: other)
-    before = component._component_func
-    monkeypatch.setattr(component, "_component_func", before)
     with caplog.at_level(logging.WARNING, logger="lib.webrtc_frontend"):
         wf.serve_single_start_frontend()
     assert component._component_func is before
@@ -58,10 +67,7 @@ def test_another_version_is_served_unfixed_with_a_warning(tmp_path, monkeypatch,
 
 
 def test_the_component_keeps_its_name_and_is_swapped_once(monkeypatch, tmp_path: Path):
-    from streamlit_webrtc import component
-
-    original = component._component_func
-    monkeypatch.setattr(component, "_component_func", original)
+    component, original = unfixed(monkeypatch)
     monkeypatch.setattr(wf.tempfile, "gettempdir", lambda: str(tmp_path))
     wf.serve_single_start_frontend()
     swapped = component._component_func
