@@ -246,8 +246,8 @@ def run(
     )
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     samples: list[dict[str, Any]] = []
-    reconnects: list[int] = []  # per stream: peer connections after the first
-    reconnects_at: list[list[float]] = []  # per stream: seconds into the soak of each one
+    # Per stream: seconds into the soak at which each peer connection after the first was seen.
+    reconnects_at: list[list[float]] = []
     keyframes: list[int] = []  # per stream: keyframes its current connection decoded
     streams: list[dict[str, Any]] = []
     not_started: list[int] = []  # tab numbers whose page never loaded
@@ -311,7 +311,6 @@ def run(
             t0_wall = time.time()  # turns are stamped in wall-clock time
             last_frames = [0] * sessions_started
             last_received = [0] * sessions_started
-            reconnects[:] = [0] * sessions_started
             reconnects_at[:] = [[] for _ in range(sessions_started)]
             keyframes[:] = [0] * sessions_started
             for i, drv in enumerate(drivers):  # frames so far: the first rate is not inflated
@@ -346,10 +345,8 @@ def run(
                         rx_fps.append(None)
                         continue
                     frames = int(stats.get("framesDecodedAll") or 0)
-                    now_reconnects = max(0, int(stats.get("peerConnections") or 0) - 1)
-                    new = now_reconnects - reconnects[i]
+                    new = int(stats.get("peerConnections") or 0) - 1 - len(reconnects_at[i])
                     reconnects_at[i] += [round(now - t0, 1)] * max(0, new)
-                    reconnects[i] = now_reconnects
                     keyframes[i] = int((stats.get("video") or {}).get("keyframes") or 0)
                     if stats.get("state") == "connected" and connected_at[i] is None:
                         connected_at[i] = time.monotonic()
@@ -411,6 +408,7 @@ def run(
         )
         e2e = ((turns["avatar_start_at"] - turns["speech_end_at"]) * 1000).dropna()
         convs = list(dict.fromkeys(turns["conv"]))
+        nominal = loop_s / per_loop  # seconds per question as the file plays
         for i, conv in enumerate(convs):
             mine = turns[turns["conv"] == conv]
             at = mine["speech_end_at"].fillna(mine["speech_started_at"]).dropna()
@@ -418,9 +416,9 @@ def run(
                 (float(a), t if isinstance(t, str) else "")
                 for a, t in zip(at, mine["user_text"].loc[at.index], strict=True)
             ]
-            nominal = loop_s / per_loop
-            gaps = soak_turns.missed(said, texts, nominal)
-            pace = soak_turns.pace_s([a for a, _ in soak_turns.heard(said, texts)], nominal)
+            seq = soak_turns.heard(said, texts)
+            pace = soak_turns.pace_s([a for a, _ in seq], nominal)
+            gaps = soak_turns.gaps(seq, len(texts), pace)
             heard = connected_at[i] if i < len(connected_at) else None
             spoken = int((ended - heard) / pace) if heard else None
             streams.append(
@@ -458,7 +456,7 @@ def run(
                 # What reached the tab: the server's side of the stream (a starved tab
                 # receives more than it decodes).
                 "received_median": statistics.median(rx_values) if rx_values else None,
-                "reconnects": reconnects[i],
+                "reconnects": len(reconnects_at[i]),
                 # Sample times (every 5 s) at which each reconnect was first seen.
                 "reconnects_at_s": reconnects_at[i],
                 # Each one is a burst on the wire and a step in quality (lib.video_rate).

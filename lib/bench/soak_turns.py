@@ -47,22 +47,26 @@ def pace_s(times: Sequence[float], nominal_s: float) -> float:
     return statistics.median(steps) if len(steps) >= 2 else nominal_s
 
 
-def missed(
-    turns: Sequence[tuple[float, str]], questions: Sequence[str], nominal_s: float
-) -> list[tuple[float, int]]:
+def gaps(seq: Sequence[tuple[float, int]], n: int, pace: float) -> list[tuple[float, int]]:
     """Where questions the microphone played left no turn, between the first and the last one
-    heard: (time of the turn before the gap, questions lost in it).
+    heard (`seq`, from `heard`; `n` questions in the loop, played every `pace` seconds):
+    (time of the turn before the gap, questions lost in it).
 
     Between two heard questions the loop moved k questions on, with k congruent to the step in
     the question order (modulo the number of questions) and k paces about equal to the time
     between them; k - 1 of them left no turn. k = 0 is one question heard as two turns."""
-    seq = heard(turns, questions)
-    n = len(questions)
-    pace = pace_s([at for at, _ in seq], nominal_s)
-    gaps = []
+    out = []
     for (a, qa), (b, qb) in itertools.pairwise(seq):
         step = (qb - qa) % n
         k = step + n * max(0, round(((b - a) / pace - step) / n))
         if k > 1:
-            gaps.append((a, k - 1))
-    return gaps
+            out.append((a, k - 1))
+    return out
+
+
+def missed(
+    turns: Sequence[tuple[float, str]], questions: Sequence[str], nominal_s: float
+) -> list[tuple[float, int]]:
+    """`gaps` from recorded (time, transcript) turns, at the pace the tab played them."""
+    seq = heard(turns, questions)
+    return gaps(seq, len(questions), pace_s([at for at, _ in seq], nominal_s))
