@@ -609,10 +609,10 @@ def streamer_needs_run(state: Any, key: str, now: float) -> bool:
     (seen in soaks: `setRemoteDescription` with another offer's answer, ICE checking for
     30 s, failed). The frontend's start racing itself into several connections did that,
     now fixed where it happened (lib.webrtc_frontend); this stays as the net for anything
-    else that leaves a browser on a dead offer. So after
-    RESTART_AFTER_S on the same offer the streamer is restarted: drawn stopped until the
-    browser has closed it and the server has let go of its worker (`hold_stopped`), then
-    drawn playing again, by runs this function asks for."""
+    else that leaves a browser on a dead offer. So after RESTART_AFTER_S on the same offer
+    the streamer is restarted: drawn stopped until the browser has closed it and the server
+    has let go of its worker (`hold_stopped`), then drawn playing again, by runs this
+    function asks for."""
     restart, stamp = f"{key}__restart", f"{key}__offering"
     if restart in state:
         asked = state.get(f"{restart}_asked", 0.0)
