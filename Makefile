@@ -30,9 +30,11 @@ run: $(VENV)/.installed
 	-$(PY) -m lib reap
 	$(PY) -m lib serve
 
+# The layers (README, "Architecture") are import contracts in pyproject.toml.
 lint: $(VENV)/.dev-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy lib app.py pages

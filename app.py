@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
-
 import streamlit as st
 
-from lib import config
-from lib.lifecycle import REAP_INTERVAL_S, Reaper, default_factory, reap_providers
-from lib.page_lifecycle import enter_page, page_key
-from lib.store import StoreError, open_store
+from lib import patches
+from lib.core import config
+from lib.core.logs import log_to_stderr
+from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, default_factory, reap_providers
+from lib.store.database import StoreError, open_store
+from lib.ui.page_leave import enter_page, page_key
 
 st.set_page_config(page_title="Avatar Lab", page_icon=":material/record_voice_over:", layout="wide")
 
@@ -34,16 +34,6 @@ PAGE_KEYS = {
 
 
 @st.cache_resource
-def _logging() -> None:
-    """Our modules' INFO lines (session starts and stops, page cleanups) beside Streamlit's."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("lib")
-    logger.setLevel(logging.INFO)
-    logger.addHandler(handler)
-
-
-@st.cache_resource
 def _reaper() -> Reaper | None:
     """Once per app process: recover what a crashed run left, then keep watching."""
     try:
@@ -53,7 +43,8 @@ def _reaper() -> Reaper | None:
     return Reaper(store, default_factory, reap_providers(), REAP_INTERVAL_S).start()
 
 
-_logging()
+log_to_stderr()
+patches.apply_all()  # once per process; cheap on later runs
 _reaper()
 page = st.navigation(PAGES)
 # Leaving a page releases what it holds (e.g. stops a paid avatar session).

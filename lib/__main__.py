@@ -8,13 +8,13 @@ import sys
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     commands = {
-        "serve": "lib.serve",
+        "serve": "lib.cli.serve",
         "emulator": "lib.emulators.cli",
-        "bench": "lib.bench.cli",
-        "sweep": "lib.bridge.sweep_cli",
-        "cost": "lib.pricing.cli",
-        "report": "lib.report",
-        "reap": "lib.reap_cli",
+        "bench": "lib.cli.bench",
+        "sweep": "lib.cli.sweep",
+        "cost": "lib.cli.cost",
+        "report": "lib.cli.report",
+        "reap": "lib.cli.reap",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

@@ -18,31 +18,29 @@ from streamlit_webrtc import (
     webrtc_streamer,
 )
 
-from lib import config
 from lib.avatar.base import QUALITIES
-from lib.avatar.runner import AvatarRunner, problem_of
 from lib.brain.providers import brain_status
 from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, TurnKind
-from lib.bridge.agents import PERSONAS, Agent, agents_for, with_avatar
+from lib.bridge.agents import DEFAULT_QUESTIONS, PERSONAS, Agent, agents_for, with_avatar
 from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
-from lib.bridge.conversation import Conversation, ConversationConfig
-from lib.bridge.records import interview_answers, turn_table
-from lib.engines.personas import DEFAULT_QUESTIONS
-from lib.live_panel import live_panel_html
-from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import on_leave, page_key, tab_open_check
-from lib.store import StoreError, open_store
-from lib.text import MAX_SAY, TextError, to_say
-from lib.ui import downloads
-from lib.webrtc import (
+from lib.core import config
+from lib.core.text import MAX_SAY, TextError, to_say
+from lib.media.tracks import cached_audio_track, cached_video_track
+from lib.metrics.records import interview_answers, turn_table
+from lib.runtime.avatar_runner import AvatarRunner, problem_of
+from lib.runtime.conversation import Conversation, ConversationConfig
+from lib.store.database import StoreError, open_store
+from lib.ui.live_panel import live_panel_html
+from lib.ui.page_leave import on_leave, page_key, tab_open_check
+from lib.ui.streamer import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    prepare,
     settle_streamer,
     streamer_needs_run,
 )
+from lib.ui.widgets import downloads
 
 CONV_KEY = "conversation_live"
 LAST_KEY = "conversation_last_record"
@@ -81,7 +79,6 @@ THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page 
 brain = brain_status()
 timing_note = " · model timing is simulated" if brain.name == "local" else ""
 st.caption(f"Voice model: **{brain.label}** — {brain.reason}{timing_note}.")
-prepare()
 
 
 def get_conversation() -> Conversation | None:

@@ -1,7 +1,7 @@
 """Costs: what each session and configuration costs, against versioned pricing tables.
 
 Recorded usage (every response.done, input transcription) and avatar streaming time, priced
-by `lib.pricing.cost` with the table in effect on each session's day or any table you pick;
+by `lib.metrics.pricing.cost` with the table in effect on each session's day or any table you pick;
 streaming minutes over time; $/min against median latency per configuration; a monthly
 projection with the plan that fits; and the tables themselves, editable with validation.
 """
@@ -11,12 +11,18 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.analytics import COST_COMPONENTS, session_costs
-from lib.charts import cost_stack, cost_vs_latency, minutes_over_time
-from lib.pricing.cost import Output, projection
-from lib.pricing.tables import PricingError, load_tables, save_table, table_in_effect, user_dir
-from lib.store import StoreError, open_store
-from lib.ui import filter_bar, usd
+from lib.metrics.analytics import COST_COMPONENTS, session_costs
+from lib.metrics.pricing.cost import Output, projection
+from lib.metrics.pricing.tables import (
+    PricingError,
+    load_tables,
+    save_table,
+    table_in_effect,
+    user_dir,
+)
+from lib.store.database import StoreError, open_store
+from lib.ui.charts import cost_stack, cost_vs_latency, minutes_over_time
+from lib.ui.widgets import filter_bar, usd
 
 LOCAL_AS = {
     "heygen": "HeyGen Interactive Avatar",

@@ -13,16 +13,16 @@ from pathlib import Path
 
 import streamlit as st
 
-from lib import config
-from lib.analytics import Filters, by_config, turns_frame
 from lib.brain.providers import brain_status
 from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
-from lib.bridge.script import DEMO_SCRIPT, Script, ScriptError, load_script
-from lib.bridge.sweep import Progress, Sweep, SweepPlan, configurations
-from lib.charts import strategy_figure
-from lib.page_lifecycle import on_leave, page_key
-from lib.store import Store, StoreError, open_store
+from lib.core import config
+from lib.metrics.analytics import Filters, by_config, turns_frame
+from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
+from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations
+from lib.store.database import Store, StoreError, open_store
+from lib.ui.charts import strategy_figure
+from lib.ui.page_leave import on_leave, page_key
 
 RUN_KEY = "experiment_run"
 MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}

@@ -12,17 +12,17 @@ import datetime as dt
 
 import streamlit as st
 
-from lib.analytics import MIN_N, latency_page_data, turn_costs
-from lib.charts import (
-    STAGE_LABELS,
+from lib.metrics.analytics import MIN_N, latency_page_data, turn_costs
+from lib.metrics.latency import interval_label
+from lib.metrics.pricing.tables import PricingError, load_tables
+from lib.store.database import StoreError, open_store
+from lib.ui.charts import (
     e2e_per_turn,
     ecdf_figure,
     session_waterfall,
     strategy_figure,
 )
-from lib.pricing.tables import PricingError, load_tables
-from lib.store import StoreError, open_store
-from lib.ui import filter_bar, ms, usd
+from lib.ui.widgets import filter_bar, ms, usd
 
 st.title("Latency")
 try:
@@ -71,7 +71,7 @@ left, right = st.columns(2)
 with left:
     st.subheader("Percentiles per stage")
     table = data.percentiles.copy()
-    table["stage"] = table["stage"].map(lambda s: STAGE_LABELS.get(s, s.replace("_", " ")))
+    table["stage"] = table["stage"].map(interval_label)
     for col in ("p50", "p90", "p95", "p99"):
         table[col] = [
             ms(v) if n >= MIN_N[col] else f"— (n < {MIN_N[col]})"

@@ -8,9 +8,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from lib.bridge.records import transcript, turn_table
-from lib.store import Store, StoreError, open_store
-from lib.ui import downloads
+from lib.metrics.records import transcript, turn_table
+from lib.store.database import Store, StoreError, open_store
+from lib.ui.widgets import downloads
 
 
 def when(ts: float) -> str:

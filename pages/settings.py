@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib import config
+from lib.core import config
 
 st.title("Settings")
 st.caption(

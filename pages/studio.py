@@ -14,18 +14,18 @@ from streamlit_webrtc import (
     webrtc_streamer,
 )
 
-from lib import config
 from lib.avatar.base import EMOTIONS, QUALITIES, AvatarError, SessionOptions
-from lib.avatar.runner import AvatarRunner, Problem, Snapshot, problem_of
-from lib.media import cached_audio_track, cached_video_track
-from lib.page_lifecycle import on_leave, page_key, tab_open_check
-from lib.store import StoreError, open_store
-from lib.text import TextError, to_say
-from lib.webrtc import (
+from lib.core import config
+from lib.core.problem import Problem
+from lib.core.text import TextError, to_say
+from lib.media.tracks import cached_audio_track, cached_video_track
+from lib.runtime.avatar_runner import AvatarRunner, AvatarSnapshot, problem_of
+from lib.store.database import StoreError, open_store
+from lib.ui.page_leave import on_leave, page_key, tab_open_check
+from lib.ui.streamer import (
     AUDIO_HTML_ATTRS,
     RTC_CONFIGURATION,
     VIDEO_HTML_ATTRS,
-    prepare,
     settle_streamer,
     streamer_needs_run,
 )
@@ -102,7 +102,6 @@ on_leave(
     "avatar-runner",
     lambda: runner.shutdown("PAGE_LEFT"),
 )
-prepare()
 
 usable = [n for n in config.PROVIDERS if config.provider_status(n).usable]
 snap = runner.snapshot()
@@ -254,7 +253,7 @@ with stage:
     s2.button("Interrupt", on_click=on_interrupt, width="stretch")
 
 
-def status_line(s: Snapshot) -> str:
+def status_line(s: AvatarSnapshot) -> str:
     if s.state == "live" and s.started_at:
         clock = time.strftime("%M:%S", time.gmtime(time.time() - s.started_at))
         talk = ":green[:material/graphic_eq: avatar speaking]" if s.speaking else "avatar listening"
@@ -281,10 +280,8 @@ def live_panel() -> None:
     if streamer_needs_run(st.session_state, "avatar-studio", time.monotonic()):
         st.rerun(scope="app")  # hand the browser its answer, or restart (see the function)
     st.markdown(status_line(s), help="Speaking state comes from the provider's events.")
-    if s.first_frame_at and s.started_at:
-        row = s.record_id and open_store().get("avatar_sessions", s.record_id)
-        if row:
-            st.caption(f"Start → first frame: {s.first_frame_at - row['requested_at']:.2f} s")
+    if s.first_frame_at and s.started_at and s.requested_at:
+        st.caption(f"Start → first frame: {s.first_frame_at - s.requested_at:.2f} s")
     show_problem(s.problem)
     if s.video_problem:
         st.warning(s.video_problem)

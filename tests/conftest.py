@@ -8,7 +8,12 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lib.emulators.process import EmulatorProcess, start_emulator
+from lib import patches
+from lib.emulators.launcher import EmulatorProcess, start_emulator
+
+# The libraries as the app runs them, whichever test comes first (the app patches them once, at
+# start-up).
+patches.apply_all()
 
 
 @pytest.fixture(scope="session")

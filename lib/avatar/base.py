@@ -15,7 +15,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
-from lib.avatar.picture import Picture
+from lib.wire.picture import Picture
 
 Quality = Literal["low", "medium", "high"]
 TaskMode = Literal["sync", "async"]

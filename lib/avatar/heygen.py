@@ -38,7 +38,7 @@ from lib.avatar.base import (
 )
 from lib.avatar.http import ProviderApi
 from lib.avatar.transport import MediaTransport, TransportFactory
-from lib.config import Secret
+from lib.core.config import Secret
 
 TASK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # sync tasks answer only after speaking
 

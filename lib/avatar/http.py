@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from lib.avatar.base import AvatarError
-from lib.config import Secret
+from lib.core.config import Secret
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 

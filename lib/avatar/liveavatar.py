@@ -39,7 +39,7 @@ from lib.avatar.base import (
 from lib.avatar.heygen import stop_quietly
 from lib.avatar.http import ProviderApi
 from lib.avatar.transport import MediaTransport, TransportFactory
-from lib.config import Secret
+from lib.core.config import Secret
 
 Mode = Literal["FULL", "LITE"]
 # HeyGen quality names → LiveAvatar video_settings.quality.

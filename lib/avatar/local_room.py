@@ -13,9 +13,9 @@ import numpy as np
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from lib import localroom
 from lib.avatar.base import AvatarError, Disconnected, FirstFrame, MediaSink
 from lib.avatar.transport import DataCallback, MediaTransport
+from lib.wire import localroom
 
 log = logging.getLogger(__name__)
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 
-from lib import config
 from lib.avatar.base import AvatarProvider
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider, Mode
 from lib.avatar.livekit_room import LiveKitTransport
 from lib.avatar.local_room import LocalRoomTransport
+from lib.core import config
 
 LOCAL_KEY = config.Secret("local-embedded")  # the embedded server accepts any non-empty key
 
@@ -21,7 +21,7 @@ def build_provider(
         # An already-running local server (dev, tests) instead of starting our own.
         local_base_url = local_base_url or os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL") or None
         if local_base_url is None:
-            from lib.emulators.process import shared_emulator
+            from lib.emulators.launcher import shared_emulator
 
             local_base_url = shared_emulator("heygen").base_url
         return HeyGenProvider(

@@ -10,10 +10,10 @@ import time
 from collections.abc import Callable
 from typing import Any, Final
 
-from lib.analytics import latency_page_data
 from lib.bench.seed_store import seed
-from lib.pricing.tables import load_tables
-from lib.store import Store
+from lib.metrics.analytics import latency_page_data
+from lib.metrics.pricing.tables import load_tables
+from lib.store.database import Store
 
 TARGET_S: Final = 1.5
 SESSIONS: Final = 500

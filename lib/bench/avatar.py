@@ -24,7 +24,7 @@ from lib.bench.studio_driver import (
     first_mouth_frame,
     mouth_box_rel,
 )
-from lib.emulators.process import start_emulator
+from lib.emulators.launcher import start_emulator
 
 # Speak → mouth spreads ±50 ms on a shared 2-core machine: a median of 9 holds still.
 MIN_SPEAK_ROUNDS = 9
@@ -62,8 +62,8 @@ def cpu_percent_samples(
 def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    from lib.engines.face import AVATARS
-    from lib.store import Store
+    from lib.emulators.engines.looks import AVATARS
+    from lib.store.database import Store
 
     emu = start_emulator("heygen")
     tmp = Path(tempfile.mkdtemp(prefix="avatarlab-bench-"))

@@ -26,11 +26,11 @@ from lib.brain.events import ResponseCreated, ResponseDone, TextDelta, TextDone
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import Bridge, BridgeConfig
 from lib.bridge.chunking import parse_strategy
-from lib.bridge.script import Script, ScriptTurn
-from lib.bridge.sweep import Sweep, SweepPlan
 from lib.bridge.timeline import Timeline
-from lib.emulators.process import start_emulator
-from lib.store import Store, open_store
+from lib.emulators.launcher import start_emulator
+from lib.runtime.script import Script, ScriptTurn
+from lib.runtime.sweep import Sweep, SweepPlan
+from lib.store.database import Store, open_store
 
 FIXTURES: Final = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech"
 TARGET_OVERHEAD_P99_MS: Final = 1.0

@@ -1,10 +1,10 @@
 """`python -m lib bench realtime --json`: voice in through the embedded Realtime server.
 
 For each of the project's test utterances (tests/fixtures/speech), the clip is streamed in 100 ms
-chunks, in real time, through `lib.brain.RealtimeSession` (the openai SDK) with server VAD and
-model ttft 0. Reported: speech end (the server's `speech_stopped`) → transcription completed,
-speech end → first text delta, word error rate of the server's transcripts, and the real-time
-factor of transcription measured in-process on the same clips.
+chunks, in real time, through `lib.brain.realtime.RealtimeClient` (the openai SDK) with server VAD
+and model ttft 0. Reported: speech end (the server's `speech_stopped`) → transcription completed,
+speech end → first text delta, word error rate of the server's transcripts, and the real-time factor
+of transcription measured in-process on the same clips.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 
 from lib.brain.events import BrainEvent, SpeechStopped, TextDelta, TranscriptDone
-from lib.brain.realtime import RealtimeSession
+from lib.brain.realtime import RealtimeClient
 from lib.brain.settings import RealtimeSettings
-from lib.config import Secret
-from lib.emulators.process import start_emulator
+from lib.core.config import Secret
+from lib.emulators.launcher import start_emulator
 
 FIXTURES = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech"
 TARGET_TRANSCRIPT_MS = 400
@@ -43,7 +43,7 @@ def _read(path: Path) -> bytes:
 
 
 def run(*, seconds: float = 0.0, repeat: int = 1, progress: Progress = print) -> dict[str, Any]:
-    from lib.engines.stt import Transcriber, wer
+    from lib.emulators.engines.stt import Transcriber, wer
 
     emu = start_emulator("realtime", "--ttft-ms", "0")
     to_transcript: list[float] = []
@@ -74,7 +74,7 @@ def run(*, seconds: float = 0.0, repeat: int = 1, progress: Progress = print) ->
                 if "transcript" in stamps and "first_delta" in stamps:
                     done.set()
 
-            session = RealtimeSession(
+            session = RealtimeClient(
                 api_key=Secret("bench"),
                 websocket_base_url=emu.base_url.replace("http://", "ws://") + "/v1",
                 provider="local",

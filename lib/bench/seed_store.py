@@ -11,7 +11,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from lib.store import Store
+from lib.store.database import Store
 
 CONFIGS: Final = (
     ("text", "whole"),

@@ -28,7 +28,7 @@ import numpy as np
 from lib.bench import soak_turns
 from lib.bench.harness import CHROMIUM_ARGS, PC_SPY, ROOT, streamlit_app, user_chromium
 from lib.bench.studio_driver import StudioDriver
-from lib.emulators.process import start_emulator
+from lib.emulators.launcher import start_emulator
 
 FIXTURES: Final = ROOT / "tests" / "fixtures" / "speech"
 QUESTIONS: Final = ("piper_hours.wav", "piper_parking.wav")
@@ -229,7 +229,7 @@ def run(
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
     from playwright.sync_api import sync_playwright
 
-    from lib.store import Store
+    from lib.store.database import Store
 
     tmp = Path(tempfile.mkdtemp(prefix="avatarlab-soak-"))
     wav, loop_s, per_loop = soak_wav(tmp)
@@ -459,7 +459,7 @@ def run(
                 "reconnects": len(reconnects_at[i]),
                 # Sample times (every 5 s) at which each reconnect was first seen.
                 "reconnects_at_s": reconnects_at[i],
-                # Each one is a burst on the wire and a step in quality (lib.video_rate).
+                # Each one is a burst on the wire and a step in quality (lib.media.video_rate).
                 "keyframes": keyframes[i],
             }
         )

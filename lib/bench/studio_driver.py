@@ -361,7 +361,7 @@ def mouth_box_rel(
 ) -> tuple[float, float, float, float]:
     """The renderer's mouth box as fractions of the frame, with a margin for the head's idle
     sway (darkness is measured there, not exact pixels)."""
-    from lib.engines.face import FaceRenderer
+    from lib.emulators.engines.face import FaceRenderer
 
     x0, y0, x1, y1 = FaceRenderer(avatar_id, width, height).mouth_box
     return (

@@ -4,11 +4,46 @@ streaming text model both provide it, and both speak in the same typed events.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from lib.brain.events import BrainEvent
-from lib.brain.realtime import BrainSnapshot
 from lib.brain.settings import RealtimeSettings
+from lib.core.problem import Problem
+
+TurnState = Literal[
+    "offline",
+    "connecting",
+    "listening",
+    "user_speaking",
+    "thinking",
+    "responding",
+    "reconnecting",
+    "failed",
+]
+
+
+@dataclass
+class Line:
+    role: Literal["user", "assistant"]
+    key: str  # item_id (user) or response_id (assistant)
+    text: str
+    at: float
+    final: bool = False
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class BrainSnapshot:
+    state: TurnState
+    connected: bool
+    lines: tuple[Line, ...]
+    problem: Problem | None
+    reconnects: int
+    session: dict[str, Any]
+    record_id: str | None
+    audio_in_s: float
+    responses: int
 
 
 class Brain(Protocol):

@@ -10,7 +10,11 @@ from __future__ import annotations
 import base64
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
+
+# The error a `response.create` gets while a response is still running (a race the Realtime
+# client answers by asking again; the bridge does not report it).
+BUSY_CODE: Final = "conversation_already_has_active_response"
 
 
 @dataclass(frozen=True)

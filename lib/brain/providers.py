@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 
-from lib import config
 from lib.brain.base import Brain
-from lib.brain.realtime import RealtimeSession
+from lib.brain.realtime import RealtimeClient
 from lib.brain.textmodel import DEFAULT_TEXT_MODEL, TextModelSession
-from lib.store import Store
+from lib.core import config
+from lib.store.database import Store
 
 LOCAL_KEY = config.Secret("local-embedded")
 
@@ -26,22 +26,22 @@ def brain_status() -> config.ProviderStatus:
 
 def build_session(
     store: Store | None, *, provider: str | None = None, local_url: str | None = None
-) -> RealtimeSession:
+) -> RealtimeClient:
     """`local_url`: a running embedded server to use instead of the shared one."""
     name = provider or brain_status().name
     if name == "openai":
         key = config.require_key("OPENAI_API_KEY")
         url = config.resolve("OPENAI_REALTIME_URL")  # e.g. a proxy; default: the SDK's own
-        return RealtimeSession(api_key=key, websocket_base_url=url, provider="openai", store=store)
+        return RealtimeClient(api_key=key, websocket_base_url=url, provider="openai", store=store)
     if name != "local":
         raise config.ConfigError(f"unknown voice model provider {name!r}; choose local or openai")
     base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
     if base is None:
-        from lib.emulators.process import shared_emulator
+        from lib.emulators.launcher import shared_emulator
 
         base = shared_emulator("realtime").base_url
     ws = base.replace("http://", "ws://").rstrip("/") + "/v1"
-    return RealtimeSession(api_key=LOCAL_KEY, websocket_base_url=ws, provider="local", store=store)
+    return RealtimeClient(api_key=LOCAL_KEY, websocket_base_url=ws, provider="local", store=store)
 
 
 def build_text_model(
@@ -64,7 +64,7 @@ def build_text_model(
         raise config.ConfigError(f"unknown text model provider {name!r}; choose local or openai")
     base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
     if base is None:
-        from lib.emulators.process import shared_emulator
+        from lib.emulators.launcher import shared_emulator
 
         base = shared_emulator("realtime").base_url
     return TextModelSession(

@@ -21,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lib.brain.base import BrainSnapshot, Line, TurnState
 from lib.brain.events import (
+    BUSY_CODE,
     BrainEvent,
     Committed,
     ConnectionLost,
@@ -39,56 +41,17 @@ from lib.brain.events import (
 )
 from lib.brain.record import record_event, record_stopped
 from lib.brain.settings import RealtimeSettings
-from lib.config import Secret
-from lib.loop_thread import LoopThread
-from lib.store import Store
+from lib.core.config import Secret
+from lib.core.loop_thread import LoopThread
+from lib.core.problem import Problem
+from lib.store.database import Store
 
 log = logging.getLogger(__name__)
 
-TurnState = Literal[
-    "offline",
-    "connecting",
-    "listening",
-    "user_speaking",
-    "thinking",
-    "responding",
-    "reconnecting",
-    "failed",
-]
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
-BUSY_CODE = "conversation_already_has_active_response"
 CONNECT_TIMEOUT_S = 15.0
 Subscriber = Callable[[BrainEvent], None]
-
-
-@dataclass
-class Line:
-    role: Literal["user", "assistant"]
-    key: str  # item_id (user) or response_id (assistant)
-    text: str
-    at: float
-    final: bool = False
-    status: str = ""
-
-
-@dataclass(frozen=True)
-class BrainProblem:
-    message: str
-    hint: str = ""
-
-
-@dataclass(frozen=True)
-class BrainSnapshot:
-    state: TurnState
-    connected: bool
-    lines: tuple[Line, ...]
-    problem: BrainProblem | None
-    reconnects: int
-    session: dict[str, Any]
-    record_id: str | None
-    audio_in_s: float
-    responses: int
 
 
 @dataclass
@@ -96,7 +59,7 @@ class _State:
     state: TurnState = "offline"
     connected: bool = False
     lines: list[Line] = field(default_factory=list)
-    problem: BrainProblem | None = None
+    problem: Problem | None = None
     reconnects: int = 0
     session: dict[str, Any] = field(default_factory=dict)
     active_response: str | None = None
@@ -114,7 +77,7 @@ def _status_of(exc: BaseException) -> int | None:
     return int(status) if isinstance(status, int) else None
 
 
-class RealtimeSession:
+class RealtimeClient:
     def __init__(
         self,
         *,
@@ -148,7 +111,7 @@ class RealtimeSession:
         problems = settings.validate()
         if problems:
             with self._lock:
-                self._st.problem = BrainProblem("; ".join(problems), "change the session settings")
+                self._st.problem = Problem("; ".join(problems), "change the session settings")
                 self._st.state = "failed"
             return
         self._settings = settings
@@ -334,7 +297,7 @@ class RealtimeSession:
                     )
                     return
                 self._set_problem(
-                    BrainProblem(
+                    Problem(
                         "connection to the voice model lost — reconnecting",
                         "the transcript so far is kept",
                     )
@@ -392,10 +355,10 @@ class RealtimeSession:
     def _fail(self, message: str, hint: str) -> None:
         with self._lock:
             self._st.state, self._st.connected = "failed", False
-            self._st.problem = BrainProblem(message, hint)
+            self._st.problem = Problem(message, hint)
         self._record_status("failed", message)
 
-    def _set_problem(self, problem: BrainProblem | None) -> None:
+    def _set_problem(self, problem: Problem | None) -> None:
         with self._lock:
             self._st.problem = problem
 
@@ -438,7 +401,7 @@ class RealtimeSession:
             elif isinstance(ev, ResponseDone):
                 st.responses += 1
                 if ev.status == "failed" and ev.reason:
-                    st.problem = BrainProblem(f"the model failed: {ev.reason}", _FAILED_HINT)
+                    st.problem = Problem(f"the model failed: {ev.reason}", _FAILED_HINT)
                 if st.active_response == ev.response_id:
                     st.active_response = None
                     create_now, self._pending_create = self._pending_create, False
@@ -452,9 +415,7 @@ class RealtimeSession:
                 self._pending_create = st.active_response is not None
                 create_now = not self._pending_create
             elif isinstance(ev, ErrorEvent):
-                st.problem = BrainProblem(
-                    f"{ev.code or 'error'}: {ev.message}", _error_hint(ev.code)
-                )
+                st.problem = Problem(f"{ev.code or 'error'}: {ev.message}", _error_hint(ev.code))
                 if ev.code in AUTH_CODES:
                     self._auth_refused = f"the voice model refused the API key: {ev.message}"
         if connected_now:

@@ -20,7 +20,7 @@ from lib.brain.events import (
     TranscriptDelta,
     TranscriptDone,
 )
-from lib.store import Store
+from lib.store.database import Store
 
 
 def payload_of(ev: BrainEvent) -> dict[str, Any]:

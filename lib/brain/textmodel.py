@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from lib.brain.base import BrainSnapshot, Line, TurnState
 from lib.brain.events import (
     BrainEvent,
     ErrorEvent,
@@ -27,12 +28,12 @@ from lib.brain.events import (
     TextDelta,
     TextDone,
 )
-from lib.brain.realtime import BrainProblem, BrainSnapshot, Line, TurnState
 from lib.brain.record import record_event, record_stopped
 from lib.brain.settings import RealtimeSettings
-from lib.config import Secret
-from lib.loop_thread import LoopThread
-from lib.store import Store
+from lib.core.config import Secret
+from lib.core.loop_thread import LoopThread
+from lib.core.problem import Problem
+from lib.store.database import Store
 
 log = logging.getLogger(__name__)
 DEFAULT_TEXT_MODEL = "gpt-4.1-mini"
@@ -79,7 +80,7 @@ class TextModelSession:
         self._history: list[dict[str, str]] = []
         self._lines: list[Line] = []
         self._state: TurnState = "offline"
-        self._problem: BrainProblem | None = None
+        self._problem: Problem | None = None
         self._active: concurrent.futures.Future[None] | None = None
         self._responses = 0
         self._client: Any = None
@@ -235,7 +236,7 @@ class TextModelSession:
     def _fail(self, message: str) -> None:
         with self._lock:
             self._state = "failed"
-            self._problem = BrainProblem(
+            self._problem = Problem(
                 message, "check OPENAI_API_KEY on the Settings page, or use the embedded model"
             )
         if self._store is not None and self.record_id is not None:

@@ -71,6 +71,14 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
     ),
 }
 PERSONAS: Final = tuple(_AGENTS)
+# The interviewer's questions until the user writes their own (sent in its instructions; the
+# embedded server's interviewer keeps the same list for a model asked with none).
+DEFAULT_QUESTIONS: Final = (
+    "To start, could you tell me a little about yourself?",
+    "What is a project you're especially proud of?",
+    "Tell me about a challenge you faced at work and how you handled it.",
+    "What are you looking for in your next role?",
+)
 
 
 def agents_for(persona: str, *, interview_questions: tuple[str, ...] = ()) -> list[Agent]:

@@ -19,11 +19,11 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, Protocol
+from typing import Final, Literal
 
-from lib.avatar.base import AvatarEvent, Disconnected, Emotion, StartTalking, StopTalking
-from lib.avatar.runner import TaskNote
+from lib.avatar.base import AvatarEvent, Disconnected, StartTalking, StopTalking
 from lib.brain.events import (
+    BUSY_CODE,
     AudioDelta,
     BrainEvent,
     Committed,
@@ -38,10 +38,10 @@ from lib.brain.events import (
     TextDone,
     TranscriptDone,
 )
-from lib.brain.realtime import BUSY_CODE
 from lib.bridge.agents import Agent
 from lib.bridge.audio_chunks import AudioChunker, audio_ms
 from lib.bridge.chunking import Chunker, Strategy, parse_strategy
+from lib.bridge.ports import AvatarPort, BrainPort, TaskNote
 from lib.bridge.sentiment import emotion_for
 from lib.bridge.timeline import Timeline, Turn
 from lib.bridge.tools import TRANSFER_PREFIX, run_tool
@@ -77,26 +77,6 @@ class BridgeConfig:
         if self.mode == "listen":
             return f"listen/{self.strategy.name}"
         return self.strategy.name
-
-
-class AvatarPort(Protocol):
-    """What the bridge needs of the avatar side (lib.avatar.runner.AvatarRunner)."""
-
-    def speak_soon(self, text: str, token: str, emotion: Emotion | None = None) -> None: ...
-
-    def speak_audio_soon(self, pcm24k: bytes, token: str, *, event_id: str, end: bool) -> None: ...
-
-    def interrupt_soon(self) -> None: ...
-
-    def call_later(self, delay_s: float, fn: Callable[[], None]) -> None: ...
-
-
-class BrainPort(Protocol):
-    """What the bridge needs of the voice model (lib.brain.realtime.RealtimeSession)."""
-
-    def cancel(self) -> None: ...
-
-    def send_function_output(self, call_id: str, output: str) -> None: ...
 
 
 HandoffFn = Callable[[Agent, Agent], None]

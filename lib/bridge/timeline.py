@@ -11,36 +11,10 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
-from lib.store import Store, new_id
+from lib.store.database import Store, new_id
 
-# Stages in the order a healthy turn passes them (the waterfall's rows).
-STAGES: Final = (
-    "speech_started_at",
-    "speech_end_at",
-    "committed_at",
-    "transcript_at",
-    "response_created_at",
-    "first_delta_at",
-    "first_chunk_at",
-    "avatar_start_at",
-    "avatar_stop_at",
-    "response_done_at",
-)
-STAGE_LABELS: Final = {
-    "speech_started_at": "user speech start",
-    "speech_end_at": "user speech end",
-    "committed_at": "committed",
-    "transcript_at": "transcript ready",
-    "response_created_at": "response created",
-    "first_delta_at": "first delta",
-    "first_chunk_at": "first chunk sent",
-    "avatar_start_at": "avatar start talking",
-    "avatar_stop_at": "avatar stop talking",
-    "response_done_at": "response done",
-    "interrupted_at": "interrupted",
-}
 TurnStatus = Literal["open", "done", "interrupted", "error"]
 ChunkStatus = Literal["ready", "sent", "speaking", "done", "interrupted", "dropped", "error"]
 

@@ -19,8 +19,8 @@ from typing import Any
 
 import uvicorn
 
-from lib.emulators.heygen_app import create_app
-from lib.emulators.session_registry import EmulatorConfig
+from lib.emulators.avatar_app import create_app
+from lib.emulators.rooms.sessions import EmulatorConfig
 
 READY_PREFIX = "AVATARLAB_EMULATOR_READY"
 # The real services close audio sockets over 1 MB (agent.speak packets); clients of the room
@@ -283,9 +283,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> int:
-    from lib.emulators.realtime_app import RealtimeServerConfig
-    from lib.emulators.realtime_app import create_app as realtime_app
-    from lib.emulators.realtime_model import ModelTiming
+    from lib.emulators.realtime.app import RealtimeServerConfig
+    from lib.emulators.realtime.app import create_app as realtime_app
+    from lib.emulators.realtime.model import ModelTiming
 
     if args.ttft_ms < 0 or args.tokens_per_s < 0:
         raise SystemExit("--ttft-ms and --tokens-per-s must not be negative")

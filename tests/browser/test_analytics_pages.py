@@ -12,7 +12,7 @@ from PIL import Image
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App, streamlit_app
 from lib.bench.seed_store import seed
-from lib.store import Store
+from lib.store.database import Store
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")

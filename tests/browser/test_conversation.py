@@ -16,9 +16,9 @@ import pytest
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
 from lib.bench.studio_driver import StudioDriver, mouth_box_rel
 from lib.bridge.agents import agents_for
-from lib.emulators.process import EmulatorProcess, start_emulator
-from lib.latency import in_order
-from lib.store import Store
+from lib.emulators.launcher import EmulatorProcess, start_emulator
+from lib.metrics.latency import in_order
+from lib.store.database import Store
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser

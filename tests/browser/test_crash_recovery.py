@@ -11,7 +11,7 @@ import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, streamlit_app
 from lib.bench.studio_driver import StudioDriver
-from lib.store import Store
+from lib.store.database import Store
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser

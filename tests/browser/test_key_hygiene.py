@@ -18,7 +18,7 @@ import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, ROOT, App, streamlit_app
 from lib.bench.studio_driver import StudioDriver
-from lib.emulators.process import EmulatorProcess, start_emulator
+from lib.emulators.launcher import EmulatorProcess, start_emulator
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")

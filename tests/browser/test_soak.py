@@ -17,7 +17,7 @@ def test_a_short_soak_hears_every_question_and_leaves_no_session_open():
     (fps,) = out["fps_per_stream"]
     assert fps["median"] and fps["median"] > 5, out["fps_per_stream"]
     # One Start, one connection, even from a tab that stands behind the servers: the start
-    # no longer races itself into several peer connections (lib.webrtc_frontend).
+    # no longer races itself into several peer connections (lib.patches.streamlit_webrtc).
     assert out["browser_nice"] > 0 and fps["reconnects"] == 0, fps
     assert out["e2e_ms"]["n"] >= 1 and out["e2e_ms"]["p50"] > 0
     assert out["memory_mb"]["end"] > 0 and any("fps" in line for line in lines)

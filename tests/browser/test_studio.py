@@ -17,8 +17,8 @@ from lib.bench.studio_driver import (
     mouth_box_rel,
     mouth_detector_report,
 )
-from lib.engines.face import AVATARS
-from lib.store import Store
+from lib.emulators.engines.looks import AVATARS
+from lib.store.database import Store
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser

@@ -11,16 +11,16 @@ from typing import Any
 import pytest
 
 from lib.avatar.providers import build_provider
-from lib.avatar.runner import AvatarRunner
 from lib.brain.providers import build_text_model
-from lib.brain.realtime import RealtimeSession
+from lib.brain.realtime import RealtimeClient
 from lib.brain.settings import TurnDetection
 from lib.bridge.bridge import BridgeConfig
-from lib.bridge.conversation import Conversation, ConversationConfig
 from lib.bridge.timeline import Turn
-from lib.config import Secret
-from lib.emulators.process import EmulatorProcess, start_emulator
-from lib.store import Store
+from lib.core.config import Secret
+from lib.emulators.launcher import EmulatorProcess, start_emulator
+from lib.runtime.avatar_runner import AvatarRunner
+from lib.runtime.conversation import Conversation, ConversationConfig
+from lib.store.database import Store
 from tests.integration.conftest import _stop_and_check
 
 PTT = TurnDetection(kind="push_to_talk")
@@ -34,8 +34,8 @@ def paced_realtime() -> Iterator[EmulatorProcess]:
     _stop_and_check(emu)
 
 
-def brain_for(emu: EmulatorProcess, store: Store | None) -> RealtimeSession:
-    return RealtimeSession(
+def brain_for(emu: EmulatorProcess, store: Store | None) -> RealtimeClient:
+    return RealtimeClient(
         api_key=Secret("local"),
         websocket_base_url=f"ws://127.0.0.1:{emu.port}/v1",
         provider="local",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from lib.emulators.process import EmulatorProcess, start_emulator
+from lib.emulators.launcher import EmulatorProcess, start_emulator
 
 TEST_KEY = "test-key"
 

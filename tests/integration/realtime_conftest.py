@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 from openai import AsyncOpenAI
 
-from lib.emulators.process import EmulatorProcess, start_emulator
-from lib.engines.audio import resample
-from lib.engines.tts import VOICES, Synthesizer
+from lib.emulators.engines.audio import resample
+from lib.emulators.engines.tts import VOICES, Synthesizer
+from lib.emulators.launcher import EmulatorProcess, start_emulator
 from tests.integration.conftest import _stop_and_check
 
 REALTIME_KEY = "sk-test-realtime"

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.analytics import latency_page_data
 from lib.bench.harness import ROOT
 from lib.bench.seed_store import seed
-from lib.pricing.tables import load_tables
-from lib.store import Store, open_store
+from lib.metrics.analytics import latency_page_data
+from lib.metrics.pricing.tables import load_tables
+from lib.store.database import Store, open_store
 from tests.integration.test_pages import shutdown
 
 pytestmark = pytest.mark.integration
@@ -203,7 +203,7 @@ def test_report_prints_one_summary_per_session_with_cost(seeded):
 
 
 def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, local_heygen):
-    from lib.emulators.process import start_emulator
+    from lib.emulators.launcher import start_emulator
 
     emu = start_emulator("realtime", "--ttft-ms", "0", "--tokens-per-s", "0")
     try:
@@ -236,7 +236,7 @@ def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, loc
 
 
 def test_turn_costs_add_up_to_the_session(seeded):
-    from lib.analytics import COST_COMPONENTS, session_costs, turn_costs
+    from lib.metrics.analytics import COST_COMPONENTS, session_costs, turn_costs
 
     store, tables = open_store(), load_tables()
     costs = session_costs(store, tables)

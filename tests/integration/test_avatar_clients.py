@@ -30,11 +30,11 @@ from lib.avatar.base import (
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
 from lib.avatar.local_room import LocalRoomTransport
-from lib.avatar.picture import picture_size
-from lib.config import Secret
-from lib.emulators.process import start_emulator
-from lib.engines.face import AVATARS
-from lib.engines.tts import VOICES
+from lib.core.config import Secret
+from lib.emulators.engines.looks import AVATARS
+from lib.emulators.engines.tts import VOICES
+from lib.emulators.launcher import start_emulator
+from lib.wire.picture import picture_size
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.integration
@@ -283,7 +283,7 @@ def test_liveavatar_lite_lipsyncs_audio_we_send(local_heygen):
 
 
 def _spoken_question() -> bytes:
-    from lib.bridge.script import read_turn_audio
+    from lib.runtime.script import read_turn_audio
 
     pcm = read_turn_audio(FIXTURES / "piper_hours.wav")
     return np.concatenate([pcm, np.zeros(24_000, np.int16)]).astype("<i2").tobytes()

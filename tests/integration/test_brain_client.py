@@ -1,4 +1,4 @@
-"""lib.brain.RealtimeSession (the real openai SDK underneath) against the embedded server."""
+"""The Realtime client (the real openai SDK underneath) against the embedded server."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lib.brain.realtime import RealtimeSession
+from lib.brain.realtime import RealtimeClient
 from lib.brain.settings import RealtimeSettings, TurnDetection
-from lib.config import Secret
-from lib.emulators.process import start_emulator
-from lib.store import Store
+from lib.core.config import Secret
+from lib.emulators.launcher import start_emulator
+from lib.store.database import Store
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
@@ -37,8 +37,8 @@ def wait_for(predicate, timeout=20.0):
         time.sleep(0.05)
 
 
-def session(emu, tmp_path, key="k") -> RealtimeSession:
-    return RealtimeSession(
+def session(emu, tmp_path, key="k") -> RealtimeClient:
+    return RealtimeClient(
         api_key=Secret(key),
         websocket_base_url=ws(emu),
         provider="local",

@@ -15,11 +15,11 @@ from lib.brain.settings import TurnDetection
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
-from lib.bridge.records import interview_answers, turn_table
-from lib.bridge.script import read_turn_audio
 from lib.bridge.sentiment import emotion_for
-from lib.emulators.process import start_emulator
-from lib.latency import in_order
+from lib.emulators.launcher import start_emulator
+from lib.metrics.latency import in_order
+from lib.metrics.records import interview_answers, turn_table
+from lib.runtime.script import read_turn_audio
 from tests.integration.bridge_conftest import (
     conversation,
     finished_turn,
@@ -354,9 +354,9 @@ def test_a_model_that_never_answers_the_handshake_is_reported(tmp_path, local_he
     import threading
 
     from lib.brain import realtime as realtime_module
-    from lib.bridge import conversation as conversation_module
-    from lib.bridge.conversation import Conversation, ConversationConfig
-    from lib.store import Store
+    from lib.runtime import conversation as conversation_module
+    from lib.runtime.conversation import Conversation, ConversationConfig
+    from lib.store.database import Store
     from tests.integration.bridge_conftest import PTT, runner_for
 
     monkeypatch.setattr(realtime_module, "CONNECT_TIMEOUT_S", 0.5)
@@ -369,10 +369,10 @@ def test_a_model_that_never_answers_the_handshake_is_reported(tmp_path, local_he
         target=lambda: held.extend(silent.accept()[0] for _ in range(8)), daemon=True
     ).start()
     store = Store(str(tmp_path / "lab.db"))
-    from lib.brain.realtime import RealtimeSession
-    from lib.config import Secret
+    from lib.brain.realtime import RealtimeClient
+    from lib.core.config import Secret
 
-    brain = RealtimeSession(
+    brain = RealtimeClient(
         api_key=Secret("k"),
         websocket_base_url=f"ws://127.0.0.1:{silent.getsockname()[1]}/v1",
         provider="local",

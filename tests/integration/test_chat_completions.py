@@ -12,8 +12,8 @@ from openai import OpenAI
 from lib.brain.events import ResponseDone, TextDelta
 from lib.brain.settings import RealtimeSettings
 from lib.brain.textmodel import TextModelSession
-from lib.config import Secret
-from lib.store import Store
+from lib.core.config import Secret
+from lib.store.database import Store
 from tests.integration.realtime_conftest import REALTIME_KEY, realtime_server
 
 pytestmark = pytest.mark.integration

@@ -12,12 +12,12 @@ import pytest
 
 from lib.avatar.base import SessionOptions
 from lib.avatar.providers import build_provider
-from lib.avatar.runner import AvatarRunner
 from lib.bridge.bridge import BridgeConfig
+from lib.emulators.engines.looks import AVATARS
 from lib.emulators.faults import FaultError, parse_fault
-from lib.emulators.process import EmulatorProcess, start_emulator
-from lib.engines.face import AVATARS
-from lib.store import Store
+from lib.emulators.launcher import EmulatorProcess, start_emulator
+from lib.runtime.avatar_runner import AvatarRunner
+from lib.store.database import Store
 from tests.integration.bridge_conftest import conversation, finished_turn, paced_realtime, wait_for
 from tests.integration.conftest import _stop_and_check
 

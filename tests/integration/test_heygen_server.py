@@ -24,10 +24,11 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from lib import localroom
-from lib.emulators.process import EmulatorProcess
-from lib.engines.face import AVATARS, FaceRenderer
-from lib.engines.tts import VOICES
+from lib.emulators.engines.face import FaceRenderer
+from lib.emulators.engines.looks import AVATARS
+from lib.emulators.engines.tts import VOICES
+from lib.emulators.launcher import EmulatorProcess
+from lib.wire import localroom
 from tests.integration.conftest import TEST_KEY
 
 pytestmark = pytest.mark.integration

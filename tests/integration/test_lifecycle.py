@@ -15,9 +15,10 @@ import pytest
 from lib.avatar.base import SessionOptions
 from lib.avatar.heygen import HeyGenProvider
 from lib.bench.harness import ROOT
-from lib.engines.face import AVATARS
-from lib.lifecycle import OWNER, Recovery, owner_alive, reap, recover_store
-from lib.store import Store
+from lib.emulators.engines.looks import AVATARS
+from lib.runtime.owner import OWNER, owner_alive
+from lib.runtime.reaper import Recovery, reap, recover_store
+from lib.store.database import Store
 from tests.conftest import live_sessions
 from tests.integration.test_avatar_clients import RecordingSink, local_provider
 
@@ -218,8 +219,8 @@ def test_a_process_killed_mid_turn_loses_nothing_and_the_turn_shows_interrupted(
 def test_leaving_while_the_session_is_starting_still_stops_it(tmp_path, how):
     """The page goes away while streaming.new is on the wire (slow provider): the session the
     provider opens anyway is stopped, not left to bill until its idle timeout."""
-    from lib.avatar.runner import AvatarRunner
-    from lib.emulators.process import start_emulator
+    from lib.emulators.launcher import start_emulator
+    from lib.runtime.avatar_runner import AvatarRunner
 
     emu = start_emulator("heygen", "--fault", "latency:1500@/v1/streaming.new")
     try:

@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.bench.harness import ROOT
-from lib.emulators.process import start_emulator
-from lib.engines.face import AVATARS
+from lib.emulators.engines.looks import AVATARS
+from lib.emulators.launcher import start_emulator
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.integration
@@ -276,7 +276,7 @@ def test_a_corrupt_database_is_explained_on_every_page(monkeypatch, tmp_path, lo
     bad = tmp_path / "avatarlab.db"
     bad.write_bytes(b"not a database at all " * 200)
     monkeypatch.setenv("AVATARLAB_DB", str(bad))
-    from lib import store as store_module
+    from lib.store import database as store_module
 
     monkeypatch.setattr(store_module, "_shared", {})  # no Store cached from an earlier test
     at = app_test(monkeypatch, str(bad), local_heygen.base_url)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from lib.emulators.process import EmulatorProcess
+from lib.emulators.launcher import EmulatorProcess
 from tests.integration.realtime_conftest import (
     MODEL,
     QUESTION,

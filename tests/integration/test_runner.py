@@ -8,10 +8,10 @@ import pytest
 
 from lib.avatar.base import AvatarError, SessionOptions
 from lib.avatar.providers import build_provider
-from lib.avatar.runner import AvatarRunner
-from lib.engines.face import AVATARS
-from lib.engines.tts import VOICES
-from lib.store import Store
+from lib.emulators.engines.looks import AVATARS
+from lib.emulators.engines.tts import VOICES
+from lib.runtime.avatar_runner import AvatarRunner
+from lib.store.database import Store
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.integration
@@ -105,7 +105,7 @@ def test_keep_alive_holds_a_quiet_session_and_idle_expiry_is_shown(
     """The fast server ends LiveAvatar sessions after 2 s without activity."""
     from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
     from lib.avatar.local_room import LocalRoomTransport
-    from lib.config import Secret
+    from lib.core.config import Secret
 
     def liveavatar(name: str) -> LiveAvatarProvider:
         api = LiveAvatarApi(Secret("k"), fast_emulator.base_url, provider="local")
@@ -165,8 +165,9 @@ def test_a_connected_tab_that_stops_polling_keeps_its_session_until_it_disconnec
 def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tmp_path):
     """The provider ends a session at its duration cap; a conversation's runner starts a fresh
     one first, once what it handed over has been spoken, so the avatar is never cut off."""
-    from lib.avatar.runner import RENEW_BEFORE_S, Switching, TaskNote
-    from lib.emulators.process import start_emulator
+    from lib.bridge.ports import TaskNote
+    from lib.emulators.launcher import start_emulator
+    from lib.runtime.avatar_runner import RENEW_BEFORE_S, Switching
 
     cap_s = RENEW_BEFORE_S + 6  # renewal is due 6 s after the start
     emu = start_emulator("heygen", "--session-duration-limit", str(cap_s))

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lib.bench.harness import ROOT
-from lib.store import Store
+from lib.store.database import Store
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"

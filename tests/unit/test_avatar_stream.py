@@ -7,18 +7,18 @@ import asyncio
 import statistics
 from typing import Any
 
-from lib.emulators.avatar_stream import (
+from lib.emulators.engines.face import FaceRenderer
+from lib.emulators.engines.tts import Synthesizer
+from lib.emulators.engines.visemes import REST
+from lib.emulators.rooms.catalog import AVATARS, VOICES
+from lib.emulators.rooms.room_client import RoomClient
+from lib.emulators.rooms.speech import Speech, TtsSpeech
+from lib.emulators.rooms.stream import (
     ANTICIPATION,
     ANTICIPATION_MAX_S,
     TICK_S,
     AvatarStream,
 )
-from lib.emulators.catalog import AVATARS, VOICES
-from lib.emulators.room_client import RoomClient
-from lib.emulators.speech import Speech, TtsSpeech
-from lib.engines.face import FaceRenderer
-from lib.engines.tts import Synthesizer
-from lib.engines.visemes import REST
 
 
 class _Viewer(RoomClient):

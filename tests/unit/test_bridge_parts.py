@@ -11,7 +11,7 @@ from lib.avatar.heygen import HeyGenApi
 from lib.bridge.audio_chunks import BYTES_PER_MS, AudioChunker, audio_ms
 from lib.bridge.sentiment import emotion_for
 from lib.bridge.tools import run_tool
-from lib.config import Secret
+from lib.core.config import Secret
 
 
 @pytest.mark.parametrize(

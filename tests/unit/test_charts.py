@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from lib.charts import waterfall_html
-from lib.latency import ChunkTimes, waterfall
+from lib.metrics.latency import ChunkTimes, waterfall
+from lib.ui.charts import waterfall_html
 
 T = 1_000_000.0
 LIVE = {

@@ -1,6 +1,6 @@
 import pytest
 
-from lib import config
+from lib.core import config
 
 
 def test_explicit_beats_secrets_beats_env():

@@ -7,10 +7,11 @@ import itertools
 import numpy as np
 import pytest
 
-from lib.engines import face_art
-from lib.engines.face import AVATARS, FaceRenderer, avatar_by_id
-from lib.engines.tts import voice_by_id
-from lib.engines.visemes import REST, VISEME_POSES, MouthPose
+from lib.emulators.engines import face_art
+from lib.emulators.engines.face import FaceRenderer
+from lib.emulators.engines.looks import AVATARS, avatar_by_id
+from lib.emulators.engines.tts import voice_by_id
+from lib.emulators.engines.visemes import REST, VISEME_POSES, MouthPose
 
 SIZES = [(640, 360), (854, 480), (1280, 720)]
 OPEN_A = VISEME_POSES["A"]
@@ -253,7 +254,7 @@ def test_i420_frames_equal_the_conversion_of_the_whole_frame(width, height):
     """`render_i420` converts only what the eyes, brows and mouth changed, over a kept
     conversion of background, head and collar: the picture is the same to the last bit,
     talking, blinking, with the head moving and the emotion changing."""
-    from lib.avatar.picture import I420
+    from lib.wire.picture import I420
 
     for avatar in AVATARS[:3]:
         whole = FaceRenderer(avatar.avatar_id, width, height, seed=2)

@@ -7,9 +7,16 @@ import math
 import pandas as pd
 import pytest
 
-from lib.bridge.records import interview_answers, last_question
-from lib.export import export_bytes
-from lib.latency import ChunkTimes, durations_frame, durations_ms, in_order, origin, waterfall
+from lib.metrics.latency import (
+    ChunkTimes,
+    durations_frame,
+    durations_ms,
+    in_order,
+    origin,
+    waterfall,
+)
+from lib.metrics.records import interview_answers, last_question
+from lib.ui.export import export_bytes
 
 T = 1_000_000.0
 VOICE = {

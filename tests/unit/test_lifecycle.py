@@ -2,8 +2,9 @@ import time
 
 import pytest
 
-from lib.loop_thread import LoopThread
-from lib.page_lifecycle import enter_page, on_leave, page_gone, page_key
+from lib.core.loop_thread import LoopThread
+from lib.runtime.watchdog import page_gone
+from lib.ui.page_leave import enter_page, on_leave, page_key
 
 
 def test_leaving_a_page_runs_its_cleanups_once():

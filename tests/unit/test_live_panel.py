@@ -2,7 +2,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from lib.bridge.timeline import Turn
-from lib.live_panel import live_panel_html, status_html
+from lib.ui.live_panel import live_panel_html, status_html
 
 
 def _snap(**over: Any) -> Any:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from lib import localroom
-from lib.avatar.picture import I420
+from lib.wire import localroom
+from lib.wire.picture import I420
 
 
 def test_video_and_audio_roundtrip():

@@ -5,8 +5,14 @@ import numpy as np
 import pytest
 from aiortc.mediastreams import MediaStreamError
 
-from lib.avatar.picture import I420
-from lib.media import AUDIO_MAX_MS, AUDIO_RATE, AUDIO_TARGET_MS, AudioJitterBuffer, AvatarMedia
+from lib.media.tracks import (
+    AUDIO_MAX_MS,
+    AUDIO_RATE,
+    AUDIO_TARGET_MS,
+    AudioJitterBuffer,
+    AvatarMedia,
+)
+from lib.wire.picture import I420
 
 TB = fractions.Fraction(1, 90000)
 
@@ -53,7 +59,7 @@ def test_video_track_sends_each_new_frame_as_it_arrives():
     import threading
     import time
 
-    from lib.media import IDLE_REPEAT_S, AvatarVideoTrack
+    from lib.media.tracks import IDLE_REPEAT_S, AvatarVideoTrack
 
     media = AvatarMedia()
     track = AvatarVideoTrack(media)
@@ -84,7 +90,7 @@ def test_frames_arriving_together_all_go_out_in_order_stamped_when_they_arrived(
     import asyncio
     import time
 
-    from lib.media import VIDEO_BACKLOG, AvatarVideoTrack
+    from lib.media.tracks import VIDEO_BACKLOG, AvatarVideoTrack
 
     media = AvatarMedia()
     track = AvatarVideoTrack(media)
@@ -140,7 +146,7 @@ def test_audio_track_sends_each_avatar_chunk_as_it_arrives():
     import threading
     import time
 
-    from lib.media import AvatarAudioTrack
+    from lib.media.tracks import AvatarAudioTrack
 
     media = AvatarMedia()
     track = AvatarAudioTrack(media)
@@ -177,7 +183,7 @@ def test_audio_track_keeps_its_own_clock_without_avatar_audio():
     import asyncio
     import time
 
-    from lib.media import AvatarAudioTrack
+    from lib.media.tracks import AvatarAudioTrack
 
     media = AvatarMedia()
     media.play_voice(np.full(960 * 5, 7, dtype=np.int16), AUDIO_RATE)
@@ -202,7 +208,7 @@ def test_tracks_outlive_a_webrtc_session_and_end_with_their_media():
 
     from aiortc.contrib.media import MediaRelay
 
-    from lib.media import cached_audio_track, cached_video_track
+    from lib.media.tracks import cached_audio_track, cached_video_track
 
     state: dict[str, object] = {}
     media = AvatarMedia()
@@ -234,7 +240,7 @@ def test_tracks_outlive_a_webrtc_session_and_end_with_their_media():
 
 
 def test_a_track_whose_media_is_replaced_is_stopped():
-    from lib.media import cached_video_track
+    from lib.media.tracks import cached_video_track
 
     state: dict[str, object] = {}
     old = cached_video_track(state, "v", AvatarMedia())

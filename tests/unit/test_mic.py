@@ -1,7 +1,7 @@
 import av
 import numpy as np
 
-from lib.mic import TARGET_RATE, MicForwarder
+from lib.media.mic import TARGET_RATE, MicForwarder
 
 
 def stereo_frame(samples: np.ndarray) -> av.AudioFrame:

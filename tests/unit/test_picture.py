@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lib.avatar.picture import I420, picture_size, to_rgb, to_video_frame
+from lib.wire.picture import I420, picture_size, to_rgb, to_video_frame
 
 
 def test_rgb_converts_to_i420_and_back():

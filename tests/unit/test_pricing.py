@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from lib.bench.harness import ROOT
-from lib.pricing.cost import (
+from lib.metrics.pricing.cost import (
     allocate,
     avatar_charge,
     billed_seconds,
@@ -19,7 +19,7 @@ from lib.pricing.cost import (
     session_cost,
     tokens_of,
 )
-from lib.pricing.tables import (
+from lib.metrics.pricing.tables import (
     BUILTIN_DIR,
     PricingError,
     load_tables,

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from lib.engines.personas import FuzzyIndex, spoken_number
-from lib.engines.responder import (
+from lib.emulators.engines.personas import FuzzyIndex, spoken_number
+from lib.emulators.engines.responder import (
     LOOKUP_TOOLS,
-    PERSONAS,
+    RESPONDERS,
     Concierge,
     Reply,
     ToolCall,
@@ -31,8 +31,15 @@ def _converse(persona: str, user_turns: list[str], **options: Any) -> list[Reply
 
 
 def test_registry_and_unknown_persona():
-    assert set(PERSONAS) >= {"interviewer", "concierge", "echo", "lookup", "greeter", "specialist"}
-    for name in PERSONAS:
+    assert set(RESPONDERS) >= {
+        "interviewer",
+        "concierge",
+        "echo",
+        "lookup",
+        "greeter",
+        "specialist",
+    }
+    for name in RESPONDERS:
         assert make_responder(name).name == name
     with pytest.raises(ValueError, match=r"concierge.*echo"):
         make_responder("pirate")
@@ -212,7 +219,7 @@ def test_lookup_tool_definitions_cover_its_calls():
 def test_greeter_hands_off_and_specialist_answers_in_its_own_voice(text, topic, fact):
     greeter, specialist = make_responder("greeter"), make_responder("specialist")
     handoff = greeter.reply(text, [])
-    assert handoff.handoff_to == "specialist" and handoff.handoff_to in PERSONAS
+    assert handoff.handoff_to == "specialist" and handoff.handoff_to in RESPONDERS
     assert "specialist" in handoff.text and topic in handoff.text
     history = [("user", text), ("assistant", handoff.text)]
     answer = specialist.reply(text, history)

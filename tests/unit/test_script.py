@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.bridge.script import DEMO_SCRIPT, ScriptError, load_script, read_turn_audio
+from lib.runtime.script import DEMO_SCRIPT, ScriptError, load_script, read_turn_audio
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 

@@ -6,8 +6,10 @@ import asyncio
 
 import numpy as np
 
-from lib.emulators.catalog import VOICES
-from lib.emulators.speech import (
+from lib.emulators.engines.tts import Synthesizer
+from lib.emulators.engines.visemes import REST, pose_from_audio
+from lib.emulators.rooms.catalog import VOICES
+from lib.emulators.rooms.speech import (
     MOUTH_LEAD_MS,
     SAMPLE_RATE,
     SAMPLES_PER_MS,
@@ -15,8 +17,6 @@ from lib.emulators.speech import (
     StreamedSpeech,
     TtsSpeech,
 )
-from lib.engines.tts import Synthesizer
-from lib.engines.visemes import REST, pose_from_audio
 
 TICK = 20 * SAMPLES_PER_MS
 

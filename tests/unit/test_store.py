@@ -3,7 +3,7 @@ import time
 
 import pytest
 
-from lib.store import Store, StoreError
+from lib.store.database import Store, StoreError
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ import threading
 import numpy as np
 import pytest
 
-import lib.engines.stt as stt
-from lib.engines.audio import resample
-from lib.engines.stt import Transcriber, Transcript, normalize_words, wer
+import lib.emulators.engines.stt as stt
+from lib.emulators.engines.audio import resample
+from lib.emulators.engines.stt import Transcriber, Transcript, normalize_words, wer
 from tests.fixtures.make_speech import load_clips
 
 CLIPS = load_clips()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lib.text import MAX_SAY, TextError, clean, to_say
+from lib.core.text import MAX_SAY, TextError, clean, to_say
 
 
 def test_control_characters_go_and_every_script_stays():

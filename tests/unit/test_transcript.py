@@ -1,5 +1,5 @@
 from lib.bridge.timeline import Chunk, Turn
-from lib.transcript import transcript_html
+from lib.ui.transcript import transcript_html
 
 
 def _turn(seq: int, **kw: object) -> Turn:

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from lib.engines.tts import (
+from lib.emulators.engines.tts import (
     EMOTION_NAMES,
     LANGUAGES,
     MAX_TEXT_CHARS,
@@ -17,7 +17,7 @@ from lib.engines.tts import (
     Utterance,
     voice_by_id,
 )
-from lib.engines.visemes import REST
+from lib.emulators.engines.visemes import REST
 
 SENTENCE = "Welcome to Avatar Lab, I am happy to help you today."
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.engines.audio import StreamResampler, downmix, resample, to_float32, to_int16
-from lib.engines.vad import StreamingVAD, VadEvent
+from lib.emulators.engines.audio import StreamResampler, downmix, resample, to_float32, to_int16
+from lib.emulators.engines.vad import StreamingVAD, VadEvent
 from tests.fixtures.make_speech import UTTERANCES, espeak_clip, load_clips
 
 TOL_MS = 150.0
@@ -187,7 +187,7 @@ def _noise(ms: float, rms: float, seed: int = 3) -> np.ndarray:
 def test_quiet_stretches_skip_the_model_and_the_turns_come_out_the_same(monkeypatch):
     """Listening (a quiet room between turns) costs no model runs, and the turns found are
     those the model finds when it scores every window."""
-    import lib.engines.vad as vad_module
+    import lib.emulators.engines.vad as vad_module
 
     pcm = np.concatenate(
         [_noise(4000, 0.0005), CLIPS[0][1], _noise(3000, 0.0004, 4), CLIPS[1][1], _silence(900)]

@@ -1,6 +1,6 @@
 import itertools
 
-from lib.video_rate import MIN_BPS, UP_DWELL_S, VideoRate
+from lib.media.video_rate import MIN_BPS, UP_DWELL_S, VideoRate
 
 
 def chrome_ramp(start: float, seconds: float, t0: float = 0.0) -> list[tuple[float, int]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lib.engines.visemes import (
+from lib.emulators.engines.visemes import (
     REST,
     VISEME_POSES,
     VISEMES,

@@ -9,7 +9,7 @@ def test_vp8_senders_encode_drawn_frames_without_the_denoiser():
     import aiortc.rtcrtpsender
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from lib.webrtc import VP8_OPTIONS, lean_vp8_encoder
+    from lib.patches.aiortc import VP8_OPTIONS, lean_vp8_encoder
 
     lean_vp8_encoder()
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -28,7 +28,7 @@ def test_vp8_senders_encode_drawn_frames_without_the_denoiser():
     frame.pts = 3600
     assert encoder.encode(frame)[0] is not None and encoder.codec is codec  # kept open
 
-    assert encoder.options["maxrate"] == "614880"  # the rate for 854x480 (lib.video_rate)
+    assert encoder.options["maxrate"] == "614880"  # the rate for 854x480 (lib.media.video_rate)
     encoder.target_bitrate = 300_000  # Chrome's first estimate, still climbing: not followed
     frame.pts = 7200
     encoder.encode(frame)
@@ -48,7 +48,7 @@ def test_vp8_skipping_still_blocks_keeps_a_small_real_change():
     from aiortc.jitterbuffer import JitterFrame
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from lib.webrtc import lean_vp8_encoder
+    from lib.patches.aiortc import lean_vp8_encoder
 
     lean_vp8_encoder()
     vp8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90000, payloadType=96)
@@ -123,7 +123,7 @@ def _state(ctx: _Ctx, offer_ufrag: str | None) -> dict:
 
 
 def test_a_new_offer_ends_the_worker_that_answered_the_previous_connection():
-    from lib.webrtc import drop_stale_answer, ice_ufrag
+    from lib.ui.streamer import drop_stale_answer, ice_ufrag
 
     assert ice_ufrag(_sdp("Ab3+")) == "Ab3+" and ice_ufrag("v=0\r\n") is None
     worker = _Worker("old1")
@@ -134,7 +134,7 @@ def test_a_new_offer_ends_the_worker_that_answered_the_previous_connection():
 
 
 def test_the_current_connection_and_a_worker_still_starting_are_left_alone():
-    from lib.webrtc import drop_stale_answer
+    from lib.ui.streamer import drop_stale_answer
 
     same = _Ctx(_Worker("same"))
     assert not drop_stale_answer(_state(same, "same"), "stage") and same.worker is not None
@@ -179,7 +179,7 @@ def _runs(monkeypatch, guard: bool, n: int = 12) -> int:
         _handle_worker_lifecycle,
     )
 
-    from lib.webrtc import settle_streamer
+    from lib.ui.streamer import settle_streamer
 
     monkeypatch.setattr(component, "rerun", lambda: None)  # the next run is the loop below
     _AnsweringWorker.made = []
@@ -206,7 +206,7 @@ def test_a_reset_context_with_the_offer_still_pending_gets_one_worker_not_a_loop
 def test_resync_leaves_a_matching_state_alone():
     from streamlit_webrtc.component import WebRtcStreamerContext, WebRtcStreamerState
 
-    from lib.webrtc import resync_state
+    from lib.ui.streamer import resync_state
 
     state = _state(_Ctx(None), "o")
     context = WebRtcStreamerContext(
@@ -227,7 +227,7 @@ def test_video_relayed_to_the_browser_keeps_only_the_newest_frames():
     from aiortc.contrib.media import MediaRelay
     from aiortc.mediastreams import AudioStreamTrack, MediaStreamError, VideoStreamTrack
 
-    from lib.webrtc import RELAY_VIDEO_FRAMES, bounded_video_relay
+    from lib.patches.aiortc import RELAY_VIDEO_FRAMES, bounded_video_relay
 
     bounded_video_relay()
 
@@ -283,7 +283,7 @@ def test_senders_encode_on_the_media_loop_and_still_honour_keyframe_requests():
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from lib.webrtc import encode_on_the_media_loop, lean_vp8_encoder
+    from lib.patches.aiortc import encode_on_the_media_loop, lean_vp8_encoder
 
     lean_vp8_encoder()
     encode_on_the_media_loop()
@@ -346,7 +346,7 @@ def test_consent_checks_wait_for_a_late_answer_and_still_expire_when_none_comes(
     import aioice.ice
     from aioice import stun
 
-    from lib.webrtc import CONSENT_RETRANSMISSIONS, patient_consent_checks
+    from lib.patches.aioice import CONSENT_RETRANSMISSIONS, patient_consent_checks
 
     patient_consent_checks()
     monkeypatch.setattr(aioice.ice, "CONSENT_INTERVAL", 0.01)
@@ -416,7 +416,7 @@ def test_a_browser_left_waiting_for_its_answer_gets_a_full_run_every_few_seconds
     browser that plays, or has not offered, is left alone."""
     from streamlit_webrtc.component import generate_frontend_component_key
 
-    from lib.webrtc import STUCK_OFFER_S, streamer_needs_run
+    from lib.ui.streamer import STUCK_OFFER_S, streamer_needs_run
 
     state: dict[str, object] = {}
     frontend = generate_frontend_component_key("stage")
@@ -457,7 +457,12 @@ def test_a_connection_that_never_comes_up_is_restarted_once_the_old_one_is_gone(
     are gone, then draws it playing once more; full runs are asked for meanwhile."""
     from streamlit_webrtc.component import generate_frontend_component_key
 
-    from lib.webrtc import RESTART_AFTER_S, RESTART_HOLD_MAX_S, hold_stopped, streamer_needs_run
+    from lib.ui.streamer import (
+        RESTART_AFTER_S,
+        RESTART_HOLD_MAX_S,
+        hold_stopped,
+        streamer_needs_run,
+    )
 
     frontend = generate_frontend_component_key("stage")
     context = _Held(object(), '{"type": "answer"}')
@@ -491,7 +496,7 @@ def test_answers_ask_for_60_ms_microphone_packets_and_aiortc_decodes_them():
     from aiortc.jitterbuffer import JitterFrame
     from aiortc.mediastreams import AudioStreamTrack
 
-    from lib.webrtc import MIC_PTIME_MS, longer_mic_packets
+    from lib.patches.aiortc import MIC_PTIME_MS, longer_mic_packets
 
     longer_mic_packets()
 
@@ -556,10 +561,10 @@ def test_video_packets_ask_the_browser_to_show_frames_without_a_playout_delay(mo
     from aiortc.mediastreams import AudioStreamTrack, VideoStreamTrack
     from aiortc.rtcdtlstransport import RTCDtlsTransport
 
-    from lib.webrtc import (
+    from lib.patches.aioice import allow_loopback_ice
+    from lib.patches.aiortc import (
         PLAYOUT_DELAY_MS,
         PLAYOUT_DELAY_URI,
-        allow_loopback_ice,
         playout_delay_payload,
         prompt_video_playout,
     )
@@ -629,7 +634,7 @@ def test_video_packets_ask_the_browser_to_show_frames_without_a_playout_delay(mo
 def test_audio_level_matches_aiortc_on_speech_silence_and_clipping():
     from aiortc import rtp
 
-    from lib.webrtc import audio_level_dbov
+    from lib.media.silence import audio_level_dbov
 
     rng = np.random.default_rng(7)
     for pcm in (
@@ -657,7 +662,8 @@ def test_silence_is_sent_without_encoding_and_speech_after_it_is_unchanged():
     from aiortc.mediastreams import MediaStreamTrack
     from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 
-    from lib.webrtc import SILENCE_SETTLE_FRAMES, encode_on_the_media_loop
+    from lib.media.silence import SILENCE_SETTLE_FRAMES
+    from lib.patches.aiortc import encode_on_the_media_loop
 
     encode_on_the_media_loop()
     plan = [False] * 20 + [True] * 30 + [False] * 20

@@ -1,4 +1,4 @@
-"""The streamlit-webrtc frontend served with the single-start fix (lib.webrtc_frontend)."""
+"""The streamlit-webrtc frontend served with the single-start fix (lib.patches)."""
 
 import filecmp
 import logging
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import webrtc_frontend as wf
+from lib.patches import streamlit_webrtc as wf
 
 
 def test_the_fix_applies_to_the_pinned_bundle_once_each_and_stays_valid_javascript(tmp_path):
@@ -60,7 +60,7 @@ def test_another_version_is_served_unfixed_with_a_warning(tmp_path, monkeypatch,
     for js in (other / "assets").glob("index-*.js"):
         js.write_text(js.read_text().replace(wf.EDITS[0][0], "c.webRtcState===`STOPPED`?x("))
     monkeypatch.setattr(wf, "original_dir", lambda: other)
-    with caplog.at_level(logging.WARNING, logger="lib.webrtc_frontend"):
+    with caplog.at_level(logging.WARNING, logger="lib.patches.streamlit_webrtc"):
         wf.serve_single_start_frontend()
     assert component._component_func is before
     assert "unfixed" in caplog.text

@@ -1,0 +1,137 @@
+"""The avatar's own ears: the user's microphone published into the room → turns → transcripts.
+
+HeyGen voice chat and LiveAvatar FULL run their own speech recognition on what the user says
+into the room; this is the embedded stand-in (Silero VAD with server-VAD semantics, Whisper,
+transcription started speculatively at a pause as in the Realtime server). Events go out on
+the room in each API's own shape:
+
+* HeyGen: `user_start`, `user_stop`, `user_talking_message {task_id, message}`,
+  `user_end_message {task_id}`.
+* LiveAvatar FULL: `user.speak_started`, `user.speak_ended`, `user.transcription {text}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import uuid
+from collections.abc import Coroutine
+from typing import Any, Final, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from lib.emulators.engines.audio import resample
+from lib.emulators.realtime.input_audio import InputAudio
+from lib.emulators.realtime.model import SAMPLE_RATE, Listener
+from lib.emulators.rooms.sessions import Session
+
+TURN_DETECTION: Final = {
+    "type": "server_vad",
+    "threshold": 0.5,
+    "silence_duration_ms": 500,
+    "prefix_padding_ms": 300,
+}
+
+T = TypeVar("T")
+_listener: Listener | None = None
+_listener_lock = threading.Lock()
+
+
+def shared_listener() -> Listener:
+    """One speech model per server process, loaded on first use (voice chat is rare)."""
+    global _listener
+    with _listener_lock:
+        if _listener is None:
+            _listener = Listener()
+        return _listener
+
+
+def warm_ears() -> None:
+    """Load the speech model in the background as soon as someone starts listening."""
+    threading.Thread(target=shared_listener().warm, name="ears-warm", daemon=True).start()
+
+
+class UserEars:
+    def __init__(self, session: Session, listener: Listener) -> None:
+        self.session = session
+        self.listener = listener
+        self.input = InputAudio()
+        self.input.configure(TURN_DETECTION)
+        self._start_ms: float | None = None
+        self._turn_id = ""
+        self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._feeding = asyncio.Lock()  # VAD runs off-loop; keep chunks in order
+
+    async def feed(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+        if sample_rate != SAMPLE_RATE:
+            pcm = resample(pcm, sample_rate, SAMPLE_RATE)
+        async with self._feeding:
+            for turn in await self.input.append(pcm.astype("<i2").tobytes()):
+                self._on_turn(turn.kind, turn.at_ms)
+            if self._start_ms is None:
+                self.input.trim_idle()
+
+    def _on_turn(self, kind: str, at_ms: int) -> None:
+        if kind == "speech_started":
+            self._start_ms, self._early = float(at_ms), None
+            self._turn_id = uuid.uuid4().hex
+            self._send("started")
+        elif kind == "speech_paused" and self._start_ms is not None:
+            pcm = self.input.peek(self._start_ms, float(at_ms))
+            self._early = (at_ms, self._spawn(asyncio.to_thread(self._hear, pcm)))
+        elif kind == "speech_stopped" and self._start_ms is not None:
+            self._send("stopped")
+            pcm = self.input.take(self._start_ms, float(at_ms))
+            early, self._early, self._start_ms = self._early, None, None
+            heard = early[1] if early is not None and early[0] == at_ms else None
+            self._spawn(self._transcribe(self._turn_id, pcm, heard))
+
+    def _hear(self, pcm: npt.NDArray[np.int16]) -> tuple[str, list[str]]:
+        return self.listener.transcribe(pcm, None)
+
+    async def _transcribe(
+        self,
+        turn_id: str,
+        pcm: npt.NDArray[np.int16],
+        heard: asyncio.Task[tuple[str, list[str]]] | None,
+    ) -> None:
+        text = ""
+        with contextlib.suppress(Exception):  # an unintelligible turn is an empty transcript
+            text, _ = await (heard if heard is not None else asyncio.to_thread(self._hear, pcm))
+        self._send("transcript", turn_id=turn_id, text=text.strip())
+
+    def _spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _send(self, what: str, **fields: str) -> None:
+        s = self.session
+        if s.closed:
+            return
+        if s.mode == "FULL":
+            kind = {
+                "started": "user.speak_started",
+                "stopped": "user.speak_ended",
+                "transcript": "user.transcription",
+            }[what]
+            body: dict[str, Any] = {"event_type": kind, "session_id": s.session_id}
+            body["event_id"] = uuid.uuid4().hex
+            if what == "transcript":
+                body["text"] = fields["text"]
+            s.stream.broadcast(body)
+            return
+        if what == "started":
+            s.stream.broadcast({"type": "user_start"})
+        elif what == "stopped":
+            s.stream.broadcast({"type": "user_stop"})
+        else:
+            tid = fields["turn_id"]
+            s.stream.broadcast(
+                {"type": "user_talking_message", "task_id": tid, "message": fields["text"]}
+            )
+            s.stream.broadcast({"type": "user_end_message", "task_id": tid})

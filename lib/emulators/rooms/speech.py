@@ -1,0 +1,214 @@
+"""Things the avatar says, as the media producer consumes them: 48 kHz PCM, a mouth pose for
+the current position, and word marks.
+
+Two kinds: `TtsSpeech` (text we synthesised; mouth from its phoneme timeline) and
+`StreamedSpeech` (PCM16 24 kHz audio a client streams in with `agent.speak`; mouth from the
+audio's energy). The producer reads both the same way, so audio and mouth stay in sync at the
+source (the mouth one video frame ahead, as lips lead their sound). Protocol events (HeyGen
+data-channel, LiveAvatar room or websocket) are emitted by a `SpeechListener` chosen by whoever
+queued the speech.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from lib.emulators.engines.tts import Utterance
+from lib.emulators.engines.visemes import REST, MouthPose, pose_from_audio
+
+SAMPLE_RATE = 48000
+SAMPLES_PER_MS = SAMPLE_RATE // 1000
+MOUTH_WINDOW = SAMPLE_RATE * 40 // 1000  # one video frame of audio drives the mouth
+# The mouth shows the sound one video frame ahead: lips move before the sound they make (the
+# animators' rule of leading the track by a frame or two), and a picture a little ahead of its
+# sound is the direction viewers do not notice (ITU-R BT.1359: up to 45 ms of audio lag is
+# undetectable; audio ahead of the picture is noticed much sooner).
+MOUTH_LEAD_MS = 40.0
+MOUTH_LEAD = SAMPLE_RATE * int(MOUTH_LEAD_MS) // 1000
+
+
+class SpeechListener(Protocol):
+    """Turns speech progress into one API's events. Called from the event loop; must not block."""
+
+    def started(self, speech: Speech) -> None: ...
+
+    def word(self, speech: Speech, text: str) -> None: ...
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None: ...
+
+
+@dataclass(frozen=True)
+class Word:
+    start_ms: float
+    text: str
+
+
+class Speech:
+    """Base: a PCM buffer read forward in 20 ms steps by the producer."""
+
+    def __init__(self, listener: SpeechListener, *, task_id: str | None = None) -> None:
+        self.task_id = task_id or uuid.uuid4().hex
+        self.listener = listener
+        self.words: list[Word] = []
+        self.started = False
+        self._next_word = 0
+        self._pos = 0  # samples already played
+        # Resolves with the milliseconds actually spoken (sync tasks wait on it).
+        self.done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+
+    # -- what subclasses provide ------------------------------------------------------------
+    def _available(self) -> int:
+        raise NotImplementedError
+
+    def _take(self, n: int) -> npt.NDArray[np.int16]:
+        raise NotImplementedError
+
+    @property
+    def input_done(self) -> bool:
+        """No more audio will be added."""
+        raise NotImplementedError
+
+    def mouth_now(self) -> MouthPose:
+        raise NotImplementedError
+
+    # -- what the producer uses --------------------------------------------------------------
+    @property
+    def spoken_ms(self) -> float:
+        return self._pos / SAMPLES_PER_MS
+
+    @property
+    def exhausted(self) -> bool:
+        return self.input_done and self._available() == 0
+
+    def read(self, n: int) -> npt.NDArray[np.int16]:
+        """Up to `n` samples from the current position (fewer if the input is behind)."""
+        out = self._take(min(n, self._available()))
+        self._pos += len(out)
+        return out
+
+    def due_words(self) -> list[str]:
+        """Words whose start the playback position has now passed (each returned once)."""
+        due = []
+        while self._next_word < len(self.words) and self.words[self._next_word].start_ms <= (
+            self.spoken_ms
+        ):
+            due.append(self.words[self._next_word].text)
+            self._next_word += 1
+        return due
+
+    def finish(self, spoken_ms: float) -> None:
+        if not self.done.done():
+            self.done.set_result(spoken_ms)
+
+
+class TtsSpeech(Speech):
+    """A synthesised utterance: all audio known up front, mouth from its phoneme timeline."""
+
+    def __init__(
+        self,
+        utterance: Utterance,
+        listener: SpeechListener,
+        *,
+        text: str,
+        task_id: str | None = None,
+        emotion: str | None = None,
+    ) -> None:
+        super().__init__(listener, task_id=task_id)
+        self.text = text
+        self.emotion = emotion  # this utterance's own, if any (else the session's)
+        self.utterance = utterance
+        self.duration_ms = float(utterance.duration_ms)
+        self._pcm = np.asarray(utterance.pcm, dtype=np.int16).reshape(-1)
+        self.words = _phrase_chunks(text, utterance)
+
+    def _available(self) -> int:
+        return len(self._pcm) - self._pos
+
+    def _take(self, n: int) -> npt.NDArray[np.int16]:
+        return self._pcm[self._pos : self._pos + n]
+
+    @property
+    def input_done(self) -> bool:
+        return True
+
+    def mouth_now(self) -> MouthPose:
+        return self.utterance.mouth_at(self.spoken_ms + MOUTH_LEAD_MS)
+
+
+def _phrase_chunks(text: str, utterance: Utterance) -> list[Word]:
+    """One chunk per spoken word, cut from the caller's text so that the chunks concatenate
+    back to it exactly (spaces and punctuation included), like HeyGen's talking messages."""
+    marks = sorted(utterance.words, key=lambda w: w.char_offset)
+    chunks: list[Word] = []
+    prev_end = 0
+    for i, mark in enumerate(marks):
+        end = len(text) if i == len(marks) - 1 else mark.char_offset + mark.char_len
+        if end <= prev_end:
+            continue
+        chunks.append(Word(float(mark.start_ms), text[prev_end:end]))
+        prev_end = end
+    return chunks
+
+
+class StreamedSpeech(Speech):
+    """Audio streamed in by a client (`agent.speak`), PCM16 24 kHz, played out at 48 kHz."""
+
+    def __init__(self, listener: SpeechListener, *, event_id: str) -> None:
+        super().__init__(listener)
+        self.event_id = event_id
+        self._buf = np.zeros(0, dtype=np.int16)  # unplayed 48 kHz samples only
+        self._last: int | None = None  # last 24 kHz input sample, for seamless upsampling
+        self._ended = False
+
+    def append_24k(self, pcm24k: npt.NDArray[np.int16]) -> None:
+        if self._ended or pcm24k.size == 0:
+            return
+        self._buf = np.concatenate([self._buf, self._upsample(pcm24k)])
+
+    def _upsample(self, x: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
+        """2x linear interpolation, continuous across chunk boundaries: each input sample is
+        emitted with the midpoint towards the next one, so we hold back one sample per chunk."""
+        xs = x.astype(np.int32)
+        if self._last is not None:
+            xs = np.concatenate([np.array([self._last], dtype=np.int32), xs])
+        self._last = int(xs[-1])
+        if xs.size < 2:
+            return np.zeros(0, dtype=np.int16)
+        out = np.empty(2 * (xs.size - 1), dtype=np.int32)
+        out[0::2] = xs[:-1]
+        out[1::2] = (xs[:-1] + xs[1:]) // 2
+        return out.astype(np.int16)
+
+    def end_input(self) -> None:
+        if not self._ended and self._last is not None:
+            # Flush the held-back sample (twice: it covers one 24 kHz period).
+            tail = np.array([self._last, self._last], dtype=np.int16)
+            self._buf = np.concatenate([self._buf, tail])
+        self._ended = True
+
+    def _available(self) -> int:
+        return len(self._buf)
+
+    def _take(self, n: int) -> npt.NDArray[np.int16]:
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
+
+    @property
+    def input_done(self) -> bool:
+        return self._ended
+
+    def mouth_now(self) -> MouthPose:
+        # The video frame's worth of audio centred MOUTH_LEAD_MS ahead (as much as has arrived).
+        start = max(0, MOUTH_LEAD - MOUTH_WINDOW // 2)
+        window = self._buf[start : start + MOUTH_WINDOW]
+        if len(window) == 0:
+            window = self._buf[-MOUTH_WINDOW:]
+        if len(window) == 0:
+            return REST
+        return pose_from_audio(window, SAMPLE_RATE)

@@ -1,0 +1,120 @@
+"""Speech progress → each API's events (the `SpeechListener`s).
+
+* HeyGen v1: data-channel JSON on the room (`avatar_start_talking`, `avatar_talking_message`,
+  `avatar_end_message`, `avatar_stop_talking` with `duration_ms`).
+* LiveAvatar FULL: `agent-response` JSON on the room (`avatar.speak_started`,
+  `avatar.transcription`, `avatar.transcription.chunk`, `avatar.speak_ended`).
+* Audio sockets (HeyGen realtime_endpoint, LiveAvatar LITE ws_url): `agent.speak_started`,
+  `agent.speak_ended` / `agent.speak_interrupted`.
+
+`duration_ms` on the LiveAvatar and socket end events is an emulator addition (the real
+events carry no duration); it is what was actually played.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from lib.emulators.rooms.speech import Speech, SpeechListener, StreamedSpeech
+from lib.emulators.rooms.stream import AvatarStream
+
+
+def _ms(value: float) -> float:
+    return round(value, 1)
+
+
+class HeyGenRoomEvents:
+    def __init__(self, stream: AvatarStream) -> None:
+        self._stream = stream
+
+    def started(self, speech: Speech) -> None:
+        self._stream.broadcast({"type": "avatar_start_talking", "task_id": speech.task_id})
+
+    def word(self, speech: Speech, text: str) -> None:
+        self._stream.broadcast(
+            {"type": "avatar_talking_message", "task_id": speech.task_id, "message": text}
+        )
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
+        self._stream.broadcast({"type": "avatar_end_message", "task_id": speech.task_id})
+        self._stream.broadcast(
+            {
+                "type": "avatar_stop_talking",
+                "task_id": speech.task_id,
+                "duration_ms": _ms(spoken_ms),
+            }
+        )
+
+
+class LiveAvatarRoomEvents:
+    def __init__(
+        self, stream: AvatarStream, session_id: str, source_event_id: str, text: str
+    ) -> None:
+        self._stream = stream
+        self._session_id = session_id
+        self._source = source_event_id
+        self._text = text
+
+    def _send(self, event_type: str, **fields: Any) -> None:
+        self._stream.broadcast(
+            {
+                "event_type": event_type,
+                "session_id": self._session_id,
+                "event_id": uuid.uuid4().hex,
+                "source_event_id": self._source,
+                **fields,
+            }
+        )
+
+    def started(self, speech: Speech) -> None:
+        self._send("avatar.speak_started")
+        # The real service sends the transcript as speech starts (it runs ahead of the video).
+        self._send("avatar.transcription", text=self._text)
+
+    def word(self, speech: Speech, text: str) -> None:
+        self._send("avatar.transcription.chunk", text=text)
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
+        self._send("avatar.speak_ended", duration_ms=_ms(spoken_ms), interrupted=interrupted)
+
+
+class AgentSocketEvents:
+    """Events for audio a client streamed in; `send` queues JSON on that client's socket."""
+
+    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+        self._send = send
+
+    def _event(self, speech: Speech, kind: str, **fields: Any) -> None:
+        event_id = speech.event_id if isinstance(speech, StreamedSpeech) else speech.task_id
+        self._send({"type": kind, "event_id": event_id, "task": {"id": speech.task_id}, **fields})
+
+    def started(self, speech: Speech) -> None:
+        self._event(speech, "agent.speak_started")
+
+    def word(self, speech: Speech, text: str) -> None:
+        pass  # streamed audio has no words
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
+        kind = "agent.speak_interrupted" if interrupted else "agent.speak_ended"
+        self._event(speech, kind, duration_ms=_ms(spoken_ms))
+
+
+class BothEvents:
+    """HeyGen realtime audio is also reported on the room's data channel."""
+
+    def __init__(self, *listeners: SpeechListener) -> None:
+        self._listeners = listeners
+
+    def started(self, speech: Speech) -> None:
+        for listener in self._listeners:
+            listener.started(speech)
+
+    def word(self, speech: Speech, text: str) -> None:
+        for listener in self._listeners:
+            listener.word(speech, text)
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
+        for listener in self._listeners:
+            listener.ended(speech, spoken_ms, interrupted)

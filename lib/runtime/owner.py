@@ -1,0 +1,45 @@
+"""Who owns a recorded session: host, pid and the process's start time (a pid alone is reused).
+
+Every avatar session and conversation row carries its owner, so that the reaper can tell the
+rows of a live process from those a crashed one left open.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Final
+
+
+def _start_ticks(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (/proc/<pid>/stat field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def owner_of(pid: int) -> str:
+    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '?'}"
+
+
+OWNER: Final = owner_of(os.getpid())
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Is the process that wrote `owner` still running (same host, pid and start time)?
+    Another host's owner counts as alive: we cannot tell, so we never reap it."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text, _, ticks = rest.partition(":")
+    if host != socket.gethostname():
+        return True
+    try:
+        pid = int(pid_text)
+    except ValueError:
+        return False
+    now = _start_ticks(pid)
+    return now is not None and (ticks in ("?", now))

@@ -1,0 +1,182 @@
+"""What to do with the recorded sessions a dead process left behind.
+
+Every avatar session and conversation row carries its owner: host, pid and the process's
+start time (a pid alone is reused). At start-up — and then every REAP_INTERVAL_S — the app
+recovers what a crashed process left: its open turns are marked interrupted (nothing already
+written is touched), its conversations ended, and its paid avatar sessions stopped at the
+provider (`python -m lib reap` does the same by hand). Sessions the provider lists that this
+store never started are not ours and are left alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Final
+
+from lib.avatar.base import AvatarProvider
+from lib.runtime.owner import owner_alive
+from lib.store.database import Store
+
+log = logging.getLogger(__name__)
+
+REAP_INTERVAL_S: Final = float(os.environ.get("AVATARLAB_REAP_INTERVAL", "30"))
+OPEN_SESSION: Final = ("starting", "live")
+OPEN_CONVERSATION: Final = ("starting", "live", "audio_only")
+
+
+@dataclass
+class Recovery:
+    turns_interrupted: int = 0
+    conversations_ended: int = 0
+    sessions_stopped: list[str] = field(default_factory=list)  # provider session ids
+    sessions_gone: int = 0  # already ended at the provider
+    problems: list[str] = field(default_factory=list)
+
+
+ProviderFactory = Callable[[str], AvatarProvider]
+
+
+def recover_store(store: Store, result: Recovery) -> None:
+    """Turns and conversations a dead process left open: stored as interrupted / ended."""
+    marks = ",".join("?" for _ in OPEN_CONVERSATION)
+    convs = store.frame(
+        f"SELECT id, owner FROM conversations WHERE status IN ({marks})", OPEN_CONVERSATION
+    )
+    now = time.time()
+    for cid, owner in convs.itertuples(index=False):
+        if owner_alive(owner):
+            continue
+        turns = store.frame(
+            "SELECT id FROM turns WHERE conversation_id = ? AND status = 'open'", (cid,)
+        )
+        for (tid,) in turns.itertuples(index=False):
+            store.update(
+                "turns",
+                tid,
+                {"status": "interrupted", "error": "the app stopped during this turn"},
+            )
+            chunks = store.frame(
+                "SELECT id, status FROM chunks WHERE turn_id = ? AND status IN "
+                "('ready', 'sent', 'speaking')",
+                (tid,),
+            )
+            for chunk_id, status in chunks.itertuples(index=False):
+                new = "interrupted" if status == "speaking" else "dropped"
+                store.update("chunks", chunk_id, {"status": new})
+            result.turns_interrupted += 1
+        store.update(
+            "conversations",
+            cid,
+            {"status": "interrupted", "stopped_at": now, "error": "the app stopped"},
+        )
+        result.conversations_ended += 1
+
+
+async def _reap_provider(
+    store: Store, name: str, provider: AvatarProvider, result: Recovery
+) -> None:
+    ours = store.frame(
+        """SELECT id, remote_session_id, owner, status FROM avatar_sessions
+            WHERE provider = ? AND remote_session_id IS NOT NULL""",
+        (name,),
+    )
+    if ours.empty:
+        return
+    listed = {s.session_id for s in await provider.list_sessions()}
+    now = time.time()
+    for row_id, remote, owner, status in ours.itertuples(index=False):
+        left_open = status in OPEN_SESSION and not owner_alive(owner)
+        stray = remote in listed and status not in OPEN_SESSION  # we stopped it; it runs
+        if not (left_open or stray):
+            continue
+        if remote in listed:
+            try:
+                await provider.stop_session(remote)
+                result.sessions_stopped.append(remote)
+            except Exception as exc:  # noqa: BLE001 - reported; tried again next interval
+                result.problems.append(f"{name} {remote}: {exc}")
+                continue
+        else:
+            result.sessions_gone += 1
+        if status in OPEN_SESSION:
+            store.update(
+                "avatar_sessions",
+                row_id,
+                {"status": "stopped", "stopped_at": now, "stop_reason": "REAPED"},
+            )
+
+
+def reap(store: Store, factory: ProviderFactory, providers: list[str]) -> Recovery:
+    """One pass: recover the store, then stop our left-behind sessions at each provider."""
+    result = Recovery()
+    recover_store(store, result)
+
+    async def run() -> None:
+        for name in providers:
+            try:
+                provider = await asyncio.to_thread(factory, name)
+            except Exception as exc:  # noqa: BLE001 - e.g. no key: nothing of ours to reap there
+                result.problems.append(f"{name}: {exc}")
+                continue
+            try:
+                await _reap_provider(store, name, provider, result)
+            except Exception as exc:  # noqa: BLE001 - the provider is unreachable: next time
+                result.problems.append(f"{name}: {exc}")
+            finally:
+                await provider.aclose()
+
+    asyncio.run(run())
+    return result
+
+
+class Reaper:
+    """At start-up, then every `interval_s`, on its own thread (one per app process)."""
+
+    def __init__(
+        self, store: Store, factory: ProviderFactory, providers: list[str], interval_s: float
+    ) -> None:
+        self.store, self.factory, self.providers = store, factory, providers
+        self.interval_s = interval_s
+        self.last: Recovery | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="reaper", daemon=True)
+
+    def start(self) -> Reaper:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.last = reap(self.store, self.factory, self.providers)
+                if self.last.sessions_stopped or self.last.turns_interrupted:
+                    log.info("reaper: %s", self.last)
+            except Exception:  # a reaper bug must not take the app down
+                log.exception("reaper pass failed")
+            self._stop.wait(self.interval_s)
+
+
+def reap_providers() -> list[str]:
+    """Where our sessions can outlive us: the real services with a key, and a local server
+    we did not start ourselves (the embedded one exits with the app, sessions and all)."""
+    from lib.core import config
+
+    names = [n for n in ("heygen", "liveavatar") if config.provider_status(n).usable]
+    if os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL"):
+        names.insert(0, "local")
+    return names
+
+
+def default_factory(name: str) -> AvatarProvider:
+    from lib.avatar.providers import build_provider
+
+    return build_provider(name)

@@ -1,0 +1,296 @@
+"""Sweeps: one script run through the full pipeline under several bridge configurations.
+
+Each configuration × repeat is a fresh conversation (voice model + avatar + bridge) that
+plays the script's turns one after the other, each once the avatar has finished the last
+answer: text turns as typed messages, WAV turns streamed in real time into the voice model
+(server VAD ends the turn, as with a microphone). Everything lands in the store under one
+experiment; the summary per configuration is computed from what was stored.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from lib.avatar.base import Quality
+from lib.brain.providers import build_brain
+from lib.brain.settings import TurnDetection
+from lib.bridge.bridge import BridgeConfig, BridgeMode
+from lib.bridge.chunking import Strategy
+from lib.metrics.latency import durations_frame
+from lib.runtime.conversation import Conversation, ConversationConfig
+from lib.runtime.script import RATE, Script, read_turn_audio
+from lib.store.database import Store
+
+TURN_TIMEOUT_S: Final = 90.0
+CHUNK_MS: Final = 100
+TRAILING_QUIET_S: Final = 1.2  # after a WAV turn: enough silence for server VAD to end it
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    brain: str  # "local" or "openai"
+    avatar: str  # "local", "heygen" or "liveavatar"
+    bridges: tuple[BridgeConfig, ...]
+    script: Script
+    repeat: int = 1
+    local_brain_url: str | None = None  # an embedded Realtime server with chosen timing
+    quality: Quality = "low"
+    name: str = "sweep"
+
+    @property
+    def turns_total(self) -> int:
+        return len(self.bridges) * self.repeat * len(self.script.turns)
+
+
+def configurations(
+    modes: Sequence[BridgeMode],
+    strategies: Sequence[Strategy],
+    *,
+    audio_first_ms: int = 200,
+    audio_next_ms: int = 1000,
+) -> tuple[BridgeConfig, ...]:
+    """Text and listen modes once per chunk strategy; audio mode once (its pieces are audio
+    lengths)."""
+    out: list[BridgeConfig] = []
+    for mode in modes:
+        if mode in ("text", "listen"):
+            out += [BridgeConfig(mode=mode, chunking=s.name) for s in strategies]
+        else:
+            out.append(
+                BridgeConfig(
+                    mode="audio", audio_first_ms=audio_first_ms, audio_next_ms=audio_next_ms
+                )
+            )
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    config: str
+    repeat: int
+    turn: str
+    message: str = ""
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class _Run:
+    conversation_ids: dict[str, list[str]] = field(default_factory=dict)
+    done: int = 0
+
+
+class Sweep:
+    def __init__(self, store: Store, plan: SweepPlan, progress: ProgressFn | None = None) -> None:
+        if plan.repeat < 1:
+            raise ValueError("--repeat must be at least 1")
+        if not plan.bridges:
+            raise ValueError("no configuration to run")
+        self.store = store
+        self.plan = plan
+        self._progress = progress or (lambda p: None)
+        self._cancel = threading.Event()
+        self.experiment_id = store.insert(
+            "experiments",
+            {
+                "name": plan.name,
+                "plan": json.dumps(_plan_json(plan), sort_keys=True),
+                "created_at": time.time(),
+                "status": "running",
+            },
+        )
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def run(self) -> list[dict[str, Any]]:
+        state = _Run()
+        status, error = "done", None
+        try:
+            for bridge in self.plan.bridges:
+                for rep in range(1, self.plan.repeat + 1):
+                    if self._cancel.is_set():
+                        status = "cancelled"
+                        break
+                    self._run_one(bridge, rep, state)
+        except Exception as exc:
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self.store.update(
+                "experiments",
+                self.experiment_id,
+                {
+                    "status": status,
+                    "finished_at": time.time(),
+                    **({"error": error} if error else {}),
+                },
+            )
+        return [
+            summarize(self.store, b.label, state.conversation_ids.get(b.label, []))
+            | {
+                "config": b.label,
+                "bridge": b.mode,
+                "brain": self.plan.brain,
+                "avatar": self.plan.avatar,
+                "experiment_id": self.experiment_id,
+            }
+            for b in self.plan.bridges
+        ]
+
+    def _run_one(self, bridge: BridgeConfig, rep: int, state: _Run) -> None:
+        plan = self.plan
+        has_audio = plan.script.has_audio
+        config = ConversationConfig(
+            brain=plan.brain,
+            avatar=plan.avatar,
+            bridge=bridge,
+            persona=plan.script.persona,
+            quality=plan.quality,
+            turn=TurnDetection("server_vad" if has_audio else "push_to_talk"),
+            greet=False,
+            experiment_id=self.experiment_id,
+        )
+        brain = build_brain(
+            self.store,
+            provider=plan.brain,
+            listen=bridge.mode == "listen",
+            local_url=plan.local_brain_url,
+        )
+        conv = Conversation(self.store, config, brain=brain, heartbeat_timeout_s=None)
+        state.conversation_ids.setdefault(bridge.label, []).append(conv.record_id)
+        conv.mic.enabled = False  # the script is the only voice
+        try:
+            conv.start()
+            self._wait_ready(conv)
+            for n, turn in enumerate(plan.script.turns, 1):
+                if self._cancel.is_set():
+                    return
+                self._progress(
+                    Progress(state.done, plan.turns_total, bridge.label, rep, turn.label[:60])
+                )
+                if turn.pause_s:
+                    time.sleep(turn.pause_s)
+                seen = len(conv.bridge.snapshot().turns)
+                if turn.wav is None:
+                    conv.send_text(turn.text)
+                else:
+                    _stream(conv, read_turn_audio(turn.wav), self._cancel)
+                if not _wait_turn_done(conv, seen, TURN_TIMEOUT_S, self._cancel):
+                    conv.bridge.abandon(f"turn {n} did not finish within {TURN_TIMEOUT_S:.0f} s")
+                state.done += 1
+            self._progress(Progress(state.done, plan.turns_total, bridge.label, rep, "", "done"))
+        finally:
+            conv.shutdown()
+
+    def _wait_ready(self, conv: Conversation, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            snap = conv.snapshot()
+            if snap.state in ("live", "audio_only"):
+                return
+            if snap.state == "failed":
+                problem = snap.brain.problem
+                raise RuntimeError(problem.message if problem else "the voice model failed")
+            time.sleep(0.05)
+        raise TimeoutError("the conversation did not start within 60 s")
+
+
+def _stream(conv: Conversation, pcm: np.ndarray, cancel: threading.Event) -> None:
+    """A WAV turn into the voice model at real-time pace, then quiet so VAD ends the turn."""
+    step = RATE * CHUNK_MS // 1000
+    quiet = np.zeros(int(RATE * TRAILING_QUIET_S), np.int16)
+    audio = np.concatenate([pcm, quiet]).astype("<i2")
+    t0 = time.monotonic()
+    for i in range(0, len(audio), step):
+        if cancel.is_set():
+            return
+        conv.mic_sink(audio[i : i + step].tobytes())
+        ahead = t0 + (i + step) / RATE - time.monotonic()
+        if ahead > 0:
+            time.sleep(ahead)
+
+
+def _wait_turn_done(conv: Conversation, seen: int, timeout: float, cancel: threading.Event) -> bool:
+    """A new turn has begun, every turn is closed, and the avatar is quiet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not cancel.is_set():
+        snap = conv.bridge.snapshot()
+        if (
+            len(snap.turns) > seen
+            and all(t.status != "open" for t in snap.turns)
+            and not snap.speaking
+        ):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _median(xs: list[float]) -> float | None:
+    return round(statistics.median(xs), 1) if xs else None
+
+
+def _p90(xs: list[float]) -> float | None:
+    if len(xs) < 10:
+        return None  # too few for a 90th percentile worth quoting
+    return round(statistics.quantiles(xs, n=10)[-1], 1)
+
+
+def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict[str, Any]:
+    """Medians per stage (ms) with n, chunks per turn, and turn outcomes, from the store."""
+    if not conversation_ids:
+        return {"n_turns": 0, "stages": {}, "chunks_per_turn": None, "status": {}}
+    marks = ",".join("?" for _ in conversation_ids)
+    turns = store.frame(
+        f"SELECT * FROM turns WHERE conversation_id IN ({marks}) AND source != 'agent'",
+        tuple(conversation_ids),
+    )
+    done = turns[turns["status"] == "done"] if not turns.empty else turns
+    derived = durations_frame(done)
+    per_stage = {name: [float(x) for x in derived[name].dropna()] for name in derived}
+    stages = {
+        name: {"median_ms": _median(xs), "p90_ms": _p90(xs), "n": len(xs)}
+        for name, xs in per_stage.items()
+        if xs
+    }
+    chunks = [float(c) for c in done["chunks"].dropna()] if not done.empty else []
+    return {
+        "n_turns": len(turns),
+        "stages": stages,
+        "chunks_per_turn": _median(chunks),
+        "status": {str(k): int(v) for k, v in turns["status"].value_counts().items()}
+        if not turns.empty
+        else {},
+        "timing": "simulated" if label and _simulated(store, conversation_ids) else "measured",
+    }
+
+
+def _simulated(store: Store, conversation_ids: Sequence[str]) -> bool:
+    marks = ",".join("?" for _ in conversation_ids)
+    rows = store.frame(
+        f"SELECT timing FROM conversations WHERE id IN ({marks})", tuple(conversation_ids)
+    )
+    return bool((rows["timing"] == "simulated").any())
+
+
+def _plan_json(plan: SweepPlan) -> dict[str, Any]:
+    return {
+        "brain": plan.brain,
+        "avatar": plan.avatar,
+        "configs": [asdict(b) for b in plan.bridges],
+        "script": plan.script.name,
+        "persona": plan.script.persona,
+        "turns": [t.label for t in plan.script.turns],
+        "repeat": plan.repeat,
+    }

@@ -1,0 +1,88 @@
+"""Streamlit pieces shared by the analytics pages: the filter bar and number formatting."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import streamlit as st
+
+from lib.metrics.analytics import Filters
+from lib.store.database import Store
+from lib.ui.export import FORMATS, MIME, export_bytes
+
+
+def ms(value: float | None) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def usd(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"${value:,.{digits}f}"
+
+
+def filter_bar(store: Store, key: str) -> Filters:
+    """Provider, bridge mode, chunk strategy, experiment and dates, from what is recorded.
+    `?experiment=<id>` in the URL preselects an experiment (the Experiments page links so)."""
+    options = store.frame("SELECT DISTINCT avatar_provider, bridge, chunking FROM conversations")
+    experiments = store.frame(
+        "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC"
+    )
+    names = {"": "all conversations"} | {
+        str(i): f"{n} · {dt.datetime.fromtimestamp(float(t)):%Y-%m-%d %H:%M}"
+        for i, n, t in zip(
+            experiments["id"], experiments["name"], experiments["created_at"], strict=True
+        )
+    }
+    wanted = st.query_params.get("experiment", "")
+    c1, c2, c3, c4, c5 = st.columns([1, 1, 1.4, 1.6, 1.4])
+    providers = c1.multiselect(
+        "Avatar", sorted(options["avatar_provider"].dropna().unique()), key=f"{key}-prov"
+    )
+    bridges = c2.multiselect("Bridge", sorted(options["bridge"].dropna().unique()), key=f"{key}-br")
+    chunkings = c3.multiselect(
+        "Chunk strategy", sorted(options["chunking"].dropna().unique()), key=f"{key}-ch"
+    )
+    ids = list(names)
+    experiment = c4.selectbox(
+        "Experiment",
+        ids,
+        index=ids.index(wanted) if wanted in ids else 0,
+        format_func=lambda i: names[i],
+        key=f"{key}-exp",
+    )
+    bounds = store.frame(
+        "SELECT MIN(requested_at) AS lo, MAX(requested_at) AS hi FROM conversations"
+    )
+    lo, hi = bounds["lo"].iloc[0], bounds["hi"].iloc[0]
+    today = dt.date.today()
+    first = dt.date.fromtimestamp(lo) if lo == lo and lo is not None else today
+    last = max(today, dt.date.fromtimestamp(hi)) if hi == hi and hi is not None else today
+    span = c5.date_input("Dates", value=(first, last), key=f"{key}-dates")
+    since, until = span if isinstance(span, tuple) and len(span) == 2 else (None, None)
+    return Filters(
+        providers=tuple(providers),
+        bridges=tuple(bridges),
+        chunkings=tuple(chunkings),
+        experiment=str(experiment) if experiment else None,
+        since=since,
+        until=until,
+    )
+
+
+def downloads(name: str, table: pd.DataFrame, key: str, file_stem: str | None = None) -> None:
+    """One download button per export format, labelled `name · CSV` and so on."""
+    cols = st.columns(len(FORMATS))
+    stem = file_stem or name.replace(" ", "-")
+    for col, fmt in zip(cols, FORMATS, strict=True):
+        col.download_button(
+            f"{name} · {fmt.upper()}",
+            export_bytes(table, fmt),
+            file_name=f"{stem}.{fmt}",
+            mime=MIME[fmt],
+            key=f"{key}-{fmt}",
+        )
