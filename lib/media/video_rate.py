@@ -2,13 +2,12 @@
 
 aiortc re-opens its VP8 codec whenever the receiver's REMB estimate moves by more than 10 %,
 and every re-open is a keyframe and a step in picture quality. aiortc does not probe for
-bandwidth, so Chrome's estimate starts at its floor and climbs about 8 % a second: a 480p stream
-on loopback spent its first 25 s at 250-570 kbps with a keyframe every 1.5-2 s (9 in 25 s,
-measured). The keyframe bursts grow the browser's video jitter buffer, and the quality steps
-look like mouth movement to a pixel comparison.
+bandwidth, so Chrome's estimate starts at its floor and climbs slowly: a stream's first seconds
+were a keyframe every second or two. The keyframe bursts grow the browser's video jitter buffer,
+and the quality steps look like mouth movement to a pixel comparison.
 
-An avatar is drawn, so the rate it needs is known from its size (`BITS_PER_PIXEL_SECOND`;
-600 kbps at 854x480 gave 47 dB PSNR). The encoder runs at that rate and reads the estimates
+An avatar is drawn, so the rate it needs is known from its size (`BITS_PER_PIXEL_SECOND`).
+The encoder runs at that rate and reads the estimates
 for what they say about the path:
 - a fall: Chrome cuts its estimate only when it sees the path overused (to 0.85 x what
   arrived), so the encoder drops to it at once;

@@ -27,10 +27,9 @@ REFORMATTERS_KEPT = 16  # per thread: a frame size, and the few sizes of face pa
 
 def _reformatter(width: int, height: int) -> VideoReformatter:
     """This thread's converter for one picture size. `VideoFrame.reformat` sets up a new
-    swscale context for every new frame, which was half the cost of a conversion (854x480:
-    1.31 → 0.70 ms); a reformatter keeps its context while the size stays the same, so one is
-    kept per size (a context is not thread-safe: per thread too). Face patches come in a few
-    sizes; one reformatter switching between them cost 0.44 ms a patch instead of ~0.05."""
+    swscale context for every frame, half the cost of a conversion; a reformatter keeps its
+    context while the size stays the same, so one is kept per size (face patches come in a few)
+    and per thread (a context is not thread-safe)."""
     kept: OrderedDict[tuple[int, int], VideoReformatter] | None = getattr(_local, "kept", None)
     if kept is None:
         kept = _local.kept = OrderedDict()

@@ -34,10 +34,9 @@ MIN_AUDIO_S = 0.1  # shorter than one syllable: nothing to transcribe
 SILENCE_PEAK = 32768 * 10 ** (-50 / 20)  # below −50 dBFS peak: silence (Whisper would hallucinate)
 CPU_THREADS = 2
 # Whisper encodes a 30 s window (3000 mel frames of 10 ms) whatever the audio's length, and
-# that encoder is ~75 % of a short question's CPU. Audio that fits with a second to spare is
-# encoded in a 15 s window instead: 0.66-0.71 → 0.28-0.32 s of CPU per question on the
-# project's utterances (tiny.en int8, 2 threads), same words and word times. Shorter windows
-# were tried and refused: 10 s misheard "refund" and ~4 s looped one sentence 20 times.
+# that encoder is most of a short question's CPU. Audio that fits with a second to spare is
+# encoded in a 15 s window instead: same words and word times for less than half the CPU.
+# Shorter windows mishear or loop (docs/performance.md).
 FULL_WINDOW_FRAMES = 3000
 SHORT_WINDOW_FRAMES = 1500
 WINDOW_MARGIN_FRAMES = 100
