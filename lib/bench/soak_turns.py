@@ -3,10 +3,9 @@ turn heard, the pace the tab's microphone really played them at, and the questio
 that left no turn.
 
 Counting from the recorded transcripts rather than from the clock: a loaded tab plays its fake
-microphone file slower than real time (Chromium's file-backed capture falls behind; seen at
-about 18.5 s per question against 14.6 s in the file), so a gap of 1.5 nominal intervals is a
-slow tab, not a lost question. The questions alternate, so a lost one shows as the same
-question twice in a row, or as a gap of about three paces.
+microphone file slower than real time (Chromium's file-backed capture falls behind), so a gap
+of 1.5 nominal intervals is a slow tab, not a lost question. The questions alternate, so a lost
+one shows as the same question twice in a row, or as a gap of about three paces.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from lib.emulators.engines import face_art
 from lib.emulators.engines.face import FaceRenderer
+from lib.emulators.engines.face_art.assets import build_assets
+from lib.emulators.engines.face_art.body import background
 from lib.emulators.engines.looks import AVATARS, avatar_by_id
 from lib.emulators.engines.tts import voice_by_id
 from lib.emulators.engines.visemes import REST, VISEME_POSES, MouthPose
@@ -132,7 +133,7 @@ def test_head_and_shoulders_framing(width, height):
     assert mx1 - mx0 >= 0.18 * height
     assert (my0 + my1) / 2 - (ey0 + ey1) / 2 >= 0.155 * height
     # Headroom: the hair stops a little below the top edge (it was at 10.6 %).
-    assets = face_art.build_assets(look, width, height)
+    assets = build_assets(look, width, height)
     alpha_rows = np.flatnonzero((assets.head.inv[:, :, 0] < 128).any(axis=1))
     hair_top = assets.head_xy[1] + int(alpha_rows[0])
     assert 0.02 * height <= hair_top <= 0.09 * height
@@ -140,7 +141,7 @@ def test_head_and_shoulders_framing(width, height):
     assert 0.48 * height <= my1 - hair_top <= 0.60 * height
     # The shoulders run off the bottom edge across much of the width.
     frame = r.render(0.0, REST)
-    backdrop = face_art._background(look, width, height)
+    backdrop = background(look, width, height)
     covered = (np.abs(frame[-1].astype(np.int16) - backdrop[-1]).max(axis=1) > 12).mean()
     assert 0.5 <= covered <= 0.8
     assert assets.nbytes < 60e6  # per (avatar, size) cache entry

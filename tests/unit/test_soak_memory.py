@@ -1,4 +1,4 @@
-from lib.bench.soak import memory_summary
+from lib.bench.soak_results import memory_summary
 
 
 def _sample(t: float, app: float, avatar: float) -> dict:

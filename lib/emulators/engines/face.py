@@ -1,7 +1,8 @@
 """The local avatar: an illustrated 2D presenter rendered with numpy at video frame rate.
 
 This module is the public API (the avatar catalogue and `FaceRenderer`) and the per-frame
-runtime. The art and the per-(avatar, frame size) assets live in lib.emulators.engines.face_art.
+runtime. The art and the per-(avatar, frame size) assets live in the package
+lib.emulators.engines.face_art.
 
 The presenter is framed head and shoulders, like a video call or a news presenter. Per frame:
 one copy of the background with the head blended in at its current offset (kept for the few
@@ -23,18 +24,16 @@ from typing import Final, TypeVar
 
 import numpy as np
 
-from lib.emulators.engines.face_art import (
+from lib.emulators.engines.face_art.assets import Sprite, blend_into, build_assets
+from lib.emulators.engines.face_art.expressions import (
     EMOTIONS,
     EXPRESSIONS,
     EYE_LEVELS,
     GAZES,
     OPEN_LEVELS,
-    U8,
     Expression,
-    Sprite,
-    blend_into,
-    build_assets,
 )
+from lib.emulators.engines.face_art.geometry import U8, PixelBox, union
 from lib.emulators.engines.looks import AVATARS, avatar_by_id
 from lib.emulators.engines.visemes import MouthPose
 from lib.wire.picture import I420
@@ -45,10 +44,7 @@ __all__ = ["FaceRenderer"]
 # --- per-frame compositing ------------------------------------------------------------------
 
 
-Box = tuple[int, int, int, int]  # (x0, y0, x1, y1), x1 and y1 exclusive
-
-
-def _paste(dst: U8, sprite: Sprite, x: int, y: int) -> Box:
+def _paste(dst: U8, sprite: Sprite, x: int, y: int) -> PixelBox:
     """Draw `sprite` with its layer's origin at (x, y); return the box it may have changed."""
     x0, y0 = x + sprite.x, y + sprite.y
     if sprite.blend is not None:
@@ -80,22 +76,13 @@ def _kept(cache: OrderedDict[HeadKey, T], key: HeadKey, make: Callable[[], T]) -
     return made
 
 
-def _union(boxes: list[Box]) -> Box:
-    return (
-        min(b[0] for b in boxes),
-        min(b[1] for b in boxes),
-        max(b[2] for b in boxes),
-        max(b[3] for b in boxes),
-    )
-
-
 # libswscale's chroma subsampling reads a pixel or two beyond each 2x2 block: a patch is
 # converted with this margin of true neighbours around it, and covers the changed box plus this
 # margin, so the picture equals a conversion of the whole frame (tests/unit/test_face.py).
 CHROMA_REACH: Final = 4
 
 
-def _grown(box: Box, by: int, width: int, height: int) -> Box | None:
+def _grown(box: PixelBox, by: int, width: int, height: int) -> PixelBox | None:
     """`box` grown by `by` pixels on each side, clipped to the frame, on I420's grid: even
     corners and a height divisible by 4 (frames are, so the grown box still fits). None if it
     lies outside the frame."""
@@ -108,7 +95,7 @@ def _grown(box: Box, by: int, width: int, height: int) -> Box | None:
     return x0, y0, x1, y1
 
 
-def _converted_over(picture: I420, rgb: U8, box: Box) -> I420:
+def _converted_over(picture: I420, rgb: U8, box: PixelBox) -> I420:
     """`picture` with what `rgb` has in `box` (and around it, as far as chroma reaches): the
     I420 of `rgb`, if the two differ only inside `box`."""
     h, w = rgb.shape[:2]
@@ -180,12 +167,12 @@ class FaceRenderer:
         self._accents = _Schedule(rng, 1.8, 5.0)
         self._phase = rng.uniform(0.0, 2.0 * math.pi, 8)
         self._frame: U8 = np.empty((height, width, 3), np.uint8)
-        # Measured over a minute at 25 fps: ~90 % of idle frames and ~65 % of talking frames
-        # reuse one of the last 8 head offsets; the head blend was most of the render time.
+        # Most frames, idle or talking, reuse one of the last few head offsets, and the head
+        # blend was most of the render time.
         self._heads: OrderedDict[HeadKey, U8] = OrderedDict()
         # The same composites with the collar, in I420 (for `render_i420`).
         self._bases: OrderedDict[HeadKey, I420] = OrderedDict()
-        self._drawn: tuple[HeadKey, Box] | None = None  # last render: key, box
+        self._drawn: tuple[HeadKey, PixelBox] | None = None  # last render: key, box
         self._backgrounds: list[I420 | None] = [None] * len(self._a.backgrounds)
         self._talk = 0.0
         self._last_t: float | None = None
@@ -233,15 +220,15 @@ class FaceRenderer:
         for part in a.mouths[self._mouth_key(mouth, ex)]:
             boxes.append(_paste(frame, part, hx, hy))
         self._blend_collar(frame, bi)
-        self._drawn = ((bi, hx, hy), _union(boxes))
+        self._drawn = ((bi, hx, hy), union(boxes))
         return frame
 
     def render_i420(
         self, t: float, mouth: MouthPose, *, emotion: str | None = None, talking: bool = False
     ) -> I420:
-        """`render`, as I420; unlike `render`'s buffer, it stays valid. Converting a whole frame
-        cost ~0.5-2.4 ms at 640x360, a third of the local server's CPU in a 4-stream soak; the
-        face's parts are ~a tenth of the frame."""
+        """`render`, as I420; unlike `render`'s buffer, it stays valid. Only what the pastes
+        changed is converted (the face's parts, about a tenth of the frame): whole-frame
+        conversion was a large share of the local server's CPU."""
         frame = self.render(t, mouth, emotion=emotion, talking=talking)
         assert self._drawn is not None
         key, box = self._drawn
@@ -261,7 +248,7 @@ class FaceRenderer:
         hh, hw = a.head.inv.shape[:2]
         ch, cw = a.collar.inv.shape[:2]
         cx, cy = a.collar_xy[0], a.collar_xy[1] + a.breath_offsets[bi]
-        layers = _union([(hx, hy, hx + hw, hy + hh), (cx, cy, cx + cw, cy + ch)])
+        layers = union([(hx, hy, hx + hw, hy + hh), (cx, cy, cx + cw, cy + ch)])
         return _converted_over(background, rgb, layers)
 
     def _blend_collar(self, frame: U8, bi: int) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 from PIL import Image
 
 from lib.emulators.engines.face import FaceRenderer
-from lib.emulators.engines.face_art import build_assets
+from lib.emulators.engines.face_art.assets import build_assets
 from lib.emulators.engines.looks import AVATARS
 from lib.emulators.engines.tts import VOICES, Synthesizer
 from lib.emulators.engines.visemes import REST, MouthPose
