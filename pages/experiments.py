@@ -17,10 +17,11 @@ from lib.brain.providers import brain_status
 from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
 from lib.core import config
-from lib.metrics.analytics import Filters, by_config, turns_frame
+from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
 from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations
 from lib.store.database import Store, StoreError, open_store
+from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
 from lib.ui.page_leave import on_leave, page_key
 
@@ -176,13 +177,13 @@ def progress_panel() -> None:
 progress_panel()
 
 st.subheader("Compare configurations")
-experiments = store.frame("SELECT * FROM experiments ORDER BY created_at DESC")
-if experiments.empty:
+recorded = experiments(store)
+if recorded.empty:
     st.info("No experiments yet: run a sweep above, or `python -m lib sweep` in a terminal.")
     st.stop()
 labels = {
     str(r["id"]): f"{r['name']} · {r['status']} · {str(r['id'])[:8]}"
-    for r in experiments.to_dict("records")
+    for r in recorded.to_dict("records")
 }
 exp = str(st.selectbox("Experiment", list(labels), format_func=labels.__getitem__))
 turns = turns_frame(store, Filters(experiment=exp))
