@@ -20,10 +20,10 @@ from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
 from lib.runtime.script_upload import save_uploads
 from lib.runtime.sweep import SweepPlan, configurations
 from lib.runtime.sweep_job import SweepJob
-from lib.store.database import StoreError, open_store
 from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
 from lib.ui.page_leave import on_leave, page_key
+from lib.ui.widgets import store_or_stop
 
 RUN_KEY = "experiment_run"
 MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}
@@ -57,11 +57,7 @@ def pick_script() -> Script | None:
 
 st.title("Experiments")
 THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
-try:
-    store = open_store()
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
+store = store_or_stop()
 
 run: SweepJob | None = st.session_state.get(RUN_KEY)
 busy = run is not None and not run.done

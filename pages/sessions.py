@@ -9,14 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from lib.metrics.records import transcript, turn_table
-from lib.store.database import Store, StoreError, open_store
+from lib.store.database import Store
 from lib.store.queries import (
     conversation_events,
     conversation_summaries,
     conversations_saying,
     studio_sessions,
 )
-from lib.ui.widgets import downloads
+from lib.ui.widgets import downloads, store_or_stop
 
 
 def when(ts: float) -> str:
@@ -34,11 +34,7 @@ def conversation_list(store: Store, query: str) -> pd.DataFrame:
 
 
 st.title("Sessions")
-try:
-    store = open_store()
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
+store = store_or_stop()
 
 tab_conv, tab_studio = st.tabs(["Conversations", "Avatar Studio"])
 with tab_conv:

@@ -1,4 +1,5 @@
-"""Streamlit pieces shared by the analytics pages: the filter bar and number formatting."""
+"""Streamlit pieces shared by the analytics pages: opening the store, the filter bar, number
+formatting and downloads."""
 
 from __future__ import annotations
 
@@ -8,9 +9,33 @@ import math
 import pandas as pd
 import streamlit as st
 
-from lib.store.database import Store
+from lib.metrics.pricing.tables import PricingError, PricingTable, load_tables
+from lib.store.database import Store, StoreError, open_store
 from lib.store.queries import Filters, conversation_choices, conversation_span, experiments
 from lib.ui.export import FORMATS, MIME, export_bytes
+
+
+def store_or_stop() -> Store:
+    """The store; if it cannot be opened, the page says why and stops."""
+    try:
+        return open_store()
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def store_and_tables_or_stop(
+    what_to_do: str | None = None,
+) -> tuple[Store, dict[str, PricingTable]]:
+    """The store and the pricing tables; if either fails, the page says why (and
+    `what_to_do`) and stops."""
+    try:
+        return open_store(), load_tables()
+    except (StoreError, PricingError) as exc:
+        st.error(str(exc))
+        if what_to_do:
+            st.caption(what_to_do)
+        st.stop()
 
 
 def ms(value: float | None) -> str:
