@@ -1,7 +1,6 @@
-"""Every read the app makes beyond a row by id: one function per question, named for what it
-returns, its SQL portable with `?` placeholders (see lib.store.database).
-
-Callers derive from these results; they write no SQL of their own.
+"""The app's reads beyond the Store's own (a row by id, a Studio session's tasks and events):
+one function per question, named for what it returns, its SQL portable with `?` placeholders
+(see lib.store.database). Callers derive from these results; they write no SQL of their own.
 """
 
 from __future__ import annotations
