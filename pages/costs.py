@@ -13,16 +13,9 @@ import streamlit as st
 
 from lib.metrics.analytics import COST_COMPONENTS, session_costs
 from lib.metrics.pricing.cost import Output, projection
-from lib.metrics.pricing.tables import (
-    PricingError,
-    load_tables,
-    save_table,
-    table_in_effect,
-    user_dir,
-)
-from lib.store.database import StoreError, open_store
+from lib.metrics.pricing.tables import PricingError, save_table, table_in_effect, user_dir
 from lib.ui.charts import cost_stack, cost_vs_latency, minutes_over_time
-from lib.ui.widgets import filter_bar, usd
+from lib.ui.widgets import filter_bar, store_and_tables_or_stop, usd
 
 LOCAL_AS = {
     "heygen": "HeyGen Interactive Avatar",
@@ -31,13 +24,9 @@ LOCAL_AS = {
 }
 
 st.title("Costs")
-try:
-    store = open_store()
-    tables = load_tables()
-except (StoreError, PricingError) as exc:
-    st.error(str(exc))
-    st.caption("What to do: fix or remove the table named above (Costs page → Pricing tables).")
-    st.stop()
+store, tables = store_and_tables_or_stop(
+    "What to do: fix or remove the table named above (Costs page → Pricing tables)."
+)
 
 filters = filter_bar(store, "costs")
 c1, c2 = st.columns(2)

@@ -7,8 +7,6 @@ under the experiment, so the Latency and Costs pages can be filtered to it.
 
 from __future__ import annotations
 
-import threading
-import uuid
 from pathlib import Path
 
 import streamlit as st
@@ -17,40 +15,18 @@ from lib.brain.providers import brain_status
 from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
 from lib.core import config
-from lib.metrics.analytics import Filters, by_config, turns_frame
+from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
-from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations
-from lib.store.database import Store, StoreError, open_store
+from lib.runtime.script_upload import save_uploads
+from lib.runtime.sweep import SweepPlan, configurations
+from lib.runtime.sweep_job import SweepJob
+from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
 from lib.ui.page_leave import on_leave, page_key
+from lib.ui.widgets import store_or_stop
 
 RUN_KEY = "experiment_run"
 MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}
-
-
-class Run:
-    """A sweep on its own thread; the page reads `progress` (replaced whole, so no lock)."""
-
-    def __init__(self, store: Store, plan: SweepPlan) -> None:
-        self.progress: Progress | None = None
-        self.error: str | None = None
-        self.done = False
-        self.results: list[dict[str, object]] = []
-        self.sweep = Sweep(store, plan, self.on_progress)
-
-    def start(self) -> None:
-        def work() -> None:
-            try:
-                self.results = self.sweep.run()
-            except Exception as exc:  # noqa: BLE001 - shown on the page; what ran is stored
-                self.error = f"{type(exc).__name__}: {exc}"
-            finally:
-                self.done = True
-
-        threading.Thread(target=work, name="experiment", daemon=True).start()
-
-    def on_progress(self, p: Progress) -> None:
-        self.progress = p
 
 
 def pick_script() -> Script | None:
@@ -69,10 +45,7 @@ def pick_script() -> Script | None:
     if len(scripts) > 1:
         st.error("Upload one script (and its WAV files), not several scripts.")
         return None
-    folder = Path("data") / "scripts" / uuid.uuid4().hex[:12]
-    folder.mkdir(parents=True, exist_ok=True)
-    for f in files or []:
-        (folder / Path(f.name).name).write_bytes(f.getvalue())
+    folder = save_uploads(files or [])
     try:
         script = load_script(folder / Path(scripts[0].name).name)
     except ScriptError as exc:
@@ -84,13 +57,9 @@ def pick_script() -> Script | None:
 
 st.title("Experiments")
 THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
-try:
-    store = open_store()
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
+store = store_or_stop()
 
-run: Run | None = st.session_state.get(RUN_KEY)
+run: SweepJob | None = st.session_state.get(RUN_KEY)
 busy = run is not None and not run.done
 
 with st.expander("New sweep", expanded=not busy):
@@ -144,7 +113,7 @@ with st.expander("New sweep", expanded=not busy):
     def on_run() -> None:
         if plan is None:
             return
-        new = Run(store, plan)
+        new = SweepJob(store, plan)
         st.session_state[RUN_KEY] = new
         on_leave(st.session_state, THIS_PAGE, "experiment", new.sweep.cancel)
         new.start()
@@ -154,7 +123,7 @@ with st.expander("New sweep", expanded=not busy):
 
 @st.fragment(run_every="1s")
 def progress_panel() -> None:
-    current: Run | None = st.session_state.get(RUN_KEY)
+    current: SweepJob | None = st.session_state.get(RUN_KEY)
     if current is None:
         return
     p = current.progress
@@ -176,13 +145,13 @@ def progress_panel() -> None:
 progress_panel()
 
 st.subheader("Compare configurations")
-experiments = store.frame("SELECT * FROM experiments ORDER BY created_at DESC")
-if experiments.empty:
+recorded = experiments(store)
+if recorded.empty:
     st.info("No experiments yet: run a sweep above, or `python -m lib sweep` in a terminal.")
     st.stop()
 labels = {
     str(r["id"]): f"{r['name']} · {r['status']} · {str(r['id'])[:8]}"
-    for r in experiments.to_dict("records")
+    for r in recorded.to_dict("records")
 }
 exp = str(st.selectbox("Experiment", list(labels), format_func=labels.__getitem__))
 turns = turns_frame(store, Filters(experiment=exp))

@@ -14,23 +14,16 @@ import streamlit as st
 
 from lib.metrics.analytics import MIN_N, latency_page_data, turn_costs
 from lib.metrics.latency import interval_label
-from lib.metrics.pricing.tables import PricingError, load_tables
-from lib.store.database import StoreError, open_store
 from lib.ui.charts import (
     e2e_per_turn,
     ecdf_figure,
     session_waterfall,
     strategy_figure,
 )
-from lib.ui.widgets import filter_bar, ms, usd
+from lib.ui.widgets import filter_bar, ms, store_and_tables_or_stop, usd
 
 st.title("Latency")
-try:
-    store = open_store()
-    tables = load_tables()
-except (StoreError, PricingError) as exc:
-    st.error(str(exc))
-    st.stop()
+store, tables = store_and_tables_or_stop()
 
 filters = filter_bar(store, "latency")
 data = latency_page_data(store, tables, filters)

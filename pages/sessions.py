@@ -9,8 +9,14 @@ import pandas as pd
 import streamlit as st
 
 from lib.metrics.records import transcript, turn_table
-from lib.store.database import Store, StoreError, open_store
-from lib.ui.widgets import downloads
+from lib.store.database import Store
+from lib.store.queries import (
+    conversation_events,
+    conversation_summaries,
+    conversations_saying,
+    studio_sessions,
+)
+from lib.ui.widgets import downloads, store_or_stop
 
 
 def when(ts: float) -> str:
@@ -18,33 +24,17 @@ def when(ts: float) -> str:
 
 
 def conversation_list(store: Store, query: str) -> pd.DataFrame:
-    convs = store.frame(
-        """SELECT c.id, c.requested_at, c.stopped_at, c.avatar_provider, c.brain_provider,
-                  c.bridge, c.chunking, c.status, c.timing, c.experiment_id,
-                  COUNT(t.id) AS turns,
-                  (SELECT u.user_text FROM turns u WHERE u.conversation_id = c.id
-                     AND u.user_text != '' ORDER BY u.seq LIMIT 1) AS first_words
-           FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id
-           GROUP BY c.id ORDER BY c.requested_at DESC"""
-    )
+    convs = conversation_summaries(store)
     if query:
         q = query.lower()
-        hits = store.frame(
-            """SELECT DISTINCT conversation_id FROM turns
-               WHERE lower(user_text) LIKE ? OR lower(assistant_text) LIKE ?""",
-            (f"%{q}%", f"%{q}%"),
-        )["conversation_id"]
+        hits = conversations_saying(store, q)
         convs = convs[convs["id"].isin(hits) | convs["id"].str.startswith(q)]
     convs["minutes"] = ((convs["stopped_at"] - convs["requested_at"]) / 60).round(2)
     return convs
 
 
 st.title("Sessions")
-try:
-    store = open_store()
-except StoreError as exc:
-    st.error(str(exc))
-    st.stop()
+store = store_or_stop()
 
 tab_conv, tab_studio = st.tabs(["Conversations", "Avatar Studio"])
 with tab_conv:
@@ -86,11 +76,7 @@ with tab_conv:
             "finished saying it."
         )
         st.dataframe(lines, hide_index=True)
-        events = store.frame(
-            "SELECT at, kind, payload FROM conversation_events WHERE conversation_id = ? "
-            "ORDER BY at",
-            (chosen,),
-        )
+        events = conversation_events(store, chosen)
         if not events.empty:
             with st.expander(f"Events ({len(events)})"):
                 st.dataframe(events.assign(at=events["at"].map(when)), hide_index=True)
@@ -104,12 +90,7 @@ with tab_conv:
                 st.rerun()
 
 with tab_studio:
-    studio = store.frame(
-        """SELECT s.id, s.requested_at, s.provider, s.avatar_id, s.voice_id, s.quality,
-                  s.status, s.stop_reason, COUNT(t.id) AS tasks
-           FROM avatar_sessions s LEFT JOIN avatar_tasks t ON t.session_id = s.id
-           WHERE s.conversation_id IS NULL GROUP BY s.id ORDER BY s.requested_at DESC"""
-    )
+    studio = studio_sessions(store)
     if studio.empty:
         st.info("No Avatar Studio sessions recorded yet.")
     else:

@@ -31,6 +31,7 @@ from lib.emulators.launcher import start_emulator
 from lib.runtime.script import Script, ScriptTurn
 from lib.runtime.sweep import Sweep, SweepPlan
 from lib.store.database import Store, open_store
+from lib.store.queries import experiment_conversation_ids, first_piece_sent
 
 FIXTURES: Final = Path(__file__).resolve().parents[2] / "tests" / "fixtures" / "speech"
 TARGET_OVERHEAD_P99_MS: Final = 1.0
@@ -150,16 +151,8 @@ def pipeline(store: Store, repeat: int, progress: Progress) -> dict[str, Any]:
         result = sweep.run()[0]
     finally:
         realtime.stop()
-    conv_ids = store.frame(
-        "SELECT id FROM conversations WHERE experiment_id = ?", (sweep.experiment_id,)
-    )["id"].tolist()
-    marks = ",".join("?" for _ in conv_ids)
-    firsts = store.frame(
-        f"""SELECT t.first_delta_at, MIN(c.sent_at) AS sent_at FROM turns t
-            JOIN chunks c ON c.turn_id = t.id
-            WHERE t.conversation_id IN ({marks}) GROUP BY t.id""",
-        tuple(conv_ids),
-    )
+    conv_ids = experiment_conversation_ids(store, sweep.experiment_id)
+    firsts = first_piece_sent(store, conv_ids)
     to_request = [
         (r["sent_at"] - r["first_delta_at"]) * 1000
         for r in firsts.to_dict("records")

@@ -1,9 +1,9 @@
 """Data preparation for the Latency, Costs and Sessions pages (and `python -m lib report`).
 
-Everything is read from the store once, filtered in SQL, and derived vectorized: stage
-durations from stamps (`lib.metrics.latency`), percentiles with their n (hidden when n is
-too small to quote), and cost per session from recorded usage and streaming time
-(`lib.metrics.pricing.cost`).
+Everything is read from the store once, filtered in SQL (`lib.store.queries`), and derived
+vectorized: stage durations from stamps (`lib.metrics.latency`), percentiles with their n
+(hidden when n is too small to quote), and cost per session from recorded usage and streaming
+time (`lib.metrics.pricing.cost`).
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime
-from datetime import time as dtime
 from typing import Any, Final
 
 import numpy as np
@@ -29,6 +27,14 @@ from lib.metrics.pricing.cost import (
 )
 from lib.metrics.pricing.tables import PricingTable, table_in_effect
 from lib.store.database import Store
+from lib.store.queries import (
+    Filters,
+    avatar_spans,
+    avatar_startup_ms,
+    brain_event_payloads,
+    conversations,
+    turns_with_config,
+)
 
 # The smallest n at which a percentile is worth quoting (p99 of 10 samples is the maximum).
 MIN_N: Final = {"p50": 1, "p90": 10, "p95": 20, "p99": 100}
@@ -45,59 +51,9 @@ COST_COMPONENTS: Final = (
 )
 
 
-@dataclass(frozen=True)
-class Filters:
-    providers: tuple[str, ...] = ()  # avatar providers
-    bridges: tuple[str, ...] = ()
-    chunkings: tuple[str, ...] = ()
-    experiment: str | None = None
-    conversation: str | None = None
-    since: date | None = None
-    until: date | None = None
-
-    def where(self, alias: str = "c") -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, values in (
-            ("avatar_provider", self.providers),
-            ("bridge", self.bridges),
-            ("chunking", self.chunkings),
-        ):
-            if values:
-                clauses.append(f"{alias}.{column} IN ({','.join('?' for _ in values)})")
-                params.extend(values)
-        if self.experiment:
-            clauses.append(f"{alias}.experiment_id = ?")
-            params.append(self.experiment)
-        if self.conversation:
-            clauses.append(f"{alias}.id = ?")
-            params.append(self.conversation)
-        if self.since:
-            clauses.append(f"{alias}.requested_at >= ?")
-            params.append(datetime.combine(self.since, dtime.min).timestamp())
-        if self.until:
-            clauses.append(f"{alias}.requested_at < ?")
-            params.append(datetime.combine(self.until, dtime.max).timestamp())
-        return (" AND ".join(clauses) or "1=1"), params
-
-
-def conversations(store: Store, filters: Filters | None = None) -> pd.DataFrame:
-    where, params = (filters or Filters()).where("c")
-    return store.frame(
-        f"SELECT * FROM conversations c WHERE {where} ORDER BY requested_at", tuple(params)
-    )
-
-
 def turns_frame(store: Store, filters: Filters | None = None) -> pd.DataFrame:
     """Turns with their conversation's configuration and every derived stage (ms)."""
-    where, params = (filters or Filters()).where("c")
-    turns = store.frame(
-        f"""SELECT t.*, c.avatar_provider, c.brain_provider, c.bridge, c.chunking, c.timing,
-                   c.experiment_id, c.requested_at AS conversation_at
-            FROM turns t JOIN conversations c ON t.conversation_id = c.id
-            WHERE {where} ORDER BY t.conversation_id, t.seq""",
-        tuple(params),
-    )
+    turns = turns_with_config(store, filters)
     if turns.empty:
         empty = {f"{n}_ms": pd.Series(dtype=float) for n in STAGE_NAMES}
         return turns.assign(**empty, config=pd.Series(dtype=str), simulated=pd.Series(dtype=bool))
@@ -181,13 +137,7 @@ def session_costs(
     if turns is None:
         turns = turns_frame(store, filters)
     usages = _usages(turns) if not turns.empty else {}
-    ids = tuple(convs["id"])
-    marks = ",".join("?" for _ in ids)
-    avatars = store.frame(
-        f"""SELECT conversation_id, started_at, stopped_at FROM avatar_sessions
-            WHERE conversation_id IN ({marks}) AND started_at IS NOT NULL""",
-        ids,
-    )
+    avatars = avatar_spans(store, tuple(convs["id"]))
     seconds: dict[str, list[float]] = defaultdict(list)
     for conv, start, stop in avatars.itertuples(index=False):
         if stop == stop and stop is not None:  # a live session has no cost yet
@@ -195,12 +145,7 @@ def session_costs(
     brain_ids = {b: c for c, b in zip(convs["id"], convs["brain_session_id"], strict=True) if b}
     heard: dict[str, list[dict[str, Any]]] = defaultdict(list)
     if brain_ids:
-        bmarks = ",".join("?" for _ in brain_ids)
-        events = store.frame(
-            "SELECT session_id, payload FROM brain_events"
-            f" WHERE kind = ? AND session_id IN ({bmarks})",
-            (TRANSCRIPT_KIND, *brain_ids),
-        )
+        events = brain_event_payloads(store, TRANSCRIPT_KIND, tuple(brain_ids))
         for sid, payload in events.itertuples(index=False):
             usage = json.loads(payload or "{}").get("usage")
             if usage:
@@ -253,18 +198,6 @@ def session_costs(
     out = pd.DataFrame(rows)
     out["config"] = out["bridge"].astype(str) + " · " + out["chunking"].fillna("").astype(str)
     return out
-
-
-def avatar_startup_ms(store: Store, filters: Filters | None = None) -> pd.Series:
-    """Avatar start request → first frame, per avatar session of the filtered conversations."""
-    where, params = (filters or Filters()).where("c")
-    frame = store.frame(
-        f"""SELECT (a.first_frame_at - a.requested_at) * 1000 AS ms FROM avatar_sessions a
-            JOIN conversations c ON a.conversation_id = c.id
-            WHERE {where} AND a.first_frame_at IS NOT NULL""",
-        tuple(params),
-    )
-    return frame["ms"]
 
 
 def kpis(turns: pd.DataFrame, costs: pd.DataFrame, startup_ms: pd.Series) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pandas as pd
 
 from lib.metrics.latency import durations_frame
 from lib.store.database import Store
+from lib.store.queries import conversation_chunks, conversation_turns
 
 __all__ = ["interview_answers", "last_question", "transcript", "turn_table"]
 
@@ -17,9 +18,7 @@ _QUESTION = re.compile(r"[^.!?]*\?")
 
 def turn_table(store: Store, conversation_id: str) -> pd.DataFrame:
     """One row per turn, in order, with the derived stage durations (ms) beside the stamps."""
-    turns = store.frame(
-        "SELECT * FROM turns WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
-    )
+    turns = conversation_turns(store, conversation_id)
     if turns.empty:
         return turns
     return pd.concat([turns, durations_frame(turns).add_suffix("_ms")], axis=1)
@@ -79,14 +78,8 @@ def transcript(store: Store, conversation_id: str) -> pd.DataFrame:
     if conv is None:
         return pd.DataFrame()
     t0 = float(conv["requested_at"])
-    turns = store.frame(
-        "SELECT * FROM turns WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
-    )
-    chunks = store.frame(
-        """SELECT c.* , t.seq AS turn_seq FROM chunks c JOIN turns t ON c.turn_id = t.id
-           WHERE t.conversation_id = ? ORDER BY t.seq, c.seq""",
-        (conversation_id,),
-    )
+    turns = conversation_turns(store, conversation_id)
+    chunks = conversation_chunks(store, conversation_id)
     rows: list[dict[str, object]] = []
 
     def rel(x: object) -> float | None:

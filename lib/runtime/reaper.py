@@ -22,6 +22,12 @@ from typing import Final
 from lib.avatar.base import AvatarProvider
 from lib.runtime.owner import owner_alive
 from lib.store.database import Store
+from lib.store.queries import (
+    conversation_owners,
+    open_turn_ids,
+    provider_sessions,
+    unfinished_chunks,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,29 +50,18 @@ ProviderFactory = Callable[[str], AvatarProvider]
 
 def recover_store(store: Store, result: Recovery) -> None:
     """Turns and conversations a dead process left open: stored as interrupted / ended."""
-    marks = ",".join("?" for _ in OPEN_CONVERSATION)
-    convs = store.frame(
-        f"SELECT id, owner FROM conversations WHERE status IN ({marks})", OPEN_CONVERSATION
-    )
+    convs = conversation_owners(store, OPEN_CONVERSATION)
     now = time.time()
     for cid, owner in convs.itertuples(index=False):
         if owner_alive(owner):
             continue
-        turns = store.frame(
-            "SELECT id FROM turns WHERE conversation_id = ? AND status = 'open'", (cid,)
-        )
-        for (tid,) in turns.itertuples(index=False):
+        for tid in open_turn_ids(store, cid):
             store.update(
                 "turns",
                 tid,
                 {"status": "interrupted", "error": "the app stopped during this turn"},
             )
-            chunks = store.frame(
-                "SELECT id, status FROM chunks WHERE turn_id = ? AND status IN "
-                "('ready', 'sent', 'speaking')",
-                (tid,),
-            )
-            for chunk_id, status in chunks.itertuples(index=False):
+            for chunk_id, status in unfinished_chunks(store, tid):
                 new = "interrupted" if status == "speaking" else "dropped"
                 store.update("chunks", chunk_id, {"status": new})
             result.turns_interrupted += 1
@@ -81,11 +76,7 @@ def recover_store(store: Store, result: Recovery) -> None:
 async def _reap_provider(
     store: Store, name: str, provider: AvatarProvider, result: Recovery
 ) -> None:
-    ours = store.frame(
-        """SELECT id, remote_session_id, owner, status FROM avatar_sessions
-            WHERE provider = ? AND remote_session_id IS NOT NULL""",
-        (name,),
-    )
+    ours = provider_sessions(store, name)
     if ours.empty:
         return
     listed = {s.session_id for s in await provider.list_sessions()}

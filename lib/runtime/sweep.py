@@ -28,6 +28,7 @@ from lib.metrics.latency import durations_frame
 from lib.runtime.conversation import Conversation, ConversationConfig
 from lib.runtime.script import RATE, Script, read_turn_audio
 from lib.store.database import Store
+from lib.store.queries import conversation_timings, user_turns
 
 TURN_TIMEOUT_S: Final = 90.0
 CHUNK_MS: Final = 100
@@ -251,11 +252,7 @@ def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict
     """Medians per stage (ms) with n, chunks per turn, and turn outcomes, from the store."""
     if not conversation_ids:
         return {"n_turns": 0, "stages": {}, "chunks_per_turn": None, "status": {}}
-    marks = ",".join("?" for _ in conversation_ids)
-    turns = store.frame(
-        f"SELECT * FROM turns WHERE conversation_id IN ({marks}) AND source != 'agent'",
-        tuple(conversation_ids),
-    )
+    turns = user_turns(store, conversation_ids)
     done = turns[turns["status"] == "done"] if not turns.empty else turns
     derived = durations_frame(done)
     per_stage = {name: [float(x) for x in derived[name].dropna()] for name in derived}
@@ -277,11 +274,7 @@ def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict
 
 
 def _simulated(store: Store, conversation_ids: Sequence[str]) -> bool:
-    marks = ",".join("?" for _ in conversation_ids)
-    rows = store.frame(
-        f"SELECT timing FROM conversations WHERE id IN ({marks})", tuple(conversation_ids)
-    )
-    return bool((rows["timing"] == "simulated").any())
+    return bool((conversation_timings(store, conversation_ids) == "simulated").any())
 
 
 def _plan_json(plan: SweepPlan) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
-from typing import Final
+from typing import Any, Final
 
 import pandas as pd
 import plotly.express as px
@@ -43,8 +43,8 @@ def waterfall_html(
     in milliseconds, and an optional dashed line at `marker_ms` (the end-to-end latency).
 
     The Conversation page redraws it twice a second while a turn runs; a plotly chart redrawn
-    that often cost the browser ~25 % of a core per tab (measured with the soak's fake mic),
-    these few dozen elements next to nothing. Same colours and legend as the analytics charts.
+    that often costs the browser far more than these few dozen elements. Same colours and
+    legend as the analytics charts.
     """
     rows: list[str] = []
     for b in bars:
@@ -144,7 +144,27 @@ def waterfall_html(
 # ---- analytics ---------------------------------------------------------------------------
 
 SVG_POINTS_MAX: Final = 5000
+MARGIN: Final = {"l": 10, "r": 10, "t": 10, "b": 10}
 TARGET_BANDS: Final = ((0, 1000, "#54A24B", "< 1 s"), (1000, 2000, "#F2C98B", "1–2 s"))
+
+
+def _laid_out(
+    fig: go.Figure,
+    height: int,
+    legend_y: float | None,
+    *,
+    legend_title: bool = True,
+    **layout: Any,
+) -> go.Figure:
+    """The analytics charts' one look: their height, tight margins, and the legend in a row
+    at `legend_y` under the plot (None: wherever `layout` says)."""
+    if legend_y is not None:
+        legend: dict[str, Any] = {"orientation": "h", "y": legend_y}
+        if not legend_title:
+            legend["title"] = None
+        layout["legend"] = legend
+    fig.update_layout(height=height, margin=MARGIN, **layout)
+    return fig
 
 
 def e2e_per_turn(turns: pd.DataFrame) -> go.Figure:
@@ -173,26 +193,20 @@ def e2e_per_turn(turns: pd.DataFrame) -> go.Figure:
                 marker={"size": 5, "opacity": 0.7},
             )
         )
-    fig.update_layout(
-        height=320,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis_title="user speech end → avatar starts (ms)",
-        legend={"orientation": "h", "y": -0.25},
-    )
-    return fig
+    return _laid_out(fig, 320, -0.25, yaxis_title="user speech end → avatar starts (ms)")
 
 
 def ecdf_figure(turns: pd.DataFrame, column: str = "e2e_ms") -> go.Figure:
     data = turns.dropna(subset=[column])
     fig = px.ecdf(data, x=column, color="config")
-    fig.update_layout(
-        height=320,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    return _laid_out(
+        fig,
+        320,
+        -0.25,
+        legend_title=False,
         xaxis_title="end to end (ms)",
         yaxis_title="share of turns",
-        legend={"orientation": "h", "y": -0.25, "title": None},
     )
-    return fig
 
 
 def strategy_figure(
@@ -217,14 +231,7 @@ def strategy_figure(
                 textposition="outside",
             )
         )
-    fig.update_layout(
-        barmode="group",
-        height=340,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis_title="median ms (bars: p25–p75)",
-        legend={"orientation": "h", "y": -0.3},
-    )
-    return fig
+    return _laid_out(fig, 340, -0.3, barmode="group", yaxis_title="median ms (bars: p25–p75)")
 
 
 def session_waterfall(turns: pd.DataFrame) -> go.Figure:
@@ -247,15 +254,14 @@ def session_waterfall(turns: pd.DataFrame) -> go.Figure:
                 hovertemplate="%{y}: %{x:.0f} ms<extra>" + interval_label(stage) + "</extra>",
             )
         )
-    fig.update_layout(
+    return _laid_out(
+        fig,
+        max(240, 30 * len(rows) + 100),
+        -0.2,
         barmode="stack",
-        height=max(240, 30 * len(rows) + 100),
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
         xaxis_title="ms after the user stopped speaking",
         yaxis={"autorange": "reversed"},
-        legend={"orientation": "h", "y": -0.2},
     )
-    return fig
 
 
 COMPONENT_LABELS: Final = {
@@ -279,14 +285,7 @@ def cost_stack(costs: pd.DataFrame) -> go.Figure:
     for comp, label in COMPONENT_LABELS.items():
         if comp in data and data[comp].sum() > 0:
             fig.add_trace(go.Bar(name=label, x=x, y=data[comp]))
-    fig.update_layout(
-        barmode="stack",
-        height=360,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        yaxis_title="USD per session",
-        legend={"orientation": "h", "y": -0.35},
-    )
-    return fig
+    return _laid_out(fig, 360, -0.35, barmode="stack", yaxis_title="USD per session")
 
 
 def minutes_over_time(costs: pd.DataFrame) -> go.Figure:
@@ -296,14 +295,14 @@ def minutes_over_time(costs: pd.DataFrame) -> go.Figure:
         .sum()
     )
     fig = px.bar(daily, x="day", y="avatar_minutes", color="avatar_provider")
-    fig.update_layout(
-        height=300,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    return _laid_out(
+        fig,
+        300,
+        -0.3,
+        legend_title=False,
         yaxis_title="avatar streaming minutes",
         xaxis_title=None,
-        legend={"orientation": "h", "y": -0.3, "title": None},
     )
-    return fig
 
 
 def cost_vs_latency(costs: pd.DataFrame) -> go.Figure:
@@ -325,11 +324,11 @@ def cost_vs_latency(costs: pd.DataFrame) -> go.Figure:
         hover_data={"sessions": True},
     )
     fig.update_traces(textposition="top center")
-    fig.update_layout(
-        height=340,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    return _laid_out(
+        fig,
+        340,
+        None,
         xaxis_title="median end to end (ms)",
         yaxis_title="USD per minute",
         showlegend=False,
     )
-    return fig

@@ -3,10 +3,8 @@ waterfall and the transcript.
 
 It is redrawn twice a second. Streamlit's frontend re-renders its element tree for each message
 it receives, so a tab's cost grows with the number of elements per redraw more than with their
-size: four elements (markdown, caption, two HTML blocks) meant ~18 websocket messages a second
-and ~9 % of a core of script time in one tab; one block, 12 messages and about half the script
-time (one tab with the soak's fake mic, Chrome's Performance metrics). Problems stay separate
-Streamlit alerts: they are rare and must stand out.
+size: one block costs far fewer messages and less script time than four elements. Problems stay
+separate Streamlit alerts: they are rare and must stand out.
 """
 
 from __future__ import annotations

@@ -1,12 +1,20 @@
-"""The streamer both media pages draw: its settings, and the runs that keep its connection
-honest with the browser (streamlit-webrtc 0.79.0's state and worker, read where it keeps them)."""
+"""The streamer both media pages draw (`avatar_streamer`): its settings, and the runs that keep
+its connection honest with the browser (streamlit-webrtc 0.79.0's state and worker, read where
+it keeps them)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import time
+from dataclasses import dataclass
 from typing import Any
+
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, create_audio_sink_track, webrtc_streamer
+
+from lib.media.mic import MicForwarder
+from lib.media.tracks import AvatarMedia, cached_audio_track, cached_video_track
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +64,7 @@ def drop_stale_answer(state: Any, key: str) -> bool:
     streamlit-webrtc's frontend restarts right away when a connection drops and the page asks
     to keep playing. If the restart's offer reaches the server before the stop did, the server
     never sees "stopped": it keeps the old worker and sends the old answer to the new
-    connection, whose ICE checks then fail after ~15 s before a third attempt works (seen in
-    the soak: a stream dropped on a saturated machine came back only after 19-21 s). The
+    connection, whose ICE checks then fail after ~15 s before a third attempt works. The
     offer and the worker's remote description are matched by ICE ufrag (aiortc re-serialises
     the SDP). It runs in the page, before the streamer, rather than as a patch of
     streamlit-webrtc's worker reconciliation: that runs after the component call, whose
@@ -91,9 +98,8 @@ def resync_state(state: Any, key: str) -> bool:
     while the browser's value still holds its offer. Its reconciliation then loops with no
     end: it stops the worker because the state says stopped, reruns, makes a new worker from
     the offer still in the value, reruns to send the answer, stops it again... until the
-    browser happens to send something. Seen in the soak: 220 workers (each a new peer
-    connection and DTLS key) in under a minute while four tabs started, on a machine that
-    the loop itself kept saturated. Uses `compile_state`, what the callback itself uses."""
+    browser happens to send something, each worker a new peer connection and DTLS key. Uses
+    `compile_state`, what the callback itself uses."""
     context = state.get(key)
     wanted = _browser_state(state, key)
     if context is None or not hasattr(context, "_set_state") or wanted is None:
@@ -114,7 +120,7 @@ def settle_streamer(state: Any, key: str) -> bool:
     return hold_stopped(state, key, time.monotonic())
 
 
-STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, 7 s seen on a saturated machine
+STUCK_OFFER_S = 6.0  # a loopback connection is up in 1-2 s, a few more on a saturated machine
 # The same offer this long without playing: its connection will not come up (see
 # `streamer_needs_run`); the browser is asked to start again.
 RESTART_AFTER_S = 12.0
@@ -128,13 +134,13 @@ def streamer_needs_run(state: Any, key: str, now: float) -> bool:
     only in a full run of the page, and asks for one rerun when the answer is ready. When
     that run is cut short by another (fragments rerun every 500 ms), or the answer came after
     `process_offer`'s 10 s timeout, no further full run comes on a page nobody clicks: the
-    browser waits for its answer forever, a spinner where the avatar should be (seen in 3 of
-    8 four-stream soaks on a saturated machine). So after STUCK_OFFER_S of offering without
-    playing, the page runs in full (at most every STUCK_OFFER_S): it renders the answer it
-    still holds, or makes the worker that a cut-short run never made.
+    browser waits for its answer forever, a spinner where the avatar should be. So after
+    STUCK_OFFER_S of offering without playing, the page runs in full (at most every
+    STUCK_OFFER_S): it renders the answer it still holds, or makes the worker that a cut-short
+    run never made.
 
-    That cannot help a browser that took the wrong answer, whose connection never comes up (seen in
-    soaks: `setRemoteDescription` with another offer's answer, ICE checking for 30 s, failed). The
+    That cannot help a browser that took the wrong answer, whose connection never comes up
+    (`setRemoteDescription` with another offer's answer: ICE checks until they fail). The
     frontend's start racing itself into several connections did that, now fixed where it happened
     (lib.patches.streamlit_webrtc); this stays as the net for anything else that leaves a
     browser on a dead offer. So after RESTART_AFTER_S on the same offer the streamer is restarted:
@@ -196,3 +202,71 @@ def hold_stopped(state: Any, key: str, now: float) -> bool:
         state.pop(f"{restart}_asked", None)
         return False
     return True
+
+
+# ---- what the pages call -----------------------------------------------------------------
+
+
+def avatar_streamer(
+    key: str, media: AvatarMedia, *, play: bool, mic: MicForwarder | None = None
+) -> None:
+    """The avatar's video and audio from `media`, and with `mic` the browser's microphone into
+    it; connected while `play`, unless a restart holds it stopped (`settle_streamer`)."""
+    held = settle_streamer(st.session_state, key)
+    webrtc_streamer(
+        key=key,
+        mode=WebRtcMode.RECVONLY if mic is None else WebRtcMode.SENDRECV,
+        rtc_configuration=RTC_CONFIGURATION,
+        media_stream_constraints={"video": True, "audio": True}
+        if mic is None
+        else {"audio": True, "video": False},
+        sink_audio_track=None if mic is None else create_audio_sink_track(mic, key=f"{key}-mic"),
+        source_video_track=cached_video_track(st.session_state, f"{key}-video", media),
+        source_audio_track=cached_audio_track(st.session_state, f"{key}-audio", media),
+        desired_playing_state=play and not held,
+        video_html_attrs=VIDEO_HTML_ATTRS,
+        audio_html_attrs=AUDIO_HTML_ATTRS,
+    )
+
+
+def needs_full_run(key: str) -> bool:
+    """For a live fragment: run the page in full now? (see `streamer_needs_run`)"""
+    return streamer_needs_run(st.session_state, key, time.monotonic())
+
+
+@dataclass
+class StageMount:
+    """The record whose streamer has been drawn, and whether a run asked it to play."""
+
+    record_id: str
+    played: bool
+    drawn_at: float
+
+
+def play_after_mount(key: str, record_id: str) -> bool:
+    """False on the run that first draws the streamer for `record_id`, True from the next run on.
+
+    streamlit-webrtc's frontend starts a peer connection for every render it receives while
+    stopped and still loading, and a freshly mounted component gets three renders within
+    ~50 ms: three offers, and the answer to the first lands on the last, so ICE fails and
+    retries every 15 s. Mounted stopped, it gets one render that asks it to play (the mount's
+    own value change reruns the page; the live fragment makes sure with `mount_unplayed`).
+    """
+    mount: StageMount | None = st.session_state.get(f"{key}__mounted")
+    if mount is not None and mount.record_id == record_id:
+        mount.played = True
+        return True
+    st.session_state[f"{key}__mounted"] = StageMount(record_id, False, time.monotonic())
+    return False
+
+
+def mount_unplayed(key: str, record_id: str) -> bool:
+    """For a live fragment: the streamer was drawn stopped for `record_id` and no run has asked
+    it to play since (the mount's value change normally reruns the page within ~0.2 s)."""
+    mount: StageMount | None = st.session_state.get(f"{key}__mounted")
+    return (
+        mount is not None
+        and mount.record_id == record_id
+        and not mount.played
+        and time.monotonic() - mount.drawn_at > 1.5
+    )

@@ -1,4 +1,5 @@
-"""Streamlit pieces shared by the analytics pages: the filter bar and number formatting."""
+"""Streamlit pieces shared by the analytics pages: opening the store, the filter bar, number
+formatting and downloads."""
 
 from __future__ import annotations
 
@@ -8,9 +9,33 @@ import math
 import pandas as pd
 import streamlit as st
 
-from lib.metrics.analytics import Filters
-from lib.store.database import Store
+from lib.metrics.pricing.tables import PricingError, PricingTable, load_tables
+from lib.store.database import Store, StoreError, open_store
+from lib.store.queries import Filters, conversation_choices, conversation_span, experiments
 from lib.ui.export import FORMATS, MIME, export_bytes
+
+
+def store_or_stop() -> Store:
+    """The store; if it cannot be opened, the page says why and stops."""
+    try:
+        return open_store()
+    except StoreError as exc:
+        st.error(str(exc))
+        st.stop()
+
+
+def store_and_tables_or_stop(
+    what_to_do: str | None = None,
+) -> tuple[Store, dict[str, PricingTable]]:
+    """The store and the pricing tables; if either fails, the page says why (and
+    `what_to_do`) and stops."""
+    try:
+        return open_store(), load_tables()
+    except (StoreError, PricingError) as exc:
+        st.error(str(exc))
+        if what_to_do:
+            st.caption(what_to_do)
+        st.stop()
 
 
 def ms(value: float | None) -> str:
@@ -28,15 +53,11 @@ def usd(value: float | None, digits: int = 3) -> str:
 def filter_bar(store: Store, key: str) -> Filters:
     """Provider, bridge mode, chunk strategy, experiment and dates, from what is recorded.
     `?experiment=<id>` in the URL preselects an experiment (the Experiments page links so)."""
-    options = store.frame("SELECT DISTINCT avatar_provider, bridge, chunking FROM conversations")
-    experiments = store.frame(
-        "SELECT id, name, created_at FROM experiments ORDER BY created_at DESC"
-    )
+    options = conversation_choices(store)
+    recorded = experiments(store)
     names = {"": "all conversations"} | {
         str(i): f"{n} · {dt.datetime.fromtimestamp(float(t)):%Y-%m-%d %H:%M}"
-        for i, n, t in zip(
-            experiments["id"], experiments["name"], experiments["created_at"], strict=True
-        )
+        for i, n, t in zip(recorded["id"], recorded["name"], recorded["created_at"], strict=True)
     }
     wanted = st.query_params.get("experiment", "")
     c1, c2, c3, c4, c5 = st.columns([1, 1, 1.4, 1.6, 1.4])
@@ -55,13 +76,10 @@ def filter_bar(store: Store, key: str) -> Filters:
         format_func=lambda i: names[i],
         key=f"{key}-exp",
     )
-    bounds = store.frame(
-        "SELECT MIN(requested_at) AS lo, MAX(requested_at) AS hi FROM conversations"
-    )
-    lo, hi = bounds["lo"].iloc[0], bounds["hi"].iloc[0]
+    lo, hi = conversation_span(store)
     today = dt.date.today()
-    first = dt.date.fromtimestamp(lo) if lo == lo and lo is not None else today
-    last = max(today, dt.date.fromtimestamp(hi)) if hi == hi and hi is not None else today
+    first = dt.date.fromtimestamp(lo) if lo is not None else today
+    last = max(today, dt.date.fromtimestamp(hi)) if hi is not None else today
     span = c5.date_input("Dates", value=(first, last), key=f"{key}-dates")
     since, until = span if isinstance(span, tuple) and len(span) == 2 else (None, None)
     return Filters(
