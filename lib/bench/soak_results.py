@@ -86,15 +86,11 @@ def recorded(
     """Read the store: `texts` are the looped questions, played every `nominal_s` seconds by
     the file; `ended` (time.monotonic()) is when the browser closed."""
     from lib.store.database import Store
+    from lib.store.queries import open_avatar_session_count, voice_turns
 
     store = Store(str(db))
-    open_rows = store.frame(
-        "SELECT COUNT(*) AS n FROM avatar_sessions WHERE status IN ('starting', 'live')"
-    )["n"][0]
-    turns = store.frame(
-        """SELECT t.*, c.id AS conv FROM turns t JOIN conversations c
-           ON t.conversation_id = c.id WHERE t.source = 'voice'"""
-    )
+    open_rows = open_avatar_session_count(store)
+    turns = voice_turns(store)
     e2e = ((turns["avatar_start_at"] - turns["speech_end_at"]) * 1000).dropna()
     return Recorded(
         open_rows=int(open_rows),
