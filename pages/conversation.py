@@ -22,8 +22,8 @@ from lib.avatar.base import QUALITIES
 from lib.brain.providers import brain_status
 from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, TurnKind
 from lib.bridge.agents import DEFAULT_QUESTIONS, PERSONAS, Agent, agents_for, with_avatar
-from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
+from lib.bridge.config import BridgeConfig, BridgeMode
 from lib.core import config
 from lib.core.text import MAX_SAY, TextError, to_say
 from lib.media.tracks import cached_audio_track, cached_video_track
