@@ -12,8 +12,8 @@ from pathlib import Path
 import streamlit as st
 
 from lib.brain.providers import brain_status
-from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
+from lib.bridge.config import BRIDGE_MODES, BridgeMode
 from lib.core import config
 from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script

@@ -24,8 +24,9 @@ from typing import Any, Final
 from lib.avatar.base import Emotion
 from lib.brain.events import ResponseCreated, ResponseDone, TextDelta, TextDone
 from lib.bridge.agents import agents_for
-from lib.bridge.bridge import Bridge, BridgeConfig
+from lib.bridge.bridge import Bridge
 from lib.bridge.chunking import parse_strategy
+from lib.bridge.config import BridgeConfig
 from lib.bridge.timeline import Timeline
 from lib.emulators.launcher import start_emulator
 from lib.runtime.script import Script, ScriptTurn

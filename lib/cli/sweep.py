@@ -12,8 +12,8 @@ import json
 import sys
 from typing import Any, cast
 
-from lib.bridge.bridge import BRIDGE_MODES, BridgeMode
 from lib.bridge.chunking import StrategyError, parse_strategies
+from lib.bridge.config import BRIDGE_MODES, BridgeMode
 from lib.core import config
 from lib.runtime.script import DEMO_SCRIPT, ScriptError, load_script
 from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations

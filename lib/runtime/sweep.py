@@ -22,8 +22,8 @@ import numpy as np
 from lib.avatar.base import Quality
 from lib.brain.providers import build_brain
 from lib.brain.settings import TurnDetection
-from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import Strategy
+from lib.bridge.config import BridgeConfig, BridgeMode
 from lib.metrics.latency import durations_frame
 from lib.runtime.conversation import Conversation, ConversationConfig
 from lib.runtime.script import RATE, Script, read_turn_audio

@@ -8,8 +8,8 @@ import streamlit as st
 from lib.avatar.base import QUALITIES
 from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, TurnKind
 from lib.bridge.agents import DEFAULT_QUESTIONS, PERSONAS, Agent, agents_for, with_avatar
-from lib.bridge.bridge import BridgeConfig, BridgeMode
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
+from lib.bridge.config import BridgeConfig, BridgeMode
 from lib.core import config
 from lib.runtime.avatar_runner import AvatarRunner, problem_of
 from lib.runtime.conversation import ConversationConfig

@@ -14,7 +14,7 @@ from lib.avatar.providers import build_provider
 from lib.brain.providers import build_text_model
 from lib.brain.realtime import RealtimeClient
 from lib.brain.settings import TurnDetection
-from lib.bridge.bridge import BridgeConfig
+from lib.bridge.config import BridgeConfig
 from lib.bridge.timeline import Turn
 from lib.core.config import Secret
 from lib.emulators.launcher import EmulatorProcess, start_emulator

@@ -13,8 +13,8 @@ import pytest
 
 from lib.brain.settings import TurnDetection
 from lib.bridge.agents import agents_for
-from lib.bridge.bridge import BridgeConfig
 from lib.bridge.chunking import chunk_text
+from lib.bridge.config import BridgeConfig
 from lib.bridge.sentiment import emotion_for
 from lib.emulators.launcher import start_emulator
 from lib.metrics.latency import in_order

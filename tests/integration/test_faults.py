@@ -12,7 +12,7 @@ import pytest
 
 from lib.avatar.base import SessionOptions
 from lib.avatar.providers import build_provider
-from lib.bridge.bridge import BridgeConfig
+from lib.bridge.config import BridgeConfig
 from lib.emulators.engines.looks import AVATARS
 from lib.emulators.faults import FaultError, parse_fault
 from lib.emulators.launcher import EmulatorProcess, start_emulator
