@@ -28,7 +28,8 @@ from lib.core import config
 from lib.core.text import MAX_SAY, TextError, to_say
 from lib.media.tracks import cached_audio_track, cached_video_track
 from lib.metrics.records import interview_answers, turn_table
-from lib.runtime.avatar_runner import AvatarRunner, problem_of
+from lib.runtime.avatar_problem import problem_of
+from lib.runtime.avatar_runner import AvatarRunner
 from lib.runtime.conversation import Conversation, ConversationConfig
 from lib.store.database import StoreError, open_store
 from lib.ui.live_panel import live_panel_html

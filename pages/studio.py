@@ -19,7 +19,9 @@ from lib.core import config
 from lib.core.problem import Problem
 from lib.core.text import TextError, to_say
 from lib.media.tracks import cached_audio_track, cached_video_track
-from lib.runtime.avatar_runner import AvatarRunner, AvatarSnapshot, problem_of
+from lib.runtime.avatar_problem import problem_of
+from lib.runtime.avatar_runner import AvatarRunner
+from lib.runtime.avatar_state import AvatarSnapshot
 from lib.store.database import StoreError, open_store
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
 from lib.ui.streamer import (
