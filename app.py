@@ -7,7 +7,8 @@ import streamlit as st
 from lib import patches
 from lib.core import config
 from lib.core.logs import log_to_stderr
-from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, default_factory, reap_providers
+from lib.runtime.avatar_providers import default_factory
+from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, reap_providers
 from lib.store.database import StoreError, open_store
 from lib.ui.page_leave import enter_page, page_key
 

@@ -23,10 +23,6 @@ from dataclasses import dataclass
 
 from lib.bridge.avatar_side import AvatarSide
 from lib.bridge.brain_side import BrainSide
-
-# lib/runtime (sweep, conversation) still imports these two from here; they live in config.
-from lib.bridge.config import BridgeConfig as BridgeConfig
-from lib.bridge.config import BridgeMode as BridgeMode
 from lib.bridge.timeline import Turn
 
 

@@ -9,7 +9,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from lib.runtime.reaper import default_factory, reap, reap_providers
+from lib.runtime.avatar_providers import default_factory
+from lib.runtime.reaper import reap, reap_providers
 from lib.store.database import StoreError, open_store
 
 

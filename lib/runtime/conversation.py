@@ -7,12 +7,10 @@ so. Every paid session started here is stopped by `shutdown()` (page leave, tab 
 
 from __future__ import annotations
 
-import atexit
 import json
 import logging
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass, field, replace
 from typing import Final, Literal
 
@@ -41,20 +39,18 @@ from lib.brain.providers import build_brain
 from lib.brain.settings import RealtimeSettings, TurnDetection
 from lib.brain.textmodel import DEFAULT_TEXT_MODEL
 from lib.bridge.agents import Agent, agents_for
-from lib.bridge.bridge import Bridge, BridgeConfig, BridgeSnapshot
+from lib.bridge.bridge import Bridge, BridgeSnapshot
+from lib.bridge.config import BridgeConfig
 from lib.bridge.ports import TaskNote
 from lib.bridge.timeline import Timeline
 from lib.media.mic import MicForwarder
 from lib.media.tracks import AvatarMedia
-from lib.runtime.avatar_runner import (
-    HEARTBEAT_TIMEOUT_S,
-    AvatarRunner,
-    AvatarSnapshot,
-    Listener,
-    Switching,
-)
+from lib.runtime.avatar_outbox import Switching
+from lib.runtime.avatar_runner import AvatarRunner, Listener
+from lib.runtime.avatar_state import AvatarSnapshot
+from lib.runtime.exit import StopAtExit
 from lib.runtime.owner import OWNER
-from lib.runtime.watchdog import TabOpen, page_gone
+from lib.runtime.watchdog import HEARTBEAT_TIMEOUT_S, PageWatch, TabOpen
 from lib.store.database import Store
 
 log = logging.getLogger(__name__)
@@ -118,7 +114,6 @@ class Conversation:
         tab no longer connected (`tab_open`, when given), the tab is gone and everything is
         stopped (None: no page, e.g. the CLI)."""
         self.store = store
-        self._tab_open = tab_open
         self.config = config
         self.agents = config.resolved_agents()
         self.listens = config.bridge.mode == "listen"  # the avatar hears the user
@@ -129,8 +124,7 @@ class Conversation:
         self.runner = runner or AvatarRunner(
             store, media=AvatarMedia(), heartbeat_timeout_s=None, renew_before_cap=True
         )
-        self._heartbeat_timeout = heartbeat_timeout_s
-        self._heartbeat = time.monotonic()
+        self._page = PageWatch(heartbeat_timeout_s, tab_open)
         self.media = self.runner.media
         self.record_id = store.insert(
             "conversations",
@@ -189,17 +183,17 @@ class Conversation:
             )
         self.runner.start(self.config.avatar, self._options_for(self.agents[0]))
         threading.Thread(target=self._watch_start, name="conversation-start", daemon=True).start()
-        if self._heartbeat_timeout is not None:
+        if self._page.limit is not None:
             threading.Thread(target=self._watch_page, name="conversation-page", daemon=True).start()
 
     def _watch_page(self) -> None:
         """The tab closed (no heartbeat): stop the paid sessions."""
-        limit = self._heartbeat_timeout
+        limit = self._page.limit
         assert limit is not None
         while not self._closed:
             time.sleep(min(2.0, limit / 4))
             # A connected tab that is slow to poll (a long run, a starved browser) is not gone.
-            if not self._closed and page_gone(self._heartbeat, limit, self._tab_open):
+            if not self._closed and self._page.gone():
                 log.info("no page heartbeat for %.0f s and no tab: ending the conversation", limit)
                 self.shutdown("PAGE_GONE")
 
@@ -299,7 +293,7 @@ class Conversation:
         self.brain.push_to_talk_end()
 
     def heartbeat(self) -> None:
-        self._heartbeat = time.monotonic()
+        self._page.beat()
 
     def snapshot(self) -> ConversationSnapshot:
         brain = self.brain.snapshot()
@@ -445,13 +439,7 @@ def _public_config(config: ConversationConfig) -> dict[str, object]:
     return data
 
 
-_CONVERSATIONS: weakref.WeakSet[Conversation] = weakref.WeakSet()
-
-
-@atexit.register
-def _shutdown_all() -> None:
-    for conv in list(_CONVERSATIONS):
-        conv.shutdown("APP_EXIT")
+_CONVERSATIONS: StopAtExit[Conversation] = StopAtExit()
 
 
 __all__ = ["Conversation", "ConversationConfig", "ConversationSnapshot", "Listener"]

@@ -15,11 +15,11 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
 from lib.avatar.base import AvatarProvider
+from lib.runtime.avatar_providers import ProviderFactory
 from lib.runtime.owner import owner_alive
 from lib.store.database import Store
 from lib.store.queries import (
@@ -43,9 +43,6 @@ class Recovery:
     sessions_stopped: list[str] = field(default_factory=list)  # provider session ids
     sessions_gone: int = 0  # already ended at the provider
     problems: list[str] = field(default_factory=list)
-
-
-ProviderFactory = Callable[[str], AvatarProvider]
 
 
 def recover_store(store: Store, result: Recovery) -> None:
@@ -165,9 +162,3 @@ def reap_providers() -> list[str]:
     if os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL"):
         names.insert(0, "local")
     return names
-
-
-def default_factory(name: str) -> AvatarProvider:
-    from lib.avatar.providers import build_provider
-
-    return build_provider(name)

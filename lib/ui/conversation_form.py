@@ -11,7 +11,8 @@ from lib.bridge.agents import DEFAULT_QUESTIONS, PERSONAS, Agent, agents_for, wi
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
 from lib.bridge.config import BridgeConfig, BridgeMode
 from lib.core import config
-from lib.runtime.avatar_runner import AvatarRunner, problem_of
+from lib.runtime.avatar_problem import problem_of
+from lib.runtime.avatar_runner import AvatarRunner
 from lib.runtime.conversation import ConversationConfig
 from lib.store.database import open_store
 

@@ -11,7 +11,9 @@ import streamlit as st
 from lib.avatar.base import EMOTIONS, QUALITIES, SessionOptions
 from lib.core import config
 from lib.core.problem import Problem
-from lib.runtime.avatar_runner import AvatarRunner, AvatarSnapshot, problem_of
+from lib.runtime.avatar_problem import problem_of
+from lib.runtime.avatar_runner import AvatarRunner
+from lib.runtime.avatar_state import AvatarSnapshot
 
 LANGUAGES = (
     "en",

@@ -167,7 +167,8 @@ def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tm
     one first, once what it handed over has been spoken, so the avatar is never cut off."""
     from lib.bridge.ports import TaskNote
     from lib.emulators.launcher import start_emulator
-    from lib.runtime.avatar_runner import RENEW_BEFORE_S, Switching
+    from lib.runtime.avatar_outbox import Switching
+    from lib.runtime.avatar_watch import RENEW_BEFORE_S
 
     cap_s = RENEW_BEFORE_S + 6  # renewal is due 6 s after the start
     emu = start_emulator("heygen", "--session-duration-limit", str(cap_s))

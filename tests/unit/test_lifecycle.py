@@ -3,7 +3,7 @@ import time
 import pytest
 
 from lib.core.loop_thread import LoopThread
-from lib.runtime.watchdog import page_gone
+from lib.runtime.watchdog import PageWatch
 from lib.ui.page_leave import enter_page, on_leave, page_key
 
 
@@ -47,9 +47,12 @@ def test_loop_thread_runs_and_refuses_work_after_close():
 
 
 def test_a_page_is_gone_only_when_its_heartbeat_is_late_and_its_tab_disconnected():
-    now = time.monotonic()
-    assert not page_gone(now, 5.0, None)  # fresh heartbeat
-    assert page_gone(now - 10, 5.0, None)  # late, nothing to ask: gone
-    assert not page_gone(now - 10, 5.0, lambda: True)  # late, but the tab is connected
-    assert page_gone(now - 10, 5.0, lambda: False)  # late and disconnected
-    assert not page_gone(now - 10, None, lambda: False)  # no page watches
+    late = time.monotonic() - 10
+    assert not PageWatch(5.0).gone()  # fresh heartbeat
+    assert PageWatch(5.0, last=late).gone()  # late, nothing to ask: gone
+    assert not PageWatch(5.0, lambda: True, last=late).gone()  # late, but the tab is connected
+    assert PageWatch(5.0, lambda: False, last=late).gone()  # late and disconnected
+    assert not PageWatch(None, lambda: False, last=late).gone()  # no page watches
+    watch = PageWatch(5.0, lambda: False, last=late)
+    watch.beat()
+    assert not watch.gone()  # a heartbeat: the page is back
