@@ -88,17 +88,18 @@ class ProviderApi:
     AvatarError. Subclasses add one method per endpoint."""
 
     key_header = "x-api-key"
+    default_provider = ""  # the name errors carry, unless the caller names another ("local")
 
     def __init__(
         self,
         api_key: Secret,
         base_url: str,
         *,
-        provider: str,
+        provider: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.provider = provider
+        self.provider = self.default_provider if provider is None else provider
         self._key = api_key
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport
