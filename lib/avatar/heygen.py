@@ -27,7 +27,7 @@ from lib.avatar.base import (
     TaskMode,
     VoiceInfo,
 )
-from lib.avatar.http import ProviderApi
+from lib.avatar.http import ProviderApi, voice_info
 from lib.avatar.room_events import RoomEventNames, room_event
 from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport
@@ -168,17 +168,7 @@ class HeyGenApi(ProviderApi):
         data = self._data(await self._call("GET", "/v2/voices")) or {}
         voices = data.get("voices", []) if isinstance(data, dict) else data
         # Only realtime-capable voices work in streaming sessions (StreamingAvatarSDK issue #3).
-        return [
-            VoiceInfo(
-                voice_id=str(v["voice_id"]),
-                name=str(v.get("name") or v["voice_id"]),
-                language=str(v.get("language", "")),
-                gender=str(v.get("gender", "")),
-                support_realtime=True,
-            )
-            for v in voices
-            if v.get("support_realtime")
-        ]
+        return [voice_info(v, "voice_id") for v in voices if v.get("support_realtime")]
 
 
 HEYGEN_EVENTS = RoomEventNames(

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from lib.avatar.base import AvatarError
+from lib.avatar.base import AvatarError, VoiceInfo
 from lib.core.config import Secret
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -71,6 +71,16 @@ def check(resp: httpx.Response, provider: str) -> Any:
         status=resp.status_code,
         code=code,
         hint=hint_for(resp.status_code, message, provider),
+    )
+
+
+def voice_info(v: dict[str, Any], id_key: str) -> VoiceInfo:
+    """A listed voice; its name falls back to its id."""
+    return VoiceInfo(
+        voice_id=str(v[id_key]),
+        name=str(v.get("name") or v[id_key]),
+        language=str(v.get("language", "")),
+        gender=str(v.get("gender", "")),
     )
 
 

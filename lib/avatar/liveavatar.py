@@ -25,7 +25,7 @@ from lib.avatar.base import (
     TaskMode,
     VoiceInfo,
 )
-from lib.avatar.http import ProviderApi
+from lib.avatar.http import ProviderApi, voice_info
 from lib.avatar.room_events import RoomEventNames, room_event
 from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport, TransportFactory
@@ -137,16 +137,7 @@ class LiveAvatarApi(ProviderApi):
 
     async def list_voices(self) -> list[VoiceInfo]:
         data = self._data(await self._call("GET", "/v1/voices"))
-        return [
-            VoiceInfo(
-                voice_id=str(v["id"]),
-                name=str(v.get("name") or v["id"]),
-                language=str(v.get("language", "")),
-                gender=str(v.get("gender", "")),
-            )
-            for v in self._results(data)
-            if v.get("support_realtime", True)
-        ]
+        return [voice_info(v, "id") for v in self._results(data) if v.get("support_realtime", True)]
 
 
 def _epoch(value: Any) -> float:
