@@ -28,7 +28,7 @@ from lib.avatar.base import (
     VoiceInfo,
 )
 from lib.avatar.http import ProviderApi, voice_info
-from lib.avatar.room_events import RoomEventNames, room_event
+from lib.avatar.room_events import RoomEventNames, TurnNames, room_event
 from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport
 from lib.core.config import Secret
@@ -173,12 +173,8 @@ class HeyGenApi(ProviderApi):
 
 HEYGEN_EVENTS = RoomEventNames(
     text_field="message",
-    start_talking="avatar_start_talking",
-    stop_talking="avatar_stop_talking",
-    talking_message="avatar_talking_message",
-    user_started="user_start",
-    user_stopped="user_stop",
-    user_transcript="user_talking_message",
+    avatar=TurnNames("avatar_start_talking", "avatar_stop_talking", "avatar_talking_message"),
+    user=TurnNames("user_start", "user_stop", "user_talking_message"),
 )
 
 

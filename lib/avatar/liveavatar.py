@@ -26,7 +26,7 @@ from lib.avatar.base import (
     VoiceInfo,
 )
 from lib.avatar.http import ProviderApi, voice_info
-from lib.avatar.room_events import RoomEventNames, room_event
+from lib.avatar.room_events import RoomEventNames, TurnNames, room_event
 from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport, TransportFactory
 
@@ -155,12 +155,8 @@ def _epoch(value: Any) -> float:
 
 LIVEAVATAR_EVENTS = RoomEventNames(
     text_field="text",
-    start_talking="avatar.speak_started",
-    stop_talking="avatar.speak_ended",
-    talking_message="avatar.transcription",
-    user_started="user.speak_started",
-    user_stopped="user.speak_ended",
-    user_transcript="user.transcription",
+    avatar=TurnNames("avatar.speak_started", "avatar.speak_ended", "avatar.transcription"),
+    user=TurnNames("user.speak_started", "user.speak_ended", "user.transcription"),
 )
 
 
