@@ -6,7 +6,6 @@ room transport; the real service uses the LiveKit transport.
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -18,26 +17,20 @@ from lib.avatar.base import (
     AvatarError,
     AvatarEvent,
     AvatarInfo,
-    AvatarProvider,
     AvatarSession,
     Emotion,
     EndMessage,
     MediaSink,
-    ProviderEvent,
     RemoteSession,
     SessionOptions,
     SpeakResult,
-    StartTalking,
-    StopTalking,
-    TalkingMessage,
     TaskMode,
-    UserStarted,
-    UserStopped,
-    UserTranscript,
     VoiceInfo,
 )
-from lib.avatar.http import ProviderApi
-from lib.avatar.transport import MediaTransport, TransportFactory
+from lib.avatar.http import ProviderApi, voice_info
+from lib.avatar.room_events import RoomEventNames, TurnNames, room_event
+from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
+from lib.avatar.transport import MediaTransport
 from lib.core.config import Secret
 
 TASK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # sync tasks answer only after speaking
@@ -57,15 +50,16 @@ class HeyGenApi(ProviderApi):
     """One method per endpoint. `transport` is the network seam (tests may inject one)."""
 
     key_header = "x-api-key"
+    default_provider = "heygen"
 
     def __init__(
         self,
         api_key: Secret,
         base_url: str,
         *,
-        provider: str = "heygen",
-        transport: httpx.AsyncBaseTransport | None = None,
         task_emotion: bool = False,
+        provider: str | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         """`task_emotion`: the server takes an emotion per task (the embedded one does; the
         real API only per session, so it is never sent there)."""
@@ -174,43 +168,26 @@ class HeyGenApi(ProviderApi):
         data = self._data(await self._call("GET", "/v2/voices")) or {}
         voices = data.get("voices", []) if isinstance(data, dict) else data
         # Only realtime-capable voices work in streaming sessions (StreamingAvatarSDK issue #3).
-        return [
-            VoiceInfo(
-                voice_id=str(v["voice_id"]),
-                name=str(v.get("name") or v["voice_id"]),
-                language=str(v.get("language", "")),
-                gender=str(v.get("gender", "")),
-                support_realtime=True,
-            )
-            for v in voices
-            if v.get("support_realtime")
-        ]
+        return [voice_info(v, "voice_id") for v in voices if v.get("support_realtime")]
+
+
+HEYGEN_EVENTS = RoomEventNames(
+    text_field="message",
+    avatar=TurnNames("avatar_start_talking", "avatar_stop_talking", "avatar_talking_message"),
+    user=TurnNames("user_start", "user_stop", "user_talking_message"),
+)
 
 
 def parse_data_event(msg: dict[str, Any]) -> AvatarEvent:
     """HeyGen data-channel JSON → typed event (unknown kinds are kept as ProviderEvent)."""
     kind = str(msg.get("type", ""))
     task_id = str(msg.get("task_id", ""))
-    if kind == "avatar_start_talking":
-        return StartTalking(task_id=task_id)
-    if kind == "avatar_stop_talking":
-        d = msg.get("duration_ms")
-        return StopTalking(task_id=task_id, duration_ms=float(d) if d is not None else None)
-    if kind == "avatar_talking_message":
-        return TalkingMessage(task_id=task_id, text=str(msg.get("message", "")))
     if kind == "avatar_end_message":
         return EndMessage(task_id=task_id)
-    # Voice chat: HeyGen's own speech recognition of the user.
-    if kind == "user_start":
-        return UserStarted()
-    if kind == "user_stop":
-        return UserStopped()
-    if kind == "user_talking_message":
-        return UserTranscript(text=str(msg.get("message", "")), turn_id=task_id)
-    return ProviderEvent(kind=kind or "unknown", payload=msg)
+    return room_event(kind, task_id, msg, HEYGEN_EVENTS)
 
 
-class HeyGenSession(AvatarSession):
+class HeyGenSession(RoomSession):
     def __init__(
         self,
         api: HeyGenApi,
@@ -220,22 +197,12 @@ class HeyGenSession(AvatarSession):
         transport: MediaTransport,
         sink: MediaSink,
     ) -> None:
-        self.provider = api.provider
-        self.session_id = new.session_id
-        self.options = options
-        self.started_at = time.time()
-        self.duration_limit_s = float(new.session_duration_limit or 0) or None
+        super().__init__(
+            api.provider, new.session_id, options, new.session_duration_limit, transport, sink
+        )
         self.info = new
         self._api = api
         self._token = token
-        self._transport = transport
-        self._sink = sink
-        self._agent: AgentSocket | None = None
-        self._closed = False
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     async def speak(
         self, text: str, mode: TaskMode = "async", emotion: Emotion | None = None
@@ -246,16 +213,11 @@ class HeyGenSession(AvatarSession):
         )
         return SpeakResult(task_id, duration, requested, time.time())
 
-    async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:
-        if self._agent is None:
-            if not self.info.realtime_endpoint:
-                await super().speak_audio(pcm24k, event_id=event_id, end=end)
-            self._agent = AgentSocket(self.provider, talking_events=False)
-            await self._agent.connect(str(self.info.realtime_endpoint), self._sink)
-        if pcm24k:
-            await self._agent.speak(pcm24k, event_id)
-        if end:
-            await self._agent.speak_end(event_id)
+    async def _agent_socket(self) -> AgentSocket | None:
+        # Opened on first use, where the session has a realtime endpoint.
+        if self._agent is None and self.info.realtime_endpoint:
+            await self._open_agent(str(self.info.realtime_endpoint), talking_events=False)
+        return self._agent
 
     async def interrupt(self) -> None:
         await self._api.session_call(self._token, "interrupt", self.session_id)
@@ -264,43 +226,18 @@ class HeyGenSession(AvatarSession):
         action = "start_listening" if on else "stop_listening"
         await self._api.session_call(self._token, action, self.session_id)
 
-    async def send_user_audio(self, pcm24k: bytes) -> None:
-        await self._transport.send_audio(pcm24k, 24_000)
-
     async def keep_alive(self) -> None:
         await self._api.session_call(self._token, "keep_alive", self.session_id)
 
-    async def stop(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._api.session_call(self._token, "stop", self.session_id)
-        except AvatarError as exc:
-            # Already closed on the provider's side (idle expiry) is the outcome we wanted.
-            if "closed" not in exc.message.lower() and exc.status not in (400, 404):
-                raise
-        finally:
-            if self._agent is not None:
-                await self._agent.close()
-            await self._transport.close()
+    async def _stop_remote(self) -> None:
+        await self._api.session_call(self._token, "stop", self.session_id)
+
+    def _already_ended(self, exc: AvatarError) -> bool:
+        # Already closed on the provider's side (idle expiry) is the outcome we wanted.
+        return "closed" in exc.message.lower() or exc.status in (400, 404)
 
 
-class HeyGenProvider(AvatarProvider):
-    def __init__(self, api: HeyGenApi, transport_factory: TransportFactory) -> None:
-        self.name = api.provider
-        self.api = api
-        self._transport_factory = transport_factory
-
-    async def list_avatars(self) -> list[AvatarInfo]:
-        return await self.api.list_avatars()
-
-    async def list_voices(self) -> list[VoiceInfo]:
-        return await self.api.list_voices()
-
-    async def list_sessions(self) -> list[RemoteSession]:
-        return await self.api.list_sessions()
-
+class HeyGenProvider(RoomProvider[HeyGenApi]):
     async def stop_session(self, session_id: str) -> None:
         await self.api.session_call(None, "stop", session_id)
 
@@ -309,24 +246,7 @@ class HeyGenProvider(AvatarProvider):
         new = await self.api.new_session(token, options)
         transport = self._transport_factory()
         session = HeyGenSession(self.api, token, new, options, transport, sink)
-        try:
+        async with stopped_on_failure(session):
             await self.api.start(token, new.session_id)
-
-            def on_data(msg: dict[str, Any]) -> None:
-                sink.on_event(parse_data_event(msg))
-
-            await transport.connect(new.url, new.access_token, new.session_id, sink, on_data)
-        except BaseException:
-            # Never leave a paid session running because a later step failed.
-            await stop_quietly(session)
-            raise
+            await session.join_room(new.url, new.access_token, parse_data_event)
         return session
-
-    async def aclose(self) -> None:
-        await self.api.aclose()
-
-
-async def stop_quietly(session: AvatarSession) -> None:
-    """Cleanup path: stop, and let the original failure be the one reported."""
-    with contextlib.suppress(Exception):
-        await session.stop()

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from lib.avatar.base import AvatarError
+from lib.avatar.base import AvatarError, VoiceInfo
 from lib.core.config import Secret
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -74,6 +74,16 @@ def check(resp: httpx.Response, provider: str) -> Any:
     )
 
 
+def voice_info(v: dict[str, Any], id_key: str) -> VoiceInfo:
+    """A listed voice; its name falls back to its id."""
+    return VoiceInfo(
+        voice_id=str(v[id_key]),
+        name=str(v.get("name") or v[id_key]),
+        language=str(v.get("language", "")),
+        gender=str(v.get("gender", "")),
+    )
+
+
 def network_error(exc: httpx.HTTPError, provider: str, base_url: str) -> AvatarError:
     return AvatarError(
         f"cannot reach {base_url}: {type(exc).__name__}",
@@ -88,17 +98,18 @@ class ProviderApi:
     AvatarError. Subclasses add one method per endpoint."""
 
     key_header = "x-api-key"
+    default_provider = ""  # the name errors carry, unless the caller names another ("local")
 
     def __init__(
         self,
         api_key: Secret,
         base_url: str,
         *,
-        provider: str,
+        provider: str | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self.provider = provider
+        self.provider = self.default_provider if provider is None else provider
         self._key = api_key
         self._http = httpx.AsyncClient(
             base_url=self.base_url, timeout=DEFAULT_TIMEOUT, transport=transport

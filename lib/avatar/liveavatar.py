@@ -11,35 +11,24 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import httpx
-
-from lib.avatar.agent_ws import AgentSocket
 from lib.avatar.base import (
     AvatarError,
     AvatarEvent,
     AvatarInfo,
-    AvatarProvider,
     AvatarSession,
     Disconnected,
     Emotion,
     MediaSink,
-    ProviderEvent,
     RemoteSession,
     SessionOptions,
     SpeakResult,
-    StartTalking,
-    StopTalking,
-    TalkingMessage,
     TaskMode,
-    UserStarted,
-    UserStopped,
-    UserTranscript,
     VoiceInfo,
 )
-from lib.avatar.heygen import stop_quietly
-from lib.avatar.http import ProviderApi
+from lib.avatar.http import ProviderApi, voice_info
+from lib.avatar.room_events import RoomEventNames, TurnNames, room_event
+from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport, TransportFactory
-from lib.core.config import Secret
 
 Mode = Literal["FULL", "LITE"]
 # HeyGen quality names → LiveAvatar video_settings.quality.
@@ -59,16 +48,7 @@ class StartedSession:
 
 class LiveAvatarApi(ProviderApi):
     key_header = "X-API-KEY"
-
-    def __init__(
-        self,
-        api_key: Secret,
-        base_url: str,
-        *,
-        provider: str = "liveavatar",
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(api_key, base_url, provider=provider, transport=transport)
+    default_provider = "liveavatar"
 
     @staticmethod
     def _results(data: Any) -> list[dict[str, Any]]:
@@ -157,16 +137,7 @@ class LiveAvatarApi(ProviderApi):
 
     async def list_voices(self) -> list[VoiceInfo]:
         data = self._data(await self._call("GET", "/v1/voices"))
-        return [
-            VoiceInfo(
-                voice_id=str(v["id"]),
-                name=str(v.get("name") or v["id"]),
-                language=str(v.get("language", "")),
-                gender=str(v.get("gender", "")),
-            )
-            for v in self._results(data)
-            if v.get("support_realtime", True)
-        ]
+        return [voice_info(v, "id") for v in self._results(data) if v.get("support_realtime", True)]
 
 
 def _epoch(value: Any) -> float:
@@ -182,29 +153,23 @@ def _epoch(value: Any) -> float:
     return 0.0
 
 
+LIVEAVATAR_EVENTS = RoomEventNames(
+    text_field="text",
+    avatar=TurnNames("avatar.speak_started", "avatar.speak_ended", "avatar.transcription"),
+    user=TurnNames("user.speak_started", "user.speak_ended", "user.transcription"),
+)
+
+
 def parse_room_event(msg: dict[str, Any]) -> AvatarEvent:
     """LiveAvatar FULL `agent-response` JSON → typed event."""
     kind = str(msg.get("event_type", ""))
     task_id = str(msg.get("source_event_id") or msg.get("event_id") or "")
-    if kind == "avatar.speak_started":
-        return StartTalking(task_id=task_id)
-    if kind == "avatar.speak_ended":
-        d = msg.get("duration_ms")
-        return StopTalking(task_id=task_id, duration_ms=float(d) if d is not None else None)
-    if kind == "avatar.transcription":
-        return TalkingMessage(task_id=task_id, text=str(msg.get("text", "")))
-    if kind == "user.speak_started":
-        return UserStarted()
-    if kind == "user.speak_ended":
-        return UserStopped()
-    if kind == "user.transcription":
-        return UserTranscript(text=str(msg.get("text", "")), turn_id=task_id)
     if kind == "session.stopped":
         return Disconnected(reason=str(msg.get("end_reason", "SESSION_STOPPED")))
-    return ProviderEvent(kind=kind or "unknown", payload=msg)
+    return room_event(kind, task_id, msg, LIVEAVATAR_EVENTS)
 
 
-class LiveAvatarSession(AvatarSession):
+class LiveAvatarSession(RoomSession):
     def __init__(
         self,
         api: LiveAvatarApi,
@@ -214,27 +179,37 @@ class LiveAvatarSession(AvatarSession):
         transport: MediaTransport,
         sink: MediaSink,
     ) -> None:
-        self.provider = api.provider
-        self.session_id = started.session_id
-        self.options = options
+        super().__init__(
+            api.provider,
+            started.session_id,
+            options,
+            started.max_session_duration,
+            transport,
+            sink,
+        )
         self.mode = mode
-        self.started_at = time.time()
-        self.duration_limit_s = float(started.max_session_duration or 0) or None
         self.info = started
         self._api = api
-        self._transport = transport
-        self._sink = sink
-        self._agent: AgentSocket | None = None
-        self._closed = False
 
     @property
-    def closed(self) -> bool:
-        return self._closed
+    def hears_user(self) -> bool:
+        return self.mode == "FULL"
 
     async def open_agent_socket(self) -> None:
         if self.info.ws_url:
-            self._agent = AgentSocket(self.provider)
-            await self._agent.connect(self.info.ws_url, self._sink)
+            await self._open_agent(self.info.ws_url)
+
+    async def _control(self, event_type: str, event_id: str, **fields: str) -> None:
+        """A command on the room's control topic (FULL mode)."""
+        await self._transport.publish(
+            {
+                "event_type": event_type,
+                "event_id": event_id,
+                "session_id": self.session_id,
+                **fields,
+            },
+            topic=CONTROL_TOPIC,
+        )
 
     async def speak(
         self, text: str, mode: TaskMode = "async", emotion: Emotion | None = None
@@ -247,78 +222,35 @@ class LiveAvatarSession(AvatarSession):
             )
         requested = time.time()
         event_id = uuid.uuid4().hex
-        await self._transport.publish(
-            {
-                "event_type": "avatar.speak_text",
-                "event_id": event_id,
-                "session_id": self.session_id,
-                "text": text,
-            },
-            topic=CONTROL_TOPIC,
-        )
+        await self._control("avatar.speak_text", event_id, text=text)
         # LiveAvatar answers asynchronously on the room; the duration arrives with speak_ended.
         return SpeakResult(event_id, None, requested, time.time())
-
-    async def speak_audio(self, pcm24k: bytes, *, event_id: str, end: bool = False) -> None:
-        if self._agent is None:
-            await super().speak_audio(pcm24k, event_id=event_id, end=end)
-            return
-        if pcm24k:
-            await self._agent.speak(pcm24k, event_id)
-        if end:
-            await self._agent.speak_end(event_id)
 
     async def interrupt(self) -> None:
         if self._agent is not None:
             await self._agent.interrupt()
         else:
-            await self._transport.publish(
-                {
-                    "event_type": "avatar.interrupt",
-                    "event_id": uuid.uuid4().hex,
-                    "session_id": self.session_id,
-                },
-                topic=CONTROL_TOPIC,
-            )
+            await self._control("avatar.interrupt", uuid.uuid4().hex)
 
     async def listen(self, on: bool) -> None:
-        if self.mode != "FULL":
+        if not self.hears_user:
             await super().listen(on)
-        await self._transport.publish(
-            {
-                "event_type": "avatar.start_listening" if on else "avatar.stop_listening",
-                "event_id": uuid.uuid4().hex,
-                "session_id": self.session_id,
-            },
-            topic=CONTROL_TOPIC,
-        )
-
-    async def send_user_audio(self, pcm24k: bytes) -> None:
-        if self.mode != "FULL":
-            await super().send_user_audio(pcm24k)
-        await self._transport.send_audio(pcm24k, 24_000)
+        event_type = "avatar.start_listening" if on else "avatar.stop_listening"
+        await self._control(event_type, uuid.uuid4().hex)
 
     async def keep_alive(self) -> None:
         await self._api.keep_alive(self.info.session_token, self.session_id)
         if self._agent is not None:
             await self._agent.keep_alive()
 
-    async def stop(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._api.stop(self.session_id, token=self.info.session_token)
-        except AvatarError as exc:
-            if exc.status not in (400, 404, 409):
-                raise
-        finally:
-            if self._agent is not None:
-                await self._agent.close()
-            await self._transport.close()
+    async def _stop_remote(self) -> None:
+        await self._api.stop(self.session_id, token=self.info.session_token)
+
+    def _already_ended(self, exc: AvatarError) -> bool:
+        return exc.status in (400, 404, 409)
 
 
-class LiveAvatarProvider(AvatarProvider):
+class LiveAvatarProvider(RoomProvider[LiveAvatarApi]):
     def __init__(
         self,
         api: LiveAvatarApi,
@@ -327,20 +259,9 @@ class LiveAvatarProvider(AvatarProvider):
         mode: Mode = "FULL",
         sandbox: bool = False,
     ) -> None:
-        self.name = api.provider
-        self.api = api
+        super().__init__(api, transport_factory)
         self.mode: Mode = mode
         self.sandbox = sandbox
-        self._transport_factory = transport_factory
-
-    async def list_avatars(self) -> list[AvatarInfo]:
-        return await self.api.list_avatars()
-
-    async def list_voices(self) -> list[VoiceInfo]:
-        return await self.api.list_voices()
-
-    async def list_sessions(self) -> list[RemoteSession]:
-        return await self.api.list_sessions()
 
     async def stop_session(self, session_id: str) -> None:
         await self.api.stop(session_id, reason="ZOMBIE_SESSION_REAP")
@@ -350,20 +271,10 @@ class LiveAvatarProvider(AvatarProvider):
         started = await self.api.start(token)
         transport = self._transport_factory()
         session = LiveAvatarSession(self.api, started, options, self.mode, transport, sink)
-        try:
-
-            def on_data(msg: dict[str, Any]) -> None:
-                sink.on_event(parse_room_event(msg))
-
-            await transport.connect(
-                started.livekit_url, started.livekit_client_token, started.session_id, sink, on_data
+        async with stopped_on_failure(session):
+            await session.join_room(
+                started.livekit_url, started.livekit_client_token, parse_room_event
             )
             if self.mode == "LITE":
                 await session.open_agent_socket()
-        except BaseException:
-            await stop_quietly(session)
-            raise
         return session
-
-    async def aclose(self) -> None:
-        await self.api.aclose()

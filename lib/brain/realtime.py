@@ -17,7 +17,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -39,7 +38,7 @@ from lib.brain.events import (
     TranscriptDone,
     parse,
 )
-from lib.brain.record import record_event, record_stopped
+from lib.brain.outlets import BrainOutlets
 from lib.brain.settings import RealtimeSettings
 from lib.core.config import Secret
 from lib.core.loop_thread import LoopThread
@@ -51,7 +50,6 @@ log = logging.getLogger(__name__)
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
 CONNECT_TIMEOUT_S = 15.0
-Subscriber = Callable[[BrainEvent], None]
 
 
 @dataclass
@@ -77,7 +75,10 @@ def _status_of(exc: BaseException) -> int | None:
     return int(status) if isinstance(status, int) else None
 
 
-class RealtimeClient:
+class RealtimeClient(BrainOutlets):
+    _log = log
+    _subscriber_failed = "realtime subscriber failed"
+
     def __init__(
         self,
         *,
@@ -86,14 +87,12 @@ class RealtimeClient:
         provider: str,
         store: Store | None = None,
     ) -> None:
-        self.provider = provider
+        super().__init__(provider, store)
         self._key = api_key
         self._ws_url = websocket_base_url
-        self._store = store
         self._loop = LoopThread("realtime-session")
         self._lock = threading.Lock()
         self._st = _State()
-        self._subscribers: list[Subscriber] = []
         self._conn: Any = None
         self._task: concurrent.futures.Future[None] | None = None
         self._stopping = False
@@ -101,12 +100,8 @@ class RealtimeClient:
         self._auth_refused: str | None = None  # the server refused the key: never retry
         self._pending_create = False  # a response.create waiting for the active one to end
         self._waiting: list[dict[str, Any]] = []  # sent before the connection was up
-        self.record_id: str | None = None
 
     # ---- script-thread API --------------------------------------------------------------
-    def subscribe(self, fn: Subscriber) -> None:
-        self._subscribers.append(fn)
-
     def start(self, settings: RealtimeSettings) -> None:
         problems = settings.validate()
         if problems:
@@ -118,17 +113,15 @@ class RealtimeClient:
         self._stopping = False
         with self._lock:
             self._st.state, self._st.problem = "connecting", None
-        if self._store is not None and self.record_id is None:
-            self.record_id = self._store.insert(
-                "brain_sessions",
-                {
-                    "provider": self.provider,
-                    "model": settings.model,
-                    "settings": json.dumps(settings.session_payload(), sort_keys=True),
-                    "started_at": time.time(),
-                    "status": "connecting",
-                },
-            )
+        self._open_record(
+            {
+                "provider": self.provider,
+                "model": settings.model,
+                "settings": json.dumps(settings.session_payload(), sort_keys=True),
+                "started_at": time.time(),
+                "status": "connecting",
+            }
+        )
         self._task = self._loop.submit(self._run())
 
     def wait_connected(self, timeout: float = 15.0) -> BrainSnapshot:
@@ -212,7 +205,7 @@ class RealtimeClient:
                 self._loop.run(self._close(), timeout=10)
         with self._lock:
             self._st.state, self._st.connected = "offline", False
-        record_stopped(self._store, self.record_id)
+        self._record_stopped()
 
     def shutdown(self) -> None:
         self.stop()
@@ -362,13 +355,6 @@ class RealtimeClient:
         with self._lock:
             self._st.problem = problem
 
-    def _record_status(self, status: str, error: str | None = None) -> None:
-        if self._store is not None and self.record_id is not None:
-            fields: dict[str, Any] = {"status": status}
-            if error:
-                fields["error"] = error
-            self._store.update("brain_sessions", self.record_id, fields)
-
     def _handle(self, ev: BrainEvent) -> None:
         connected_now = create_now = False
         with self._lock:
@@ -425,13 +411,6 @@ class RealtimeClient:
         self._record(ev)
         self._emit(ev)
 
-    def _emit(self, ev: BrainEvent) -> None:
-        for fn in list(self._subscribers):
-            try:
-                fn(ev)
-            except Exception:  # a subscriber bug must not kill the session
-                log.exception("realtime subscriber failed")
-
     def _line(self, role: Literal["user", "assistant"], key: str, at: float) -> Line:
         """The transcript line for an item/response, created on first sight (lock held)."""
         for ln in reversed(self._st.lines):
@@ -440,10 +419,6 @@ class RealtimeClient:
         line = Line(role, key, "", at)
         self._st.lines.append(line)
         return line
-
-    def _record(self, ev: BrainEvent) -> None:
-        if self._store is not None and self.record_id is not None:
-            record_event(self._store, self.record_id, ev)
 
 
 _FAILED_HINT = "check the model in the session settings (the account must have access to it)"

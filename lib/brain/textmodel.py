@@ -15,7 +15,6 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from lib.brain.base import BrainSnapshot, Line, TurnState
@@ -28,7 +27,7 @@ from lib.brain.events import (
     TextDelta,
     TextDone,
 )
-from lib.brain.record import record_event, record_stopped
+from lib.brain.outlets import BrainOutlets
 from lib.brain.settings import RealtimeSettings
 from lib.core.config import Secret
 from lib.core.loop_thread import LoopThread
@@ -58,7 +57,10 @@ def chat_usage(usage: Any, model: str) -> dict[str, Any] | None:
     }
 
 
-class TextModelSession:
+class TextModelSession(BrainOutlets):
+    _log = log
+    _subscriber_failed = "text model subscriber failed"
+
     def __init__(
         self,
         *,
@@ -68,14 +70,12 @@ class TextModelSession:
         model: str = DEFAULT_TEXT_MODEL,
         store: Store | None = None,
     ) -> None:
-        self.provider = provider
+        super().__init__(provider, store)
         self.model = model
         self._key = api_key
         self._base_url = base_url
-        self._store = store
         self._loop = LoopThread("text-model")
         self._lock = threading.Lock()
-        self._subscribers: list[Callable[[BrainEvent], None]] = []
         self._settings: RealtimeSettings | None = None
         self._history: list[dict[str, str]] = []
         self._lines: list[Line] = []
@@ -84,12 +84,8 @@ class TextModelSession:
         self._active: concurrent.futures.Future[None] | None = None
         self._responses = 0
         self._client: Any = None
-        self.record_id: str | None = None
 
     # ---- the Brain protocol ---------------------------------------------------------------
-    def subscribe(self, fn: Callable[[BrainEvent], None]) -> None:
-        self._subscribers.append(fn)
-
     def start(self, settings: RealtimeSettings) -> None:
         from openai import AsyncOpenAI
 
@@ -97,17 +93,15 @@ class TextModelSession:
         self._client = AsyncOpenAI(
             api_key=self._key.reveal(), base_url=self._base_url, max_retries=0
         )
-        if self._store is not None and self.record_id is None:
-            self.record_id = self._store.insert(
-                "brain_sessions",
-                {
-                    "provider": f"{self.provider}-chat",
-                    "model": self.model,
-                    "settings": json.dumps({"instructions": settings.instructions}),
-                    "started_at": time.time(),
-                    "status": "connected",
-                },
-            )
+        self._open_record(
+            {
+                "provider": f"{self.provider}-chat",
+                "model": self.model,
+                "settings": json.dumps({"instructions": settings.instructions}),
+                "started_at": time.time(),
+                "status": "connected",
+            }
+        )
         with self._lock:
             self._state = "listening"
         # Stateless HTTP: ready at once; a refused key shows on the first answer.
@@ -154,7 +148,7 @@ class TextModelSession:
             self._loop.close()
         with self._lock:
             self._state = "offline"
-        record_stopped(self._store, self.record_id)
+        self._record_stopped()
 
     def snapshot(self) -> BrainSnapshot:
         with self._lock:
@@ -239,16 +233,8 @@ class TextModelSession:
             self._problem = Problem(
                 message, "check OPENAI_API_KEY on the Settings page, or use the embedded model"
             )
-        if self._store is not None and self.record_id is not None:
-            self._store.update(
-                "brain_sessions", self.record_id, {"status": "failed", "error": message}
-            )
+        self._record_status("failed", message)
 
     def _emit(self, ev: BrainEvent) -> None:
-        if self._store is not None and self.record_id is not None:
-            record_event(self._store, self.record_id, ev)
-        for fn in list(self._subscribers):
-            try:
-                fn(ev)
-            except Exception:  # a subscriber bug must not stop the model
-                log.exception("text model subscriber failed")
+        self._record(ev)
+        super()._emit(ev)

@@ -40,9 +40,7 @@ def _parser() -> argparse.ArgumentParser:
         "heygen",
         help="HeyGen Interactive Avatar v1 + LiveAvatar API with a local media room",
     )
-    hg.add_argument("--port", type=int, default=8710, help="0 picks a free port (default 8710)")
-    hg.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    hg.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    _add_listen_args(hg, 8710)
     hg.add_argument(
         "--concurrency-limit",
         type=int,
@@ -68,30 +66,14 @@ def _parser() -> argparse.ArgumentParser:
         default=60.0,
         help="LiveAvatar is_sandbox session length in seconds (default 60)",
     )
-    hg.add_argument(
-        "--parent-pid",
-        type=int,
-        default=None,
-        help="exit when this process ends (default: when the parent process ends)",
-    )
-    hg.add_argument(
-        "--fault",
-        action="append",
-        default=[],
-        metavar="SPEC",
-        help="inject a fault: KIND[:VALUE][@PATH][*TIMES] (repeatable; lib/emulators/faults.py; "
-        "also POST /_control/faults)",
-    )
-    hg.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    _add_process_args(hg)
     _add_realtime_parser(sub)
     return parser
 
 
 def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt = sub.add_parser("realtime", help="OpenAI Realtime (GA) WebSocket API at /v1/realtime")
-    rt.add_argument("--port", type=int, default=8720, help="0 picks a free port (default 8720)")
-    rt.add_argument("--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)")
-    rt.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    _add_listen_args(rt, 8720)
     rt.add_argument(
         "--ttft-ms",
         type=float,
@@ -110,13 +92,32 @@ def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         default="auto",
         help="speech-to-text engine (default auto: Whisper, else pocketsphinx)",
     )
-    rt.add_argument(
+    _add_process_args(rt)
+
+
+def _add_listen_args(service: argparse.ArgumentParser, default_port: int) -> None:
+    """Where each emulator listens and which key it accepts (its first options)."""
+    service.add_argument(
+        "--port",
+        type=int,
+        default=default_port,
+        help=f"0 picks a free port (default {default_port})",
+    )
+    service.add_argument(
+        "--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)"
+    )
+    service.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+
+
+def _add_process_args(service: argparse.ArgumentParser) -> None:
+    """How each emulator runs as a child process (its last options)."""
+    service.add_argument(
         "--parent-pid",
         type=int,
         default=None,
         help="exit when this process ends (default: when the parent process ends)",
     )
-    rt.add_argument(
+    service.add_argument(
         "--fault",
         action="append",
         default=[],
@@ -124,7 +125,9 @@ def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="inject a fault: KIND[:VALUE][@PATH][*TIMES] (repeatable; lib/emulators/faults.py; "
         "also POST /_control/faults)",
     )
-    rt.add_argument("--log-level", default="warning", help="uvicorn log level (default warning)")
+    service.add_argument(
+        "--log-level", default="warning", help="uvicorn log level (default warning)"
+    )
 
 
 def _loopback(host: str) -> str:
@@ -139,6 +142,15 @@ def _loopback(host: str) -> str:
         f"--host {host!r} is not a loopback address: the emulator accepts any key and must "
         "not be reachable from other machines (use 127.0.0.1)"
     )
+
+
+def _url_host(host: str) -> str:
+    """The host as it stands in a URL (an IPv6 address in brackets)."""
+    return host if ":" not in host else f"[{host}]"
+
+
+def _key_note(args: argparse.Namespace) -> str:
+    return "the --api-key" if args.api_key else "any non-empty key"
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -240,8 +252,8 @@ def _install_faults(specs: list[str]) -> None:
 GIL_SWITCH_INTERVAL_S = 0.001
 # Idle keep-alive connections stay open this long, like the real APIs' front ends (≥ 60 s).
 # uvicorn's default (5 s) equals httpx's pool expiry, so a request sent on a connection 5 s
-# idle raced the server's close and failed with ReadError (found by the soak: a Start ~5 s
-# after the page loaded its avatar list). Longer than the client's expiry, the client closes first.
+# idle raced the server's close and failed with ReadError. Longer than the client's expiry, the
+# client closes first.
 KEEP_ALIVE_S = 75
 
 
@@ -251,8 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # A task's speech starts once synthesis is done, and synthesis hands the GIL back and forth
     # with the media loop and the frame renderer (every eSpeak call and callback): at Python's
-    # 5 ms default each handoff may wait that long. Measured with `python -m lib bench avatar`:
-    # request → avatar_start_talking 55 → 42 ms.
+    # 5 ms default each handoff may wait that long.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     host = _loopback(args.host)
     _install_faults(args.fault)
@@ -265,7 +276,7 @@ def main(argv: list[str] | None = None) -> int:
     sock = _bind(host, args.port)
     port = sock.getsockname()[1]
     config = EmulatorConfig(
-        host=host if ":" not in host else f"[{host}]",
+        host=_url_host(host),
         port=port,
         api_key=args.api_key,
         concurrency_limit=args.concurrency_limit,
@@ -274,9 +285,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_duration_s=args.sandbox_duration,
     )
     server = _server(create_app(config), args.log_level, WS_MAX_MESSAGE)
-    key_note = "the --api-key" if args.api_key else "any non-empty key"
     print(
-        f"emulator: HeyGen v1 + LiveAvatar on {config.http_base} (accepts {key_note})",
+        f"emulator: HeyGen v1 + LiveAvatar on {config.http_base} (accepts {_key_note(args)})",
         file=sys.stderr,
     )
     return _run(server, sock, original_ppid, args.parent_pid)
@@ -296,11 +306,9 @@ def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> i
         stt_engine=args.stt_engine,
     )
     server = _server(realtime_app(config), args.log_level, REALTIME_WS_MAX_MESSAGE)
-    shown = host if ":" not in host else f"[{host}]"
-    key_note = "the --api-key" if args.api_key else "any non-empty key"
     print(
-        f"emulator: OpenAI Realtime (GA) on ws://{shown}:{sock.getsockname()[1]}/v1/realtime "
-        f"(accepts {key_note}; simulated ttft {args.ttft_ms:g} ms, "
+        f"emulator: OpenAI Realtime (GA) on ws://{_url_host(host)}:{sock.getsockname()[1]}"
+        f"/v1/realtime (accepts {_key_note(args)}; simulated ttft {args.ttft_ms:g} ms, "
         f"{args.tokens_per_s:g} tokens/s)",
         file=sys.stderr,
     )

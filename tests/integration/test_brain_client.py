@@ -37,6 +37,11 @@ def wait_for(predicate, timeout=20.0):
         time.sleep(0.05)
 
 
+def has_final(s: RealtimeClient, role: str = "assistant") -> bool:
+    """A finished transcript line of `role` is on show."""
+    return any(ln.role == role and ln.final for ln in s.snapshot().lines)
+
+
 def session(emu, tmp_path, key="k") -> RealtimeClient:
     return RealtimeClient(
         api_key=Secret(key),
@@ -52,7 +57,7 @@ def test_a_message_typed_before_the_connection_is_up_is_answered(realtime, tmp_p
         s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
         s.send_text("Where can I park my car?")  # at once: the socket is not open yet
         assert not s.snapshot().connected
-        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        wait_for(lambda: has_final(s))
         answer = next(ln for ln in s.snapshot().lines if ln.role == "assistant")
         assert "park" in answer.text.lower()
     finally:
@@ -65,7 +70,7 @@ def test_text_turn_is_answered_and_recorded(realtime, tmp_path):
         s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
         assert s.wait_connected().connected
         s.send_text("What are your opening hours?")
-        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        wait_for(lambda: has_final(s))
         snap = s.snapshot()
         answer = next(ln for ln in snap.lines if ln.role == "assistant")
         assert "9" in answer.text and answer.status == "completed"
@@ -99,8 +104,8 @@ def test_spoken_question_is_transcribed_and_answered(realtime, tmp_path):
         for chunk_start in range(0, len(pcm + silence), 4800):  # 100 ms chunks
             s.append_audio((pcm + silence)[chunk_start : chunk_start + 4800])
             time.sleep(0.02)
-        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
-        wait_for(lambda: any(ln.role == "user" and ln.final for ln in s.snapshot().lines))
+        wait_for(lambda: has_final(s))
+        wait_for(lambda: has_final(s, "user"))
         lines = s.snapshot().lines
         user = next(ln for ln in lines if ln.role == "user")
         assert "opening hours" in user.text.lower()
@@ -133,7 +138,7 @@ def test_server_going_away_keeps_the_transcript_and_reconnects(tmp_path):
         s.start(RealtimeSettings(turn=TurnDetection(kind="push_to_talk")))
         assert s.wait_connected().connected
         s.send_text("Hello there")
-        wait_for(lambda: any(ln.role == "assistant" and ln.final for ln in s.snapshot().lines))
+        wait_for(lambda: has_final(s))
         before = s.snapshot().lines
         emu.stop()
         wait_for(lambda: s.snapshot().state == "reconnecting", timeout=10)

@@ -45,6 +45,15 @@ def fault(emu: EmulatorProcess, kind: str, **spec: object) -> None:
     resp.raise_for_status()
 
 
+def runner_on(emu: EmulatorProcess, store: Store) -> AvatarRunner:
+    """An avatar runner whose `local` provider is the given server."""
+    return AvatarRunner(
+        store,
+        provider_factory=lambda n: build_provider(n, local_base_url=emu.base_url),
+        heartbeat_timeout_s=None,
+    )
+
+
 @pytest.fixture(autouse=True)
 def _clear(request) -> Iterator[None]:
     yield
@@ -62,11 +71,7 @@ def conv_on(conversation, faulty_heygen, faulty_realtime, monkeypatch):
     monkeypatch.setattr(
         bridge_conftest,
         "runner_for",
-        lambda url, store: AvatarRunner(
-            store,
-            provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
-            heartbeat_timeout_s=None,
-        ),
+        lambda url, store: runner_on(faulty_heygen, store),
     )
     return lambda **config: conversation(realtime=faulty_realtime, **config)
 
@@ -130,11 +135,7 @@ def test_a_401_mid_conversation_fails_the_piece_and_the_turn(conv_on, faulty_hey
 
 def test_concurrency_limit_is_shown_with_what_to_do(tmp_path, faulty_heygen):
     fault(faulty_heygen, "concurrency_limit", times=1)
-    runner = AvatarRunner(
-        Store(str(tmp_path / "lab.db")),
-        provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
-        heartbeat_timeout_s=None,
-    )
+    runner = runner_on(faulty_heygen, Store(str(tmp_path / "lab.db")))
     try:
         runner.start("local", SessionOptions(AVATARS[0].avatar_id, quality="low"))
         snap = runner.wait_started()
@@ -183,11 +184,7 @@ def test_idle_expiry_ends_the_avatar_and_the_conversation_says_so(conv_on, fault
 
 
 def test_stalled_and_slow_video_are_noticed_and_recover(tmp_path, faulty_heygen):
-    runner = AvatarRunner(
-        Store(str(tmp_path / "lab.db")),
-        provider_factory=lambda n: build_provider(n, local_base_url=faulty_heygen.base_url),
-        heartbeat_timeout_s=None,
-    )
+    runner = runner_on(faulty_heygen, Store(str(tmp_path / "lab.db")))
     try:
         runner.start("local", SessionOptions(AVATARS[0].avatar_id, quality="low"))
         assert runner.wait_started().state == "live"

@@ -13,7 +13,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import hmac
 import json
 import uuid
 from typing import Any
@@ -21,8 +20,8 @@ from typing import Any
 import numpy as np
 from starlette.websockets import WebSocket
 
-from lib.emulators.rooms.room_socket import refuse
-from lib.emulators.rooms.sessions import Registry, Session
+from lib.emulators.rooms.room_socket import admit, dispatch_received
+from lib.emulators.rooms.sessions import Session
 from lib.emulators.rooms.speech import SpeechListener, StreamedSpeech
 from lib.emulators.rooms.speech_events import AgentSocketEvents, BothEvents, HeyGenRoomEvents
 
@@ -34,25 +33,16 @@ STOP_LISTENING = {"agent.stop_listening", "agent.end_listening"}
 
 
 async def heygen_endpoint(websocket: WebSocket) -> None:
-    registry: Registry = websocket.app.state.registry
-    session = registry.find(websocket.path_params["session_id"])
-    if session is None or session.api != "heygen":
-        await refuse(websocket)
-        return
-    await _serve(websocket, session)
+    session = await admit(websocket, fits=lambda s: s.api == "heygen")
+    if session is not None:
+        await _serve(websocket, session)
 
 
 async def lite_endpoint(websocket: WebSocket) -> None:
-    registry: Registry = websocket.app.state.registry
-    session = registry.find(websocket.path_params["session_id"])
-    if session is None or session.mode != "LITE":
-        await refuse(websocket)
-        return
-    token = websocket.query_params.get("token", "")
-    if not token or not hmac.compare_digest(token, session.ws_token):
-        await refuse(websocket)  # the token is part of ws_url from /v1/sessions/start
-        return
-    await _serve(websocket, session)
+    # The token is part of ws_url from /v1/sessions/start.
+    session = await admit(websocket, fits=lambda s: s.mode == "LITE", token_of=lambda s: s.ws_token)
+    if session is not None:
+        await _serve(websocket, session)
 
 
 class _AgentConnection:
@@ -142,13 +132,7 @@ async def _serve(websocket: WebSocket, session: Session) -> None:
         )
     sender = asyncio.create_task(conn.run_sender(), name="agent-sender")
     try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text = message.get("text")
-            if text is not None and not session.closed:
-                conn.handle(text)
+        await dispatch_received(websocket, session, conn.handle)
     finally:
         with contextlib.suppress(ValueError):
             session.on_close.remove(conn.on_session_closed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -71,12 +71,21 @@ def authenticate(request: Request) -> Caller:
     raise api_errors.unauthorized()
 
 
-async def _session_call(request: Request) -> Session:
+_B = TypeVar("_B", SessionIdBody, TaskBody)
+
+
+async def _heygen_session(request: Request, model: type[_B]) -> tuple[_B, Session]:
+    """The body, and the open HeyGen session it names (another API's is not found)."""
     authenticate(request)
-    body = parse_heygen(SessionIdBody, await read_heygen_json(request))
+    body = parse_heygen(model, await read_heygen_json(request))
     session = registry_of(request).get_open(body.session_id)
     if session.api != "heygen":
         raise api_errors.session_not_found(body.session_id)
+    return body, session
+
+
+async def _session_call(request: Request) -> Session:
+    _, session = await _heygen_session(request, SessionIdBody)
     session.touch()
     return session
 
@@ -201,11 +210,7 @@ async def start(request: Request) -> JSONResponse:
 
 
 async def task(request: Request) -> JSONResponse:
-    authenticate(request)
-    body = parse_heygen(TaskBody, await read_heygen_json(request))
-    session = registry_of(request).get_open(body.session_id)
-    if session.api != "heygen":
-        raise api_errors.session_not_found(body.session_id)
+    body, session = await _heygen_session(request, TaskBody)
     if session.started_mono is None:
         raise api_errors.session_not_started()
     if not body.text.strip():

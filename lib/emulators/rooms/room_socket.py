@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.websockets import WebSocket
@@ -35,16 +35,50 @@ async def refuse(websocket: WebSocket) -> None:
     await websocket.close(code=1008)
 
 
-async def endpoint(websocket: WebSocket) -> None:
+async def admit(
+    websocket: WebSocket,
+    *,
+    fits: Callable[[Session], bool] = lambda _s: True,
+    token_of: Callable[[Session], str] | None = None,
+) -> Session | None:
+    """The session a socket asks for (path `session_id`), or None once its handshake is
+    refused: no such session, not one this socket serves, or not the `token` it handed out."""
     registry: Registry = websocket.app.state.registry
-    session_id = websocket.path_params["session_id"]
-    token = websocket.query_params.get("token", "")
-    session = registry.find(session_id)
-    if session is None:
+    session = registry.find(websocket.path_params["session_id"])
+    if session is None or not fits(session):
         await refuse(websocket)
-        return
-    if not token or not hmac.compare_digest(token, session.room_token):
-        await refuse(websocket)  # the room token is the session's access_token
+        return None
+    if token_of is not None:
+        token = websocket.query_params.get("token", "")
+        if not token or not hmac.compare_digest(token, token_of(session)):
+            await refuse(websocket)
+            return None
+    return session
+
+
+async def dispatch_received(
+    websocket: WebSocket,
+    session: Session,
+    on_text: Callable[[str], None],
+    on_bytes: Callable[[bytes], Awaitable[None]] | None = None,
+) -> None:
+    """Hand on what the client sends until it disconnects; nothing once the session closed."""
+    while True:
+        message = await websocket.receive()
+        if message["type"] == "websocket.disconnect":
+            break
+        text = message.get("text")
+        if text is not None and not session.closed:
+            on_text(text)
+        data = message.get("bytes")
+        if on_bytes is not None and data is not None and not session.closed:
+            await on_bytes(data)
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    # The room token is the session's access_token.
+    session = await admit(websocket, token_of=lambda s: s.room_token)
+    if session is None:
         return
     await websocket.accept()
     if session.closed:
@@ -55,16 +89,12 @@ async def endpoint(websocket: WebSocket) -> None:
     session.ever_joined = True
     sender = asyncio.create_task(client.run_sender(), name="room-sender")
     try:
-        while True:
-            message = await websocket.receive()
-            if message["type"] == "websocket.disconnect":
-                break
-            text = message.get("text")
-            if text is not None and not session.closed:
-                _on_data(session, client, text)
-            data = message.get("bytes")
-            if data is not None and not session.closed:
-                await _on_media(session, data)
+        await dispatch_received(
+            websocket,
+            session,
+            lambda text: _on_data(session, client, text),
+            lambda data: _on_media(session, data),
+        )
     finally:
         stream.remove_client(client)
         if not client.finished.is_set():
