@@ -111,25 +111,30 @@ class AvatarEvent:
 
 
 @dataclass(frozen=True)
-class StartTalking(AvatarEvent):
+class TaskEvent(AvatarEvent):
+    """About one piece the avatar was asked to say (the provider's task id for it)."""
+
     task_id: str
 
 
 @dataclass(frozen=True)
-class StopTalking(AvatarEvent):
-    task_id: str
+class StartTalking(TaskEvent):
+    pass
+
+
+@dataclass(frozen=True)
+class StopTalking(TaskEvent):
     duration_ms: float | None = None
 
 
 @dataclass(frozen=True)
-class TalkingMessage(AvatarEvent):
-    task_id: str
+class TalkingMessage(TaskEvent):
     text: str
 
 
 @dataclass(frozen=True)
-class EndMessage(AvatarEvent):
-    task_id: str
+class EndMessage(TaskEvent):
+    pass
 
 
 @dataclass(frozen=True)

@@ -64,27 +64,29 @@ class ResponseCreated(BrainEvent):
 
 
 @dataclass(frozen=True)
-class TextDelta(BrainEvent):
-    """Assistant text: `response.output_text.delta` or the audio transcript's delta."""
+class OutputPart(BrainEvent):
+    """Part of an answer: which response, and which of its output items."""
 
     response_id: str
     item_id: str
+
+
+@dataclass(frozen=True)
+class TextDelta(OutputPart):
+    """Assistant text: `response.output_text.delta` or the audio transcript's delta."""
+
     delta: str
     from_audio: bool = False
 
 
 @dataclass(frozen=True)
-class TextDone(BrainEvent):
-    response_id: str
-    item_id: str
+class TextDone(OutputPart):
     text: str
     from_audio: bool = False
 
 
 @dataclass(frozen=True)
-class AudioDelta(BrainEvent):
-    response_id: str
-    item_id: str
+class AudioDelta(OutputPart):
     pcm: bytes  # PCM16 mono 24 kHz
 
 

@@ -6,47 +6,35 @@ import json
 import time
 from typing import Any
 
-from lib.brain.events import (
-    AudioDelta,
-    BrainEvent,
-    ConnectionLost,
-    ErrorEvent,
-    FunctionCall,
-    ResponseDone,
-    SpeechStarted,
-    SpeechStopped,
-    TextDelta,
-    TextDone,
-    TranscriptDelta,
-    TranscriptDone,
-)
+from lib.brain import events
+from lib.brain.events import BrainEvent
 from lib.store.database import Store
 
 
 def payload_of(ev: BrainEvent) -> dict[str, Any]:
-    if isinstance(ev, TranscriptDone):
+    if isinstance(ev, events.TranscriptDone):
         return {"item_id": ev.item_id, "transcript": ev.transcript, "usage": ev.usage}
-    if isinstance(ev, TextDelta | TranscriptDelta):
+    if isinstance(ev, events.TextDelta | events.TranscriptDelta):
         return {"delta": ev.delta}
-    if isinstance(ev, TextDone):
+    if isinstance(ev, events.TextDone):
         return {"text": ev.text}
-    if isinstance(ev, ResponseDone):
+    if isinstance(ev, events.ResponseDone):
         return {"status": ev.status, "reason": ev.reason, "usage": ev.usage}
-    if isinstance(ev, FunctionCall):
+    if isinstance(ev, events.FunctionCall):
         return {"name": ev.name, "call_id": ev.call_id, "arguments": ev.arguments}
-    if isinstance(ev, ErrorEvent):
+    if isinstance(ev, events.ErrorEvent):
         return {"code": ev.code, "message": ev.message, "param": ev.param}
-    if isinstance(ev, SpeechStarted):
+    if isinstance(ev, events.SpeechStarted):
         return {"audio_start_ms": ev.audio_start_ms}
-    if isinstance(ev, SpeechStopped):
+    if isinstance(ev, events.SpeechStopped):
         return {"audio_end_ms": ev.audio_end_ms}
-    if isinstance(ev, ConnectionLost):
+    if isinstance(ev, events.ConnectionLost):
         return {"reason": ev.reason}
     return {}
 
 
 def record_event(store: Store, session_id: str, ev: BrainEvent) -> None:
-    if isinstance(ev, AudioDelta):
+    if isinstance(ev, events.AudioDelta):
         return  # audio itself is not stored: only what it was (counted in usage)
     payload = payload_of(ev)
     store.insert(

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any
 
+from lib.cli.fail import fail
 from lib.metrics.pricing.cost import projection
 from lib.metrics.pricing.tables import PricingError, PricingTable, load_tables, table_in_effect
 
@@ -66,8 +66,7 @@ def main(argv: list[str]) -> int:
     try:
         tables = load_tables()
     except PricingError as exc:
-        print(f"a pricing table is malformed: {exc}", file=sys.stderr)
-        return 2
+        return fail(f"a pricing table is malformed: {exc}", 2)
     if args.pricing and args.pricing not in tables:
         parser.error(f"--pricing: no table {args.pricing!r}; known: {', '.join(sorted(tables))}")
     table = tables[args.pricing] if args.pricing else table_in_effect(tables)

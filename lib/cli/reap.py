@@ -9,6 +9,7 @@ import json
 import sys
 from dataclasses import asdict
 
+from lib.cli.fail import fail
 from lib.runtime.avatar_providers import default_factory
 from lib.runtime.reaper import reap, reap_providers
 from lib.store.database import StoreError, open_store
@@ -21,8 +22,7 @@ def main(argv: list[str]) -> int:
     try:
         store = open_store()
     except StoreError as exc:
-        print(f"reap failed: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"reap failed: {exc}")
     providers = reap_providers()
     result = reap(store, default_factory, providers)
     out = {"providers": providers, **asdict(result)}

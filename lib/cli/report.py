@@ -6,9 +6,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from typing import Any
 
+from lib.cli.fail import fail
 from lib.metrics.analytics import COST_COMPONENTS, session_costs, turns_frame
 from lib.metrics.pricing.tables import PricingError, load_tables
 from lib.store.database import StoreError, open_store
@@ -34,8 +34,7 @@ def main(argv: list[str]) -> int:
         store = open_store()
         tables = load_tables()
     except (StoreError, PricingError) as exc:
-        print(f"report failed: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"report failed: {exc}")
     if args.pricing and args.pricing not in tables:
         parser.error(f"--pricing: no table {args.pricing!r}; known: {', '.join(sorted(tables))}")
     turns = turns_frame(store)

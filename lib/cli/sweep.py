@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from lib.bridge.chunking import StrategyError, parse_strategies
 from lib.bridge.config import BRIDGE_MODES, BridgeMode
+from lib.cli.fail import fail
 from lib.core import config
 from lib.runtime.script import DEMO_SCRIPT, ScriptError, load_script
 from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations
@@ -109,11 +110,9 @@ def main(argv: list[str]) -> int:
         )
         results = Sweep(store, plan, progress_bar).run()
     except (StoreError, config.ConfigError, RuntimeError, TimeoutError) as exc:
-        print(f"\nsweep failed: {exc}", file=sys.stderr)
-        return 1
+        return fail(f"\nsweep failed: {exc}")
     except KeyboardInterrupt:
-        print("\nsweep interrupted; what ran so far is in the store", file=sys.stderr)
-        return 130
+        return fail("\nsweep interrupted; what ran so far is in the store", 130)
     finally:
         if emulator is not None:
             emulator.stop()

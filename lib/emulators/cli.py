@@ -29,6 +29,43 @@ WS_MAX_MESSAGE = 1_000_000
 PARENT_POLL_S = 0.5
 # Realtime `input_audio_buffer.append` events may carry up to 15 MiB of base64 audio.
 REALTIME_WS_MAX_MESSAGE = 16 * 1024 * 1024
+# Each server's own numeric options: flag, type, default, help.
+AVATAR_SERVER_NUMBERS: tuple[tuple[str, type, float | None, str], ...] = (
+    (
+        "--concurrency-limit",
+        int,
+        3,
+        "open sessions per API before 'Concurrent limit reached' (default 3, HeyGen trial)",
+    ),
+    (
+        "--idle-timeout",
+        float,
+        None,
+        "idle timeout in seconds for sessions that do not set one "
+        "(default: HeyGen 120, LiveAvatar 300); small values like 2 are allowed for tests",
+    ),
+    (
+        "--session-duration-limit",
+        float,
+        600.0,
+        "hard cap on a session's length in seconds (default 600)",
+    ),
+    (
+        "--sandbox-duration",
+        float,
+        60.0,
+        "LiveAvatar is_sandbox session length in seconds (default 60)",
+    ),
+)
+REALTIME_NUMBERS: tuple[tuple[str, type, float | None, str], ...] = (
+    ("--ttft-ms", float, 300.0, "simulated time to first token in ms (default 300)"),
+    (
+        "--tokens-per-s",
+        float,
+        30.0,
+        "simulated output speed in tokens per second; 0 = no pacing (default 30)",
+    ),
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -41,31 +78,7 @@ def _parser() -> argparse.ArgumentParser:
         help="HeyGen Interactive Avatar v1 + LiveAvatar API with a local media room",
     )
     _add_listen_args(hg, 8710)
-    hg.add_argument(
-        "--concurrency-limit",
-        type=int,
-        default=3,
-        help="open sessions per API before 'Concurrent limit reached' (default 3, HeyGen trial)",
-    )
-    hg.add_argument(
-        "--idle-timeout",
-        type=float,
-        default=None,
-        help="idle timeout in seconds for sessions that do not set one "
-        "(default: HeyGen 120, LiveAvatar 300); small values like 2 are allowed for tests",
-    )
-    hg.add_argument(
-        "--session-duration-limit",
-        type=float,
-        default=600.0,
-        help="hard cap on a session's length in seconds (default 600)",
-    )
-    hg.add_argument(
-        "--sandbox-duration",
-        type=float,
-        default=60.0,
-        help="LiveAvatar is_sandbox session length in seconds (default 60)",
-    )
+    _add_numbers(hg, AVATAR_SERVER_NUMBERS)
     _add_process_args(hg)
     _add_realtime_parser(sub)
     return parser
@@ -74,18 +87,7 @@ def _parser() -> argparse.ArgumentParser:
 def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt = sub.add_parser("realtime", help="OpenAI Realtime (GA) WebSocket API at /v1/realtime")
     _add_listen_args(rt, 8720)
-    rt.add_argument(
-        "--ttft-ms",
-        type=float,
-        default=300.0,
-        help="simulated time to first token in ms (default 300)",
-    )
-    rt.add_argument(
-        "--tokens-per-s",
-        type=float,
-        default=30.0,
-        help="simulated output speed in tokens per second; 0 = no pacing (default 30)",
-    )
+    _add_numbers(rt, REALTIME_NUMBERS)
     rt.add_argument(
         "--stt-engine",
         choices=("auto", "whisper", "pocketsphinx"),
@@ -93,6 +95,13 @@ def _add_realtime_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser
         help="speech-to-text engine (default auto: Whisper, else pocketsphinx)",
     )
     _add_process_args(rt)
+
+
+def _add_numbers(
+    service: argparse.ArgumentParser, numbers: tuple[tuple[str, type, float | None, str], ...]
+) -> None:
+    for flag, kind, default, help_text in numbers:
+        service.add_argument(flag, type=kind, default=default, help=help_text)
 
 
 def _add_listen_args(service: argparse.ArgumentParser, default_port: int) -> None:

@@ -16,6 +16,7 @@ from lib.avatar.base import (
     StartTalking,
     StopTalking,
     TalkingMessage,
+    TaskEvent,
 )
 from lib.core.problem import Problem
 from lib.runtime.avatar_record import describe
@@ -99,7 +100,7 @@ class Live:
         """What the session said changes what the page shows. Returns the event's task, if
         it is one the session accepted (a talking event may beat the task's HTTP answer: it
         is kept until then)."""
-        task_id = getattr(event, "task_id", "")
+        task_id = event.task_id if isinstance(event, TaskEvent) else ""
         task = self.tasks.get(task_id)
         if task is None and task_id and isinstance(event, (StartTalking, StopTalking)):
             self.early.setdefault(task_id, []).append(event)
