@@ -7,8 +7,8 @@ import os
 from lib.avatar.base import AvatarProvider
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider, Mode
-from lib.avatar.livekit_room import LiveKitTransport
-from lib.avatar.local_room import LocalRoomTransport
+from lib.avatar.livekit_transport import LiveKitTransport
+from lib.avatar.local_transport import LocalRoomTransport
 from lib.core import config
 
 LOCAL_KEY = config.Secret("local-embedded")  # the embedded server accepts any non-empty key

@@ -1,7 +1,7 @@
 """Media transport seam: how a session's video, audio and data events reach us.
 
-HeyGen and LiveAvatar deliver through a LiveKit room (`livekit_room.py`); the embedded server
-delivers through the local room (`local_room.py`). Providers get a factory, so the same client
+HeyGen and LiveAvatar deliver through a LiveKit room (`livekit_transport.py`); the embedded server
+delivers through the local room (`local_transport.py`). Providers get a factory, so the same client
 code runs against either.
 """
 

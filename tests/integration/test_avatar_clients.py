@@ -29,7 +29,7 @@ from lib.avatar.base import (
 )
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
-from lib.avatar.local_room import LocalRoomTransport
+from lib.avatar.local_transport import LocalRoomTransport
 from lib.core.config import Secret
 from lib.emulators.engines.looks import AVATARS
 from lib.emulators.engines.tts import VOICES

@@ -104,7 +104,7 @@ def test_keep_alive_holds_a_quiet_session_and_idle_expiry_is_shown(
 ):
     """The fast server ends LiveAvatar sessions after 2 s without activity."""
     from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider
-    from lib.avatar.local_room import LocalRoomTransport
+    from lib.avatar.local_transport import LocalRoomTransport
     from lib.core.config import Secret
 
     def liveavatar(name: str) -> LiveAvatarProvider:

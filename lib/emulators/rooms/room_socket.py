@@ -1,5 +1,5 @@
 """`GET ws /v1/local-room/{session_id}?token=...`: the local media room (wire format in
-`lib/localroom.py`), the stand-in for the LiveKit room of HeyGen and LiveAvatar.
+`lib/wire/localroom.py`), the stand-in for the LiveKit room of HeyGen and LiveAvatar.
 
 Viewers receive media and data-channel JSON. What they send is treated like LiveKit data
 they would publish: LiveAvatar FULL commands (`avatar.speak_text`, ...) and, for HeyGen, the

@@ -1,4 +1,4 @@
-"""Client of the embedded server's local media room (wire format in `lib/localroom.py`)."""
+"""Client of the embedded server's local media room (wire format in `lib/wire/localroom.py`)."""
 
 from __future__ import annotations
 
