@@ -45,7 +45,7 @@ def _reaper() -> Reaper | None:
 
 
 log_to_stderr()
-patches.apply_all()  # once per process; cheap on later runs
+patches.apply_all()  # applied before the server started; here a cheap check
 _reaper()
 page = st.navigation(PAGES)
 # Leaving a page releases what it holds (e.g. stops a paid avatar session).

@@ -25,6 +25,7 @@ from lib.bench.studio_driver import (
     mouth_box_rel,
 )
 from lib.emulators.launcher import start_emulator
+from lib.metrics.latency import median_of
 
 # Speak → mouth spreads ±50 ms on a shared 2-core machine: a median of 9 holds still.
 MIN_SPEAK_ROUNDS = 9
@@ -187,21 +188,21 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 if starts
                 else None,
                 "start_samples_s": [round(x, 3) for x in starts],
-                "speak_click_to_first_mouth_ms_median": _median(from_click),
-                "speak_request_to_first_mouth_ms_median": _median(from_request),
+                "speak_click_to_first_mouth_ms_median": median_of(from_click),
+                "speak_request_to_first_mouth_ms_median": median_of(from_request),
                 "speak_samples_ms": [round(x) for x in from_click],
                 "speak_rounds_ms": rounds,
                 # The split: the provider's avatar_start_talking reaches the app, then the frame
                 # with the open mouth reaches the browser's screen.
-                "speak_request_to_start_talking_ms_median": _median(to_start_talking),
+                "speak_request_to_start_talking_ms_median": median_of(to_start_talking),
                 # When the voice itself began (the lips part before it, while it is made),
                 # at the provider and as heard in the browser.
-                "speak_click_to_start_talking_ms_median": _median(click_to_voice),
-                "speak_click_to_first_sound_ms_median": _median(click_to_sound),
+                "speak_click_to_start_talking_ms_median": median_of(click_to_voice),
+                "speak_click_to_first_sound_ms_median": median_of(click_to_sound),
                 "speak_sound_samples_ms": [round(x) for x in click_to_sound],
                 # ... the open-mouth frame's packets reach the browser, then its screen.
-                "speak_request_to_mouth_frame_received_ms_median": _median(to_received),
-                "speak_mouth_frame_received_to_shown_ms_median": _median(received_to_shown),
+                "speak_request_to_mouth_frame_received_ms_median": median_of(to_received),
+                "speak_mouth_frame_received_to_shown_ms_median": median_of(received_to_shown),
                 # Chrome shows video in step with audio: the larger delay of the two sets both
                 # (a target above its minimum is a stream held back for the other one).
                 "browser_jitter_buffers_ms": {
@@ -233,7 +234,3 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
 
 def _finished(tasks: pd.DataFrame) -> bool:
     return len(tasks) > 0 and bool(pd.notna(tasks.iloc[-1]["stopped_at"]))
-
-
-def _median(xs: list[float]) -> float | None:
-    return round(statistics.median(xs), 1) if xs else None

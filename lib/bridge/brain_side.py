@@ -38,9 +38,11 @@ QUIET_ERRORS: Final = frozenset({"response_cancel_not_active", BUSY_CODE})
 class BrainSide(TurnEnds):
     def on_brain_event(self, ev: BrainEvent) -> None:
         now = time.time()
-        with self._lock:
-            handler = BRAIN_HANDLERS.get(type(ev))
-            if handler is not None:
+        handler = next(
+            (h for kind in type(ev).__mro__ if (h := BRAIN_HANDLERS.get(kind)) is not None), None
+        )
+        if handler is not None:
+            with self._lock:
                 handler(self, ev, now)
 
     def _voice_turn(self, item_id: str, at: float) -> Turn:
@@ -256,7 +258,7 @@ class BrainSide(TurnEnds):
                 self._on_thinking(on)
 
 
-# Keyed by the event's exact type: the events are final records (none subclasses another).
+# Keyed by event type (a subclass finds its nearest base's handler, as isinstance did).
 # Every handler gets `now`, when the event reached the bridge; the text delta stamps its pieces
 # with it.
 BRAIN_HANDLERS: Final[dict[type[BrainEvent], Callable[[BrainSide, Any, float], None]]] = {

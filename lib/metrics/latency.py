@@ -9,6 +9,7 @@ The Realtime transcript runs in parallel with the model, so it is not on the cri
 from __future__ import annotations
 
 import itertools
+import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -212,3 +213,15 @@ def waterfall(
                     Bar(row, rel(c.started_at), rel(end), "chunk", c.ended_at is None, c.label)
                 )
     return bars
+
+
+def median_of(xs: Sequence[float]) -> float | None:
+    """The median, to a tenth (None for no values): how the sweeps and benchmarks quote one."""
+    return round(statistics.median(xs), 1) if xs else None
+
+
+def p90_of(xs: Sequence[float]) -> float | None:
+    """The 90th percentile, to a tenth; None under 10 values, too few to quote one."""
+    if len(xs) < 10:
+        return None
+    return round(statistics.quantiles(xs, n=10)[-1], 1)

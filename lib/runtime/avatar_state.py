@@ -21,14 +21,14 @@ from lib.avatar.base import (
 from lib.core.problem import Problem
 from lib.runtime.avatar_record import describe
 
-State = Literal["idle", "starting", "live", "stopping", "ended", "error"]
+RunnerState = Literal["idle", "starting", "live", "stopping", "ended", "error"]
 STALL_S = 1.5  # no video frame this long on a live session: stalled
 SLOW_FPS = 15.0
 
 
 @dataclass(frozen=True)
 class AvatarSnapshot:
-    state: State
+    state: RunnerState
     provider: str | None
     session_id: str | None  # the provider's id
     record_id: str | None  # our store id
@@ -80,7 +80,7 @@ class Task:
 class Live:
     """Mutable state, guarded by AvatarRunner._lock."""
 
-    state: State = "idle"
+    state: RunnerState = "idle"
     provider: str | None = None
     session: AvatarSession | None = None
     record_id: str | None = None

@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 SLOW_MODEL_S: Final = 3.0
 START_TIMEOUT_S: Final = 60.0  # no first delta this long after the user finished: "waiting"
-State = Literal["starting", "live", "audio_only", "ended", "failed"]
+ConversationState = Literal["starting", "live", "audio_only", "ended", "failed"]
 # Personas whose agent speaks first (a greeting or the first interview question).
 SPEAKS_FIRST: Final = frozenset({"interviewer", "greeter"})
 
@@ -87,7 +87,7 @@ class ConversationConfig:
 
 @dataclass(frozen=True)
 class ConversationSnapshot:
-    state: State
+    state: ConversationState
     record_id: str
     brain: BrainSnapshot
     avatar: AvatarSnapshot
@@ -160,7 +160,7 @@ class Conversation:
         self.mic = MicForwarder(self.mic_sink)
         self._user_item = ""  # the avatar-heard user turn in progress
         self._lock = threading.Lock()
-        self._state: State = "starting"
+        self._state: ConversationState = "starting"
         self._banner: str | None = None
         self._requested = time.time()
         self._brain_ready: float | None = None

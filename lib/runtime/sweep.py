@@ -10,7 +10,6 @@ experiment; the summary per configuration is computed from what was stored.
 from __future__ import annotations
 
 import json
-import statistics
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from lib.brain.providers import build_brain
 from lib.brain.settings import TurnDetection
 from lib.bridge.chunking import Strategy
 from lib.bridge.config import BridgeConfig, BridgeMode
-from lib.metrics.latency import durations_frame
+from lib.metrics.latency import durations_frame, median_of, p90_of
 from lib.runtime.conversation import Conversation, ConversationConfig
 from lib.runtime.script import RATE, Script, read_turn_audio
 from lib.store.database import Store
@@ -238,16 +237,6 @@ def _wait_turn_done(conv: Conversation, seen: int, timeout: float, cancel: threa
     return False
 
 
-def _median(xs: list[float]) -> float | None:
-    return round(statistics.median(xs), 1) if xs else None
-
-
-def _p90(xs: list[float]) -> float | None:
-    if len(xs) < 10:
-        return None  # too few for a 90th percentile worth quoting
-    return round(statistics.quantiles(xs, n=10)[-1], 1)
-
-
 def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict[str, Any]:
     """Medians per stage (ms) with n, chunks per turn, and turn outcomes, from the store."""
     if not conversation_ids:
@@ -257,7 +246,7 @@ def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict
     derived = durations_frame(done)
     per_stage = {name: [float(x) for x in derived[name].dropna()] for name in derived}
     stages = {
-        name: {"median_ms": _median(xs), "p90_ms": _p90(xs), "n": len(xs)}
+        name: {"median_ms": median_of(xs), "p90_ms": p90_of(xs), "n": len(xs)}
         for name, xs in per_stage.items()
         if xs
     }
@@ -265,7 +254,7 @@ def summarize(store: Store, label: str, conversation_ids: Sequence[str]) -> dict
     return {
         "n_turns": len(turns),
         "stages": stages,
-        "chunks_per_turn": _median(chunks),
+        "chunks_per_turn": median_of(chunks),
         "status": {str(k): int(v) for k, v in turns["status"].value_counts().items()}
         if not turns.empty
         else {},

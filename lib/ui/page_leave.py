@@ -17,13 +17,13 @@ from typing import Any
 from lib.runtime.watchdog import TabOpen
 
 # st.session_state (a SessionStateProxy) or any dict: only item access and setdefault are used.
-State = Any
+PageState = Any
 log = logging.getLogger(__name__)
 
 KEY = "_page_cleanups"
 
 
-def enter_page(state: State, page: str) -> list[str]:
+def enter_page(state: PageState, page: str) -> list[str]:
     ran = leave_other_pages(state, page)
     if ran:
         log.info("page %r entered: cleaned up %s", page, ", ".join(ran))
@@ -36,12 +36,12 @@ def page_key(script: str) -> str:
     return Path(script).stem
 
 
-def on_leave(state: State, page: str, name: str, cleanup: Callable[[], None]) -> None:
+def on_leave(state: PageState, page: str, name: str, cleanup: Callable[[], None]) -> None:
     cleanups: dict[str, dict[str, Callable[[], None]]] = state.setdefault(KEY, {})
     cleanups.setdefault(page, {})[name] = cleanup
 
 
-def leave_other_pages(state: State, current: str) -> list[str]:
+def leave_other_pages(state: PageState, current: str) -> list[str]:
     """Run and forget the cleanups of every page except `current`; returns what ran."""
     cleanups: dict[str, dict[str, Callable[[], None]]] = state.get(KEY, {})
     ran = []

@@ -58,3 +58,24 @@ def test_each_patch_lives_in_its_library_module_which_names_the_version(patch):
     docstring = module.read_text().split('"""')[1]
     assert docstring.startswith(f"{patch.distribution} {patch.checked}"), docstring[:80]
     assert "Upstream bug" in docstring or "tunes" in docstring.lower() or "patched" in docstring
+
+
+def test_a_patch_that_fails_is_logged_and_left_out_the_others_still_apply(monkeypatch, caplog):
+    applied: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("the library moved")
+
+    pinned = pins()["aiortc"]
+    monkeypatch.setattr(
+        patches,
+        "PATCHES",
+        (
+            patches.Patch("broken", "aiortc", pinned, broken),
+            patches.Patch("fine", "aiortc", pinned, lambda: applied.append("fine")),
+        ),
+    )
+    with caplog.at_level(logging.ERROR, logger="lib.patches"):
+        active = patches.apply_all()
+    assert active == ["fine"] and applied == ["fine"]
+    assert any("broken" in r.getMessage() and r.exc_info for r in caplog.records)

@@ -30,9 +30,9 @@ from lib.emulators.rooms.schemas import (
 )
 from lib.emulators.rooms.sessions import (
     HEYGEN_IDLE_DEFAULT_S,
-    Registry,
     Session,
     new_session_id,
+    registry_of,
 )
 from lib.emulators.rooms.speaking import canned_reply, speak_text
 from lib.emulators.rooms.speech_events import HeyGenRoomEvents
@@ -47,11 +47,6 @@ class Caller:
     """Who is calling: an API key holder, or the holder of a create_token session token."""
 
     token: str | None = None  # set when authenticated by a session token
-
-
-def registry_of(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def authenticate(request: Request) -> Caller:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import secrets
 import time
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -34,6 +33,7 @@ from lib.emulators.rooms.sessions import (
     Registry,
     Session,
     new_session_id,
+    registry_of,
 )
 from lib.emulators.rooms.stream import AvatarStream
 from lib.wire import localroom
@@ -46,11 +46,6 @@ QUALITY: dict[str, Quality] = {
     "medium": "medium",
     "low": "low",
 }
-
-
-def registry_of(request: Request) -> Registry:
-    registry: Registry = request.app.state.registry
-    return registry
 
 
 def _api_key_ok(request: Request) -> bool:
@@ -102,10 +97,6 @@ def _target_session(request: Request, session_id: str | None) -> Session:
 
 def _ok(data: Any, message: str, status: int = 200) -> JSONResponse:
     return respond({"code": 100, "data": data, "message": message}, status)
-
-
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 # ---- sessions -------------------------------------------------------------------------------
@@ -254,8 +245,8 @@ async def list_sessions(request: Request) -> JSONResponse:
     results = [
         {
             "id": s.session_id,
-            "created_at": _iso(s.created_at),
-            "updated_at": _iso(s.closed_at or now),
+            "created_at": catalog.iso(s.created_at),
+            "updated_at": catalog.iso(s.closed_at or now),
             "duration": round((s.closed_at or now) - s.created_at),
             "source": "API",
             "mode": s.mode,

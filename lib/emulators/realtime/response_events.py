@@ -10,12 +10,12 @@ from lib.emulators.engines.responder import Reply
 from lib.emulators.realtime.events import JsonDict
 from lib.emulators.realtime.items import Entry
 from lib.emulators.realtime.response import ResponseOptions, ResponseRun
-from lib.emulators.realtime.session_state import SessionState
+from lib.emulators.realtime.session_state import RealtimeSessionState
 from lib.emulators.realtime.turns import cached_responder, compose_reply
 from lib.emulators.realtime.usage import TokenCount, cached_share
 
 
-class ResponseEvents(SessionState):
+class ResponseEvents(RealtimeSessionState):
     async def _response_create(self, msg: JsonDict) -> None:
         params = msg.get("response")
         await self._start_response(params if isinstance(params, dict) else {}, msg)

@@ -4,7 +4,7 @@ State: the effective session config, the input audio buffer (with server/semanti
 push-to-talk when turn_detection is null), the conversation, and at most one active response.
 Client events are handled strictly in arrival order; responses and transcriptions run as tasks.
 
-The handlers live in mixins over `SessionState`: `buffer_events` (input audio and turns),
+The handlers live in mixins over `RealtimeSessionState`: `buffer_events` (input audio and turns),
 `item_events`, `response_events`; `transcription` hears the committed audio.
 """
 

@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 Sender = Callable[[JsonDict], Awaitable[None]]
 
 
-class SessionState:
+class RealtimeSessionState:
     def __init__(
         self,
         send: Sender,

@@ -10,11 +10,11 @@ import numpy.typing as npt
 
 from lib.emulators.realtime.events import event
 from lib.emulators.realtime.items import Entry
-from lib.emulators.realtime.session_state import SessionState
+from lib.emulators.realtime.session_state import RealtimeSessionState
 from lib.emulators.realtime.usage import transcription_usage
 
 
-class Transcription(SessionState):
+class Transcription(RealtimeSessionState):
     def _prompt(self) -> str | None:
         config = self.session["audio"]["input"].get("transcription")
         return config.get("prompt") if isinstance(config, dict) else None

@@ -1,6 +1,6 @@
 """The avatars and voices the emulator offers, in each API's listing shape.
 
-Both come from the local engines (`lib.emulators.engines.face.AVATARS`,
+Both come from the local engines (`lib.emulators.engines.looks.AVATARS`,
 `lib.emulators.engines.tts.VOICES`). HeyGen ids are the engine ids; LiveAvatar ids are UUIDs (as on
 the real service), derived deterministically from the engine ids. Lookups accept either form.
 """
@@ -54,7 +54,8 @@ def realtime_voice_ids() -> str:
     return ", ".join(v.voice_id for v in VOICES if v.support_realtime)
 
 
-def _iso(epoch: float) -> str:
+def iso(epoch: float) -> str:
+    """A time as both APIs write it: ISO 8601, UTC, with a Z."""
     return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -110,8 +111,8 @@ def liveavatar_avatars(preview_base: str) -> list[dict[str, Any]]:
             {
                 "id": liveavatar_id(a.avatar_id),
                 "name": a.name,
-                "created_at": _iso(CREATED_AT),
-                "updated_at": _iso(CREATED_AT),
+                "created_at": iso(CREATED_AT),
+                "updated_at": iso(CREATED_AT),
                 "error_message": None,
                 "space_id": None,
                 "type": "VIDEO",

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from starlette.requests import Request
+
 from lib.emulators.engines.looks import AvatarLook
 from lib.emulators.engines.tts import VoiceSpec
 from lib.emulators.rooms import api_errors
@@ -212,3 +214,9 @@ class Registry:
 
 def new_session_id() -> str:
     return str(uuid.uuid4())
+
+
+def registry_of(request: Request) -> Registry:
+    """The app's registry, as a route reaches it."""
+    registry: Registry = request.app.state.registry
+    return registry
