@@ -92,11 +92,10 @@ def private_root(root: Path | None = None) -> Path:
     if root is not None:
         candidates = [root]
     else:
-        cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(Path.home(), ".cache")
-        candidates = [
-            Path(cache) / "avatarlab",
-            Path(tempfile.gettempdir()) / f"avatarlab-{os.getuid()}",
-        ]
+        candidates = [Path(tempfile.gettempdir()) / f"avatarlab-{os.getuid()}"]
+        with contextlib.suppress(KeyError, RuntimeError):  # no home directory to be found
+            cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            candidates.insert(0, Path(cache) / "avatarlab")
     for folder in candidates:
         try:
             folder.mkdir(mode=0o700, parents=True, exist_ok=True)
