@@ -10,6 +10,7 @@ from lib.core.logs import log_to_stderr
 from lib.runtime.avatar_providers import default_factory
 from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, reap_providers
 from lib.store.database import StoreError, open_store
+from lib.ui.error_guard import run_guarded
 from lib.ui.page_leave import enter_page, page_key
 
 st.set_page_config(page_title="Avatar Lab", page_icon=":material/record_voice_over:", layout="wide")
@@ -58,4 +59,5 @@ with st.sidebar:
         mark = ":green[:material/check_circle:]" if status.usable else ":material/block:"
         st.markdown(f"{mark} **{name}** — {status.reason}")
 
-page.run()
+# An error in the page: a reference in the browser, the traceback in the app log.
+run_guarded(page.run, f"page {page.title!r}")

@@ -18,6 +18,7 @@ from lib.store.database import StoreError, open_store
 from lib.ui.conversation_form import settings_form
 from lib.ui.live_panel import live_panel_html
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
+from lib.ui.plain_text import plain
 from lib.ui.streamer import avatar_streamer, mount_unplayed, needs_full_run, play_after_mount
 from lib.ui.turn_exports import render_exports
 
@@ -78,16 +79,17 @@ if "conversation_error" in st.session_state:
 
 def render_live(conv: Conversation) -> None:
     snap = conv.snapshot()
+    # Banners and problems carry the providers' and the model's words: shown as text.
     if snap.banner:
-        st.warning(snap.banner)
+        st.warning(plain(snap.banner))
     if snap.brain.problem:
-        st.warning(snap.brain.problem.message)
+        st.warning(plain(snap.brain.problem.message))
         if snap.brain.problem.hint:
-            st.caption(f"What to do: {snap.brain.problem.hint}")
+            st.caption(f"What to do: {plain(snap.brain.problem.hint)}")
     if snap.avatar.video_problem and snap.state != "audio_only":
-        st.warning(snap.avatar.video_problem)
+        st.warning(plain(snap.avatar.video_problem))
     if snap.avatar.problem and snap.state != "audio_only":
-        st.error(snap.avatar.problem.message)
+        st.error(plain(snap.avatar.problem.message))
     st.html(live_panel_html(snap, conv.mic.level))
 
 

@@ -17,39 +17,65 @@ from lib.bridge.config import BRIDGE_MODES, BridgeMode
 from lib.core import config
 from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
-from lib.runtime.script_upload import save_uploads
+from lib.runtime.script_upload import MAX_FILE_MB, UploadError, discard, save_uploads
 from lib.runtime.sweep import SweepPlan, configurations
 from lib.runtime.sweep_job import SweepJob
 from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
 from lib.ui.page_leave import on_leave, page_key
+from lib.ui.plain_text import plain
 from lib.ui.widgets import store_or_stop
 
 RUN_KEY = "experiment_run"
+UPLOAD_KEY = "experiment_upload"  # the folder the page's upload is saved in
 MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}
+
+
+def keep_upload(folder: Path | None) -> None:
+    """The page's upload is now `folder` (None: cleared); the one it replaces is removed (unless
+    a sweep plays it: then the pruning takes it later)."""
+    previous: Path | None = st.session_state.get(UPLOAD_KEY)
+    if previous is not None and previous != folder:
+        discard(previous)
+    st.session_state[UPLOAD_KEY] = folder
+    if folder is not None:
+
+        def gone() -> None:  # leaving the page clears the upload too
+            discard(folder)
+
+        on_leave(st.session_state, THIS_PAGE, "upload", gone)
 
 
 def pick_script() -> Script | None:
     source = st.radio("Script", ("Built-in demo", "Upload"), horizontal=True)
     if source == "Built-in demo":
+        keep_upload(None)
         st.caption(" · ".join(t.label for t in DEMO_SCRIPT.turns))
         return DEMO_SCRIPT
     files = st.file_uploader(
         "A .toml or .txt script, with the WAV files it names",
         type=["toml", "txt", "wav"],
         accept_multiple_files=True,
+        max_upload_size=MAX_FILE_MB,
     )
-    scripts = [f for f in files or [] if not f.name.lower().endswith(".wav")]
-    if not scripts:
+    files = list(files or [])
+    scripts = [f for f in files if not f.name.lower().endswith(".wav")]
+    if len(scripts) != 1:
+        keep_upload(None)
+        if len(scripts) > 1:
+            st.error("Upload one script (and its WAV files), not several scripts.")
         return None
-    if len(scripts) > 1:
-        st.error("Upload one script (and its WAV files), not several scripts.")
-        return None
-    folder = save_uploads(files or [])
     try:
-        script = load_script(folder / Path(scripts[0].name).name)
+        folder = save_uploads(files)
+    except UploadError as exc:
+        keep_upload(None)
+        st.error(f"Upload not usable — {plain(exc)}")
+        return None
+    keep_upload(folder)
+    try:
+        script = load_script(folder / scripts[0].name)
     except ScriptError as exc:
-        st.error(f"Script not usable — {exc}")
+        st.error(f"Script not usable — {plain(exc)}")
         return None
     st.caption(f"{len(script.turns)} turns, persona {script.persona}")
     return script
@@ -137,7 +163,7 @@ def progress_panel() -> None:
         st.progress(share, text=text)
         st.button("Cancel", on_click=current.sweep.cancel, key="cancel-sweep")
     elif current.error:
-        st.error(f"The sweep stopped: {current.error}. What ran is stored.")
+        st.error(f"The sweep stopped: {plain(current.error)}. What ran is stored.")
     else:
         st.success(f"Sweep done: {len(current.results)} configurations compared below.")
 

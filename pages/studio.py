@@ -13,6 +13,7 @@ from lib.core.text import TextError, to_say
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.store.database import StoreError, open_store
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
+from lib.ui.plain_text import plain
 from lib.ui.streamer import avatar_streamer, needs_full_run
 from lib.ui.studio_panel import reporting, session_form, show_problem, status_line
 
@@ -129,9 +130,9 @@ def live_panel() -> None:
         st.caption(f"Start → first frame: {s.first_frame_at - s.requested_at:.2f} s")
     show_problem(s.problem)
     if s.video_problem:
-        st.warning(s.video_problem)
+        st.warning(plain(s.video_problem))
     if s.transcript:
-        st.markdown("**Said so far:** " + " ".join(s.transcript[-12:]))
+        st.markdown("**Said so far:** " + plain(" ".join(s.transcript[-12:])))
     with st.expander("Provider events", expanded=False):
         st.code("\n".join(s.events[-15:]) or "none yet", language=None)
 

@@ -10,6 +10,13 @@ The frontend fix is three exact text edits of the pinned bundle, served from a c
 under way (`window.__avlStarting`, one component per iframe) is not started again; the mark
 clears when the state leaves "stopped" or the start fails. If any edit's anchor is not found
 exactly once, the original frontend is served and a warning logged.
+
+The copy is the component's code, served same-origin with the app: it lives in a directory of
+this user's (`$XDG_CACHE_HOME/avatarlab`, else `~/.cache/avatarlab`, else a 0700 folder named for
+the uid in the temporary directory), and is served only if it and everything in it are ours,
+not writable by group or others, not symlinks, and hash to exactly the files we would write. A
+copy failing that (say, planted by another local user in a shared path) is set aside and built
+afresh in a private directory.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ import hashlib
 import logging
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from importlib import metadata
@@ -77,31 +85,137 @@ def start_bundle(source: Path) -> Path:
     return found[0]
 
 
+def private_root(root: Path | None = None) -> Path:
+    """This user's directory for the copy, created 0700 and checked (owner, mode, no symlink):
+    `root` if given, else the cache directory, else a uid-named folder in the temporary one; if
+    neither checks out (someone else made it first), a fresh 0700 temporary directory."""
+    if root is not None:
+        candidates = [root]
+    else:
+        candidates = [Path(tempfile.gettempdir()) / f"avatarlab-{os.getuid()}"]
+        with contextlib.suppress(KeyError, RuntimeError):  # no home directory to be found
+            cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+            candidates.insert(0, Path(cache) / "avatarlab")
+    for folder in candidates:
+        try:
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            why = _not_ours(folder)
+        except OSError as exc:
+            why = str(exc)
+        if why is None:
+            return folder
+        log.warning("not keeping the fixed frontend in %s: %s", folder, why)
+    if root is not None:
+        raise OSError(f"{root} is not a private directory")
+    return Path(tempfile.mkdtemp(prefix="avatarlab-webrtc-"))
+
+
+def _not_ours(path: Path) -> str | None:
+    """Why `path` must not be trusted (None: a directory or file of ours that only we write)."""
+    info = path.lstat()
+    if stat.S_ISLNK(info.st_mode):
+        return "a symlink"
+    if info.st_uid != os.getuid():
+        return f"owned by uid {info.st_uid}"
+    if info.st_mode & 0o022:
+        return f"writable by others (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def tree_digest(files: dict[str, bytes]) -> str:
+    """One hash over relative paths and contents: a file added, removed or changed shows."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return digest.hexdigest()
+
+
+def _read_tree(folder: Path) -> dict[str, bytes] | str:
+    """The files under `folder` by relative path, or why the tree is not to be trusted."""
+    files = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        why = _not_ours(here)
+        if why:
+            return f"{here}: {why}"
+        for name in filenames + [d for d in dirnames if (here / d).is_symlink()]:
+            path = here / name
+            why = _not_ours(path)
+            if why is None and not stat.S_ISREG(path.lstat().st_mode):
+                why = "not a plain file"
+            if why:
+                return f"{path}: {why}"
+            files[str(path.relative_to(folder))] = path.read_bytes()
+    return files
+
+
+def untrusted(folder: Path, digest: str) -> str | None:
+    """Why `folder` is not the copy we would build (None: it is, and only we can change it)."""
+    if not folder.is_dir():
+        return "missing"
+    found = _read_tree(folder)
+    if isinstance(found, str):
+        return found
+    return None if tree_digest(found) == digest else "its files differ from the fixed frontend"
+
+
+def _build(source: Path, bundle: Path, fixed: str, into: Path) -> None:
+    """The source tree with the fixed bundle, every directory 0700 and file 0600."""
+    for dirpath, _, filenames in os.walk(source):
+        rel = Path(dirpath).relative_to(source)
+        (into / rel).mkdir(mode=0o700, exist_ok=True)
+        for name in filenames:
+            src = Path(dirpath) / name
+            data = fixed.encode() if src == bundle else src.read_bytes()
+            fd = os.open(into / rel / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as out:
+                out.write(data)
+
+
+def expected_tree(source: Path, bundle: Path, fixed: str) -> dict[str, bytes]:
+    files = {str(p.relative_to(source)): p.read_bytes() for p in source.rglob("*") if p.is_file()}
+    files[str(bundle.relative_to(source))] = fixed.encode()
+    return files
+
+
 def patched_dir(source: Path | None = None, root: Path | None = None) -> Path:
-    """The component's frontend with the fix, built once (atomically) and then reused."""
+    """The component's frontend with the fix, in this user's private directory: reused if it
+    checks out (see `untrusted`), else built (atomically) afresh."""
     source = source or original_dir()
     bundle = start_bundle(source)
     fixed = patch(bundle.read_text())
+    digest = tree_digest(expected_tree(source, bundle, fixed))
     version = metadata.version("streamlit-webrtc")
-    tag = hashlib.sha256(fixed.encode()).hexdigest()[:12]
-    target = (root or Path(tempfile.gettempdir())) / f"avatarlab-webrtc-{version}-{tag}"
-    if (target / "assets" / bundle.name).exists():
+    base = private_root(root)
+    target = base / f"webrtc-{version}-{digest[:12]}"
+    why = untrusted(target, digest)
+    if why is None:
         return target
-    building = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
-    shutil.copytree(source, building, dirs_exist_ok=True)
-    (building / "assets" / bundle.name).write_text(fixed)
+    if os.path.lexists(target):
+        log.warning("the fixed frontend at %s is not served (%s): building it afresh", target, why)
+        aside = Path(tempfile.mkdtemp(prefix=target.name + ".untrusted.", dir=base))
+        # If it cannot be moved, the fresh build below is served from its own folder.
+        with contextlib.suppress(OSError):
+            os.replace(target, aside / "copy")
+        shutil.rmtree(aside, ignore_errors=True)
+    building = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=base))  # 0700, ours
+    _build(source, bundle, fixed, building)
     try:
         os.replace(building, target)
-    except OSError:  # another process built it first
-        shutil.rmtree(building, ignore_errors=True)
+    except OSError:  # another process built it first, or an untrusted copy is still there
+        if untrusted(target, digest) is None:
+            shutil.rmtree(building, ignore_errors=True)
+            return target
+        return building
     return target
 
 
 def serve_single_start_frontend() -> None:
     """Point streamlit-webrtc's component at the fixed copy (idempotent; rebuilt if the copy
-    was removed: checked on every call, as a temporary directory can be cleaned under a
-    long-lived app). If the copy cannot be made, the original is served and the reason logged:
-    connections then start as before."""
+    was removed: checked on every call, as a cache or temporary directory can be cleaned under a
+    long-lived app; its contents were checked when it was chosen, and only we can write there).
+    If the copy cannot be made, the original is served and the reason logged: connections then
+    start as before."""
     from streamlit.components.v1.custom_component import CustomComponent
 
     with _quiet_before_the_server():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
+from lib.runtime.script_upload import hold
 from lib.runtime.sweep import Progress, Sweep, SweepPlan
 from lib.store.database import Store
 
@@ -17,14 +19,20 @@ class SweepJob:
         self.done = False
         self.results: list[dict[str, object]] = []
         self.sweep = Sweep(store, plan, self.on_progress)
+        self.folder = plan.script.folder
 
     def start(self) -> None:
+        # Held from now (not from when the thread runs): the page's next run may clear uploads.
+        held = contextlib.ExitStack()
+        held.enter_context(hold(self.folder))
+
         def work() -> None:
             try:
                 self.results = self.sweep.run()
             except Exception as exc:  # noqa: BLE001 - shown on the page; what ran is stored
                 self.error = f"{type(exc).__name__}: {exc}"
             finally:
+                held.close()  # the script's WAV files may go now
                 self.done = True
 
         threading.Thread(target=work, name="experiment", daemon=True).start()

@@ -17,6 +17,7 @@ from lib.runtime.avatar_problem import problem_of
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.runtime.conversation import ConversationConfig
 from lib.store.database import open_store
+from lib.ui.studio_panel import show_problem
 
 CATALOG_KEY = "conversation_catalog_runner"
 PERSONA_HELP = {
@@ -49,9 +50,7 @@ def pick_avatars(provider: str, agents: list[Agent]) -> list[Agent] | None:
             st.session_state[CATALOG_KEY] = runner
         avatars, voices = runner.catalog(provider)
     except Exception as exc:  # noqa: BLE001 - shown with what to do
-        problem = problem_of(exc)
-        st.error(problem.message)
-        st.caption(f"What to do: {problem.hint}")
+        show_problem(problem_of(exc))
         return None
     if not avatars:
         st.warning("The provider returned no streaming avatars.")

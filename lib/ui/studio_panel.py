@@ -14,6 +14,7 @@ from lib.core.problem import Problem
 from lib.runtime.avatar_problem import problem_of
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.runtime.avatar_state import AvatarSnapshot
+from lib.ui.plain_text import plain
 
 LANGUAGES = (
     "en",
@@ -48,11 +49,12 @@ LANGUAGES = (
 
 
 def show_problem(problem: Problem | None) -> None:
+    """The provider's words as text (see lib.ui.plain_text), with what to do."""
     if problem is None:
         return
-    st.error(problem.message)
+    st.error(plain(problem.message))
     if problem.hint:
-        st.caption(f"What to do: {problem.hint}")
+        st.caption(f"What to do: {plain(problem.hint)}")
 
 
 def reporting(runner: AvatarRunner, action: Callable[[], object]) -> None:
@@ -145,5 +147,5 @@ def status_line(s: AvatarSnapshot) -> str:
         "error": "Could not start",
     }
     if s.state == "ended":
-        return f"**Session ended** ({s.ended_reason or 'stopped'})"
+        return f"**Session ended** ({plain(s.ended_reason or 'stopped')})"
     return f"**{labels.get(s.state, s.state)}**"
