@@ -18,14 +18,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from lib.emulators.engines.stt import EngineName
 from lib.emulators.faults import FAULTS
 from lib.emulators.faults import control as faults_control
 from lib.emulators.realtime.chat_completions import ChatModel
 from lib.emulators.realtime.events import JsonDict, error_event
+from lib.emulators.realtime.keys import bearer_key, key_accepted
 from lib.emulators.realtime.model import Listener, ModelTiming, Speaker
 from lib.emulators.realtime.session import RealtimeSession
 
@@ -58,8 +61,7 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
             ),
             BETA_CLOSE_CODE,
         )
-    auth = ws.headers.get("authorization", "")
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    key = bearer_key(ws.headers.get("authorization", ""))
     if not key:
         return (
             error_event(
@@ -70,9 +72,7 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
             ),
             AUTH_CLOSE_CODE,
         )
-    if (config.api_key is not None and key != config.api_key) or FAULTS.take(
-        "unauthorized", "/v1/realtime"
-    ):
+    if not key_accepted(key, config.api_key) or FAULTS.take("unauthorized", "/v1/realtime"):
         return (
             error_event(
                 f"Incorrect API key provided: {_mask(key)}. You can find your API key at "
@@ -113,6 +113,8 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         await ws.accept()
 
         async def send(payload: JsonDict) -> None:
+            if ws.application_state != WebSocketState.CONNECTED:
+                raise WebSocketDisconnect(1006)  # closed (fault injected): nothing to send on
             await ws.send_text(json.dumps(payload))
 
         refusal = _refusal(ws, config)
@@ -143,6 +145,22 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         finally:
             await session.close()
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # OpenAI's error body rather than Starlette's plain-text page; Starlette still
+        # re-raises, so the traceback reaches the server's log.
+        return JSONResponse(
+            {
+                "error": {
+                    "message": "The server had an error while processing your request. Sorry "
+                    "about that!",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            500,
+        )
+
     chat = ChatModel(config.api_key, config.timing)
     routes: list[BaseRoute] = [
         WebSocketRoute("/v1/realtime", realtime),
@@ -150,4 +168,4 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
         Route("/_control/faults", faults_control, methods=["GET", "POST", "DELETE"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error})

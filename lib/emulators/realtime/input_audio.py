@@ -63,6 +63,10 @@ class InputAudio:
         return len(self._buffer) / BYTES_PER_MS
 
     @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
+
+    @property
     def start_ms(self) -> float:
         return self._buffer_start_ms
 

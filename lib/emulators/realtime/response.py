@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from starlette.websockets import WebSocketDisconnect
 
 from lib.emulators.engines.responder import Reply
 from lib.emulators.faults import FAULTS
@@ -38,6 +40,7 @@ from lib.emulators.realtime.usage import (
     text_tokens,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSFER_PREFIX = "transfer_to_"  # handoffs are tool calls, as in openai-realtime-agents
 
@@ -159,6 +162,18 @@ class ResponseRun:
             reply = await opts.compose(self)
             if reply is not None:
                 await self._emit(reply, started)
+        except WebSocketDisconnect:
+            raise  # the client went away: nobody to tell
+        except Exception:
+            # A bug here must not leave the client waiting: the response fails as production's
+            # do on a server error, and the traceback goes to the log.
+            log.exception("realtime: response %s failed", self.id)
+            self.failure = {
+                "type": "server_error",
+                "code": None,
+                "message": "The server had an error while processing your request. Sorry "
+                "about that!",
+            }
         finally:
             await self._done(shell, input_tokens, cached)
 
@@ -206,6 +221,8 @@ class ResponseRun:
 
     async def _close_item(self, entry: Entry, status: str) -> None:
         entry.item["status"] = status
+        if self.opts.in_conversation:
+            self.host.conversation.resize(entry)  # it grew as it streamed
         index = self.output.index(entry.item)
         await self.host.send(
             event(
