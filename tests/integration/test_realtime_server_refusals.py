@@ -17,6 +17,7 @@ import websockets
 from lib.emulators.launcher import EmulatorProcess, start_emulator
 from lib.emulators.realtime.limits import (
     MAX_CONVERSATION_CHARS,
+    MAX_SESSIONS,
     MAX_TEXT_CHARS,
     MAX_TURN_AUDIO_BYTES,
 )
@@ -297,5 +298,70 @@ def test_a_key_with_non_ascii_characters_is_refused_cleanly(server: EmulatorProc
         ) as ws:
             error = json.loads(await ws.recv())["error"]
             assert error["code"] == "invalid_api_key"
+
+    run(scenario())
+
+
+def test_a_long_echo_is_cut_at_the_models_output_maximum(server: EmulatorProcess) -> None:
+    """With max_output_tokens "inf" the reply still stops at the model's 4096 tokens, so a
+    persona that repeats a long message can't be made to speak for minutes."""
+
+    async def scenario() -> None:
+        async with connect(server.port) as ws:
+            client = Client(ws)
+            await client.send(update(instructions="persona:echo", output_modalities=["text"]))
+            await client.until("session.updated")
+            response = await client.text_turn("echo " * (MAX_TEXT_CHARS // 5))
+            assert response["status"] == "incomplete"
+            assert response["status_details"]["reason"] == "max_output_tokens"
+            assert len(response["output"][0]["content"][0]["text"]) <= 4096 * 4
+            assert (await client.text_turn("hello"))["status"] == "completed"
+
+    run(scenario())
+
+
+def test_a_spoken_reply_longer_than_one_synthesis_is_spoken_whole(server: EmulatorProcess) -> None:
+    """eSpeak takes 2000 characters at a time; a longer reply used to fail the response.
+    The longest is what 4096 output tokens of audio say."""
+
+    async def scenario() -> None:
+        async with connect(server.port) as ws:
+            client = Client(ws)
+            await client.send(update(instructions="persona:echo"))  # audio out, the default
+            await client.until("session.updated")
+            said = "This sentence is long enough to count. " * 60  # 2,400 characters
+            response = await client.text_turn(said)
+            assert response["status"] == "completed"
+            part = response["output"][0]["content"][0]
+            assert part["type"] == "output_audio" and len(part["transcript"]) > 2000
+            # Speech stops at 4096 audio tokens (204.8 s), as a real response's would.
+            response = await client.text_turn(said * 10)
+            assert response["status_details"]["reason"] == "max_output_tokens"
+            assert len(response["output"][0]["content"][0]["transcript"]) <= 204.8 * 15
+
+    run(scenario())
+
+
+def test_open_sessions_are_bounded(server: EmulatorProcess) -> None:
+    """Each session with audio holds a VAD stream and up to a turn of audio: past MAX_SESSIONS
+    a connection is refused with an error event; closing one makes room."""
+
+    async def scenario() -> None:
+        held = [await connect(server.port) for _ in range(MAX_SESSIONS)]
+        for ws in held:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+        async with connect(server.port) as extra:
+            error = json.loads(await extra.recv())["error"]
+            assert error["code"] == "rate_limit_exceeded" and str(MAX_SESSIONS) in error["message"]
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await extra.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013
+        await held.pop().close()
+        await asyncio.sleep(0.2)  # the server sees the close
+        async with connect(server.port) as ws:
+            assert json.loads(await ws.recv())["type"] == "session.created"
+            assert (await Client(ws).text_turn())["status"] == "completed"
+        for ws in held:
+            await ws.close()
 
     run(scenario())

@@ -122,14 +122,14 @@ def integer(value: Any, param: str, lo: int, hi: int) -> int:
     if number > hi:
         raise InvalidField(
             f"Invalid '{param}': integer above maximum value. Expected a value <= {hi}, but "
-            f"got {number} instead.",
+            f"got {shown(number)} instead.",
             "integer_above_max_value",
             param,
         )
     if number < lo:
         raise InvalidField(
             f"Invalid '{param}': integer below minimum value. Expected a value >= {lo}, but "
-            f"got {number} instead.",
+            f"got {shown(number)} instead.",
             "integer_below_min_value",
             param,
         )

@@ -6,6 +6,10 @@ from __future__ import annotations
 from lib.emulators.realtime.model import BYTES_PER_MS
 from lib.emulators.realtime.usage import CHARS_PER_TOKEN
 
+# Open Realtime sessions per server: the app opens one per conversation (the soak bench runs 4);
+# production allowed ~100 per organisation at launch. Each session with audio holds a ~10 MB
+# VAD stream and up to one maximal turn (below), so 16 bound a flood near 1 GB.
+MAX_SESSIONS = 16
 # input_audio_buffer.append: "up to a maximum of 15 MiB" of audio per event (API reference).
 MAX_APPEND_AUDIO_BYTES = 15 * 1024 * 1024
 # What one turn may buffer before it is committed (push-to-talk) or VAD ends it: 15 minutes of
@@ -40,6 +44,9 @@ MAX_METADATA_KEY_CHARS = 64
 MAX_METADATA_VALUE_CHARS = 512
 # max_output_tokens: "an integer between 1 and 4096 … or inf" (API reference).
 MAX_OUTPUT_TOKENS = 4096
+# Spoken output: assistant audio costs 20 tokens a second (usage.py), so 4096 output tokens are
+# 204.8 s of speech; the speaker says ~15 characters a second at normal speed.
+SPOKEN_CHARS_PER_S = 15
 # audio.output.speed: "0.25 is the minimum speed. 1.5 is the maximum speed." (API reference).
 MIN_SPEED, MAX_SPEED = 0.25, 1.5
 # turn_detection durations: not documented; semantic_vad's longest wait is 8 s ("low").

@@ -31,8 +31,10 @@ from lib.emulators.realtime.events import (
     response_object,
 )
 from lib.emulators.realtime.items import Entry, ItemHistory
+from lib.emulators.realtime.limits import MAX_OUTPUT_TOKENS, SPOKEN_CHARS_PER_S
 from lib.emulators.realtime.model import SAMPLE_RATE, ModelTiming, Speaker, split_deltas
 from lib.emulators.realtime.usage import (
+    ASSISTANT_AUDIO_TOKENS_PER_S,
     CHARS_PER_TOKEN,
     TokenCount,
     assistant_audio_tokens,
@@ -180,10 +182,17 @@ class ResponseRun:
     async def _emit(self, reply: Reply, started: float) -> None:
         opts = self.opts
         text = reply.text or ""
-        if opts.max_output_tokens is not None and text_tokens(text) > opts.max_output_tokens:
-            text = text[: opts.max_output_tokens * CHARS_PER_TOKEN]
-            self.truncated = True
         audio_mode = opts.modalities == ["audio"]
+        # "inf" is the model's own maximum, as on the real API: a persona that echoes a long
+        # message must not make a long reply (or minutes of speech) out of it.
+        limit = opts.max_output_tokens or MAX_OUTPUT_TOKENS
+        max_chars = limit * CHARS_PER_TOKEN
+        if audio_mode:
+            seconds = limit / ASSISTANT_AUDIO_TOKENS_PER_S
+            max_chars = min(max_chars, int(seconds * SPOKEN_CHARS_PER_S * opts.speed))
+        if len(text) > max_chars:
+            text = text[:max_chars]
+            self.truncated = True
         speech: asyncio.Future[npt.NDArray[np.int16]] | None = None
         if audio_mode and text.strip():
             # Synthesis overlaps the time-to-first-token wait, as a streaming TTS would.
