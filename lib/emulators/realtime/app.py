@@ -18,14 +18,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from lib.emulators.engines.stt import EngineName
 from lib.emulators.faults import FAULTS
 from lib.emulators.faults import control as faults_control
 from lib.emulators.realtime.chat_completions import ChatModel
 from lib.emulators.realtime.events import JsonDict, error_event
+from lib.emulators.realtime.keys import bearer_key, key_accepted
+from lib.emulators.realtime.limits import MAX_SESSIONS
 from lib.emulators.realtime.model import Listener, ModelTiming, Speaker
 from lib.emulators.realtime.session import RealtimeSession
 
@@ -33,6 +37,7 @@ log = logging.getLogger(__name__)
 
 BETA_CLOSE_CODE = 4000  # what production uses after beta_api_shape_disabled
 AUTH_CLOSE_CODE = 1008  # policy violation: the key was refused
+TRY_AGAIN_LATER_CLOSE_CODE = 1013
 KEYS_URL = "https://platform.openai.com/account/api-keys"
 
 
@@ -58,8 +63,7 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
             ),
             BETA_CLOSE_CODE,
         )
-    auth = ws.headers.get("authorization", "")
-    key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+    key = bearer_key(ws.headers.get("authorization", ""))
     if not key:
         return (
             error_event(
@@ -70,9 +74,7 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
             ),
             AUTH_CLOSE_CODE,
         )
-    if (config.api_key is not None and key != config.api_key) or FAULTS.take(
-        "unauthorized", "/v1/realtime"
-    ):
+    if not key_accepted(key, config.api_key) or FAULTS.take("unauthorized", "/v1/realtime"):
         return (
             error_event(
                 f"Incorrect API key provided: {_mask(key)}. You can find your API key at "
@@ -93,6 +95,20 @@ def _refusal(ws: WebSocket, config: RealtimeServerConfig) -> tuple[JsonDict, int
     return None
 
 
+def _too_many(open_now: int) -> tuple[JsonDict, int] | None:
+    """Past MAX_SESSIONS the connection is refused (a session with audio holds up to ~55 MB)."""
+    if open_now < MAX_SESSIONS:
+        return None
+    return (
+        error_event(
+            f"Too many Realtime sessions are open on this local server ({open_now}; at most "
+            f"{MAX_SESSIONS}). Close a session you no longer use, then connect again.",
+            code="rate_limit_exceeded",
+        ),
+        TRY_AGAIN_LATER_CLOSE_CODE,
+    )
+
+
 def create_app(config: RealtimeServerConfig) -> Starlette:
     listener = Listener(config.stt_engine)
     speaker = Speaker()
@@ -109,13 +125,17 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         threading.Thread(target=warm, name="realtime-stt-warm", daemon=True).start()
         yield
 
+    open_sessions: set[RealtimeSession] = set()
+
     async def realtime(ws: WebSocket) -> None:
         await ws.accept()
 
         async def send(payload: JsonDict) -> None:
+            if ws.application_state != WebSocketState.CONNECTED:
+                raise WebSocketDisconnect(1006)  # closed (fault injected): nothing to send on
             await ws.send_text(json.dumps(payload))
 
-        refusal = _refusal(ws, config)
+        refusal = _refusal(ws, config) or _too_many(len(open_sessions))
         if refusal is not None:
             with contextlib.suppress(Exception):
                 await send(refusal[0])
@@ -128,6 +148,7 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
                 await ws.close(code=1011, reason="connection dropped (fault injected)")
 
         session = RealtimeSession(send, model, config.timing, listener, speaker, drop)
+        open_sessions.add(session)
         try:
             await session.start()
             while True:
@@ -141,7 +162,24 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         except (WebSocketDisconnect, RuntimeError):
             pass  # the client went away mid-send
         finally:
+            open_sessions.discard(session)
             await session.close()
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # OpenAI's error body rather than Starlette's plain-text page; Starlette still
+        # re-raises, so the traceback reaches the server's log.
+        return JSONResponse(
+            {
+                "error": {
+                    "message": "The server had an error while processing your request. Sorry "
+                    "about that!",
+                    "type": "server_error",
+                    "param": None,
+                    "code": None,
+                }
+            },
+            500,
+        )
 
     chat = ChatModel(config.api_key, config.timing)
     routes: list[BaseRoute] = [
@@ -150,4 +188,4 @@ def create_app(config: RealtimeServerConfig) -> Starlette:
         Route("/v1/chat/completions", chat.endpoint, methods=["POST"]),
         Route("/_control/faults", faults_control, methods=["GET", "POST", "DELETE"]),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    return Starlette(routes=routes, lifespan=lifespan, exception_handlers={Exception: server_error})

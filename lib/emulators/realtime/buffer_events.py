@@ -6,29 +6,36 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import math
 
 import numpy as np
 import numpy.typing as npt
 
 from lib.emulators.realtime.events import JsonDict, event, new_id, user_audio_item
+from lib.emulators.realtime.fields import InvalidField, missing, text
 from lib.emulators.realtime.input_audio import TurnEvent
 from lib.emulators.realtime.items import Entry
+from lib.emulators.realtime.limits import MAX_APPEND_AUDIO_BYTES
 from lib.emulators.realtime.model import SAMPLE_RATE
 from lib.emulators.realtime.response_events import ResponseEvents
 from lib.emulators.realtime.transcription import Transcription
 
 MIN_COMMIT_MS = 100.0  # the real API refuses to commit less
+MAX_APPEND_BASE64_CHARS = 4 * math.ceil(MAX_APPEND_AUDIO_BYTES / 3)
 
 
 class BufferEvents(ResponseEvents, Transcription):
     async def _append(self, msg: JsonDict) -> None:
+        if "audio" not in msg:
+            raise missing("audio")
+        encoded = text(msg["audio"], "audio", MAX_APPEND_BASE64_CHARS)
         try:
-            data = base64.b64decode(str(msg.get("audio", "")), validate=True)
+            data = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
-            await self._error(
-                "Invalid 'audio'. Expected base64-encoded audio.", "invalid_value", "audio", msg
-            )
-            return
+            raise InvalidField(
+                "Invalid 'audio'. Expected base64-encoded audio.", "invalid_value", "audio"
+            ) from None
+        self._check_audio_room(len(data))
         for turn in await self.input.append(data):
             await self._turn_event(turn)
         if self._speech_item is None:
@@ -39,11 +46,14 @@ class BufferEvents(ResponseEvents, Transcription):
         td = self._turn_detection() or {}
         if turn.kind == "speech_paused":
             if self._speech_item is not None:
+                self._drop_early()
                 pcm = self.input.peek(self._speech_start_ms, float(at_ms))
                 self._early = (at_ms, self._spawn(self._listen(pcm)))
             return
         self._early, early = None, self._early
         if turn.kind == "speech_started":
+            if early is not None:
+                early[1].cancel()
             self._speech_item = new_id("item")
             self._speech_start_ms = float(at_ms)
             await self.send(
@@ -64,11 +74,24 @@ class BufferEvents(ResponseEvents, Transcription):
         pcm = self.input.take(self._speech_start_ms, float(at_ms))
         # The turn ended where the pause began: the early transcription has the same audio.
         heard = early[1] if early is not None and early[0] == at_ms else None
+        if early is not None and heard is None:
+            early[1].cancel()  # heard too little: it won't be used (and may not have started)
+        problem = self.conversation.full()
+        if problem is not None:  # nowhere to put the turn: its audio is dropped
+            await self._error(problem, "conversation_full", None, None)
+            return
         await self._commit_audio(item_id, pcm, heard)
         if td.get("create_response", True) and self.active is None:
             await self._start_response({}, None)
 
+    def _drop_early(self) -> None:
+        """Forget a speculative transcription that won't be used (one at a time, at most)."""
+        if self._early is not None:
+            self._early[1].cancel()
+            self._early = None
+
     async def _commit(self, msg: JsonDict) -> None:
+        self._check_conversation_room()
         buffered_ms = self.input.buffered_ms
         if buffered_ms < MIN_COMMIT_MS:
             await self._error(
@@ -80,7 +103,8 @@ class BufferEvents(ResponseEvents, Transcription):
             )
             return
         item_id = self._speech_item or new_id("item")
-        self._speech_item, self._early = None, None
+        self._speech_item = None
+        self._drop_early()
         self.input.reset_vad()
         pcm = self.input.take_all()
         await self._commit_audio(item_id, pcm)
@@ -100,12 +124,12 @@ class BufferEvents(ResponseEvents, Transcription):
         self.conversation.add(entry)
         await self.send(event("conversation.item.added", previous_item_id=prev, item=item))
         await self.send(event("conversation.item.done", previous_item_id=prev, item=item))
-        entry.transcript = self._spawn(self._transcribe(entry, heard))
+        self._hear(entry, heard)
 
     async def _clear(self, msg: JsonDict) -> None:
         self.input.clear()
         self._speech_item = None
-        self._early = None
+        self._drop_early()
         await self.send(event("input_audio_buffer.cleared"))
 
     async def _output_clear(self, msg: JsonDict) -> None:

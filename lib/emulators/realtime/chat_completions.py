@@ -4,7 +4,8 @@ avatar-listens bridge, for the unmodified `openai` SDK (`client.chat.completions
 Same scripted personas (from `persona:<name>` in the system message) and the same simulated
 timing (ttft, tokens per second) as the Realtime endpoint. Streams as server-sent events
 (`chat.completion.chunk`, a usage chunk with `stream_options.include_usage`, `[DONE]`), or
-answers whole. Errors have OpenAI's shape: 401 `invalid_api_key`, 400 `invalid_request_error`.
+answers whole. Errors have OpenAI's shape: 401 `invalid_api_key`, 400 `invalid_request_error`
+(every field checked for type and range), 413 for a body over MAX_BODY_BYTES.
 Tools are not offered here: a persona that would call one says so instead.
 """
 
@@ -22,12 +23,29 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from lib.emulators.engines.responder import Responder
 from lib.emulators.faults import FAULTS
+from lib.emulators.realtime.fields import (
+    InvalidField,
+    JsonDict,
+    array,
+    boolean,
+    decimal,
+    integer,
+    obj,
+    parse_json,
+    text,
+)
+from lib.emulators.realtime.keys import bearer_key, key_accepted
+from lib.emulators.realtime.limits import MAX_TOOLS
 from lib.emulators.realtime.model import ModelTiming, split_deltas
 from lib.emulators.realtime.turns import cached_responder
 from lib.emulators.realtime.usage import text_tokens
 
 KEYS_URL = "https://platform.openai.com/account/api-keys"
 ROLES = frozenset({"system", "developer", "user", "assistant"})
+# A request body: the bridge's requests are a few KB (the conversation so far); 1 MiB holds
+# hours of chat. Larger bodies get a 413 before they are read.
+MAX_BODY_BYTES = 1024 * 1024
+MAX_MODEL_CHARS = 256  # model ids, fine-tuned ones included, and other short strings
 
 
 def _error(status: int, message: str, code: str | None, param: str | None = None) -> JSONResponse:
@@ -41,12 +59,75 @@ def _text_of(content: Any) -> str | None:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts
-        return " ".join(
-            str(p.get("text", ""))
-            for p in content
-            if isinstance(p, dict) and p.get("type") == "text"
-        )
+        texts = [p.get("text") for p in content if isinstance(p, dict) and p.get("type") == "text"]
+        strings = [t for t in texts if isinstance(t, str)]
+        if len(strings) == len(texts):
+            return " ".join(strings)
     return None
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The request body, or None past MAX_BODY_BYTES (refused before it is all read)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+# The options the server reads or OpenAI checks the type of, with OpenAI's ranges.
+_DECIMALS = {
+    "temperature": (0.0, 2.0),
+    "top_p": (0.0, 1.0),
+    "presence_penalty": (-2.0, 2.0),
+    "frequency_penalty": (-2.0, 2.0),
+}
+_INTEGERS = {
+    "n": (1, 128),
+    "max_tokens": (1, 1 << 31),
+    "max_completion_tokens": (1, 1 << 31),
+    "seed": (-(1 << 63), (1 << 63) - 1),
+    "top_logprobs": (0, 20),
+}
+_BOOLEANS = ("stream", "logprobs", "parallel_tool_calls", "store")
+_STRINGS = ("user", "service_tier", "reasoning_effort", "safety_identifier")
+_OBJECTS = ("response_format", "metadata", "logit_bias", "prediction", "audio")
+
+
+def _check_options(body: JsonDict) -> None:
+    """Every optional field of the wrong type or range → InvalidField (a 400, never a 500)."""
+    text(body["model"], "model", MAX_MODEL_CHARS)
+    for key, (lo, hi) in _DECIMALS.items():
+        if body.get(key) is not None:
+            decimal(body[key], key, lo, hi)
+    for key, (ilo, ihi) in _INTEGERS.items():
+        if body.get(key) is not None:
+            integer(body[key], key, ilo, ihi)
+    for key in _BOOLEANS:
+        if body.get(key) is not None:
+            boolean(body[key], key)
+    for key in _STRINGS:
+        if body.get(key) is not None:
+            text(body[key], key, MAX_MODEL_CHARS)
+    for key in _OBJECTS:
+        if body.get(key) is not None:
+            obj(body[key], key)
+    options = body.get("stream_options")
+    if options is not None:
+        obj(options, "stream_options")
+        if options.get("include_usage") is not None:
+            boolean(options["include_usage"], "stream_options.include_usage")
+    stop = body.get("stop")
+    if stop is not None and not isinstance(stop, str):
+        for i, word in enumerate(array(stop, "stop", 4)):
+            text(word, f"stop[{i}]", MAX_MODEL_CHARS)
+    if body.get("tools") is not None:
+        for i, tool in enumerate(array(body["tools"], "tools", MAX_TOOLS)):
+            obj(tool, f"tools[{i}]")
 
 
 class ChatModel:
@@ -72,11 +153,10 @@ class ChatModel:
                 )
         if FAULTS.take("unauthorized", path):
             return _error(401, "Incorrect API key provided.", "invalid_api_key")
-        auth = request.headers.get("authorization", "")
-        key = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+        key = bearer_key(request.headers.get("authorization", ""))
         if not key:
             return _error(401, "You didn't provide an API key.", "missing_api_key")
-        if self.api_key is not None and key != self.api_key:
+        if not key_accepted(key, self.api_key):
             return _error(
                 401,
                 f"Incorrect API key provided. You can find your API key at {KEYS_URL}.",
@@ -88,10 +168,18 @@ class ChatModel:
         refused = self._refusal(request)
         if refused is not None:
             return refused
+        raw = await _read_body(request)
+        if raw is None:
+            return _error(
+                413,
+                f"Request body too large: at most {MAX_BODY_BYTES} bytes are accepted. Send "
+                "fewer or shorter messages.",
+                "request_too_large",
+            )
         try:
-            body = await request.json()
-        except ValueError:
-            return _error(400, "We could not parse the JSON body of your request.", None)
+            body = parse_json(raw)
+        except ValueError as exc:
+            return _error(400, f"We could not parse the JSON body of your request. ({exc})", None)
         if not isinstance(body, dict):
             return _error(400, "The body must be a JSON object.", None)
         model = body.get("model")
@@ -100,6 +188,10 @@ class ChatModel:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages:
             return _error(400, "Missing required parameter: 'messages'.", None, "messages")
+        try:
+            _check_options(body)
+        except InvalidField as exc:
+            return _error(400, str(exc), exc.code, exc.param)
         convo: list[tuple[str, str]] = []
         for i, m in enumerate(messages):
             role = m.get("role") if isinstance(m, dict) else None
@@ -146,7 +238,7 @@ class ChatModel:
                     "usage": usage,
                 }
             )
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage", False))
         return StreamingResponse(
             self._stream(cid, created, model, text, usage if include_usage else None),
             media_type="text/event-stream",

@@ -55,6 +55,9 @@ class InputAudio:
         self._buffer = bytearray()  # uncommitted PCM16 24 kHz mono
         self._buffer_start_ms = 0.0
         self.total_ms = 0.0  # all audio appended this session
+        self._turn_detection: dict[str, Any] | None = None  # None: push-to-talk
+        # Made on the first audio after (re)configuration: a Silero stream holds ~10 MB, and
+        # a text-only session never needs one.
         self._vad: StreamingVAD | None = None
         self._vad_offset_ms = 0.0
 
@@ -63,12 +66,24 @@ class InputAudio:
         return len(self._buffer) / BYTES_PER_MS
 
     @property
+    def buffered_bytes(self) -> int:
+        return len(self._buffer)
+
+    @property
     def start_ms(self) -> float:
         return self._buffer_start_ms
 
     def configure(self, turn_detection: dict[str, Any] | None) -> None:
-        self._vad = make_vad(turn_detection)
+        self._turn_detection = turn_detection
+        self._vad = None
         self._vad_offset_ms = self.total_ms
+
+    def _stream_vad(self) -> StreamingVAD | None:
+        """The VAD for the audio about to be appended (its clock starts there if new)."""
+        if self._vad is None and self._turn_detection is not None:
+            self._vad = make_vad(self._turn_detection)
+            self._vad_offset_ms = self.total_ms
+        return self._vad
 
     def reset_vad(self) -> None:
         if self._vad is not None:
@@ -80,9 +95,9 @@ class InputAudio:
         data = data[: len(data) - len(data) % 2]  # PCM16: whole samples only
         if not data:
             return []
+        vad = self._stream_vad()
         self._buffer += data
         self.total_ms += len(data) / BYTES_PER_MS
-        vad = self._vad
         if vad is None:
             return []
         offset = self._vad_offset_ms
@@ -95,7 +110,7 @@ class InputAudio:
     def trim_idle(self) -> None:
         """Between turns only the last couple of seconds can become part of the next turn
         (with VAD; in push-to-talk everything up to the commit is the turn)."""
-        if self._vad is None:
+        if self._turn_detection is None:
             return
         excess_ms = self.total_ms - self._buffer_start_ms - IDLE_KEEP_MS
         if excess_ms > 0:

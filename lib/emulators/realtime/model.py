@@ -59,6 +59,30 @@ def split_deltas(text: str) -> list[str]:
     return pieces or ([text] if text else [])
 
 
+# Synthesis works on pieces of at most this many characters (~30 s of speech): eSpeak takes
+# 2000 at once, and smaller pieces keep the 48 kHz intermediate audio of each one small.
+SPEECH_PART_CHARS = 500
+
+
+def speech_parts(text: str, limit: int = SPEECH_PART_CHARS) -> list[str]:
+    """The text in pieces to synthesize one at a time, cut after a sentence where one ends in
+    the second half of the piece, else after a word."""
+    parts: list[str] = []
+    rest = text.strip()
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind(". "), window.rfind("? "), window.rfind("! "))
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit - 1
+        parts.append(rest[: cut + 1].strip())
+        rest = rest[cut + 1 :].lstrip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
 def espeak_voice_index(openai_voice: str, n_voices: int) -> int:
     """A fixed OpenAI voice → eSpeak voice mapping; custom/unknown voices hash stably."""
     if openai_voice in OPENAI_VOICES:
@@ -76,8 +100,11 @@ class Speaker:
     def speak(self, text: str, voice: str, speed: float = 1.0) -> npt.NDArray[np.int16]:
         spec = self._voices[espeak_voice_index(voice, len(self._voices))]
         rate = min(1.5, max(0.5, speed))
-        utt = self._synth.synthesize(text, spec, rate=rate)
-        return resample(utt.pcm, utt.sample_rate, SAMPLE_RATE)
+        pcm = []
+        for part in speech_parts(text):
+            utt = self._synth.synthesize(part, spec, rate=rate)
+            pcm.append(resample(utt.pcm, utt.sample_rate, SAMPLE_RATE))
+        return np.concatenate(pcm) if pcm else np.zeros(0, np.int16)
 
 
 class Listener:

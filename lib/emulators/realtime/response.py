@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+from starlette.websockets import WebSocketDisconnect
 
 from lib.emulators.engines.responder import Reply
 from lib.emulators.faults import FAULTS
@@ -29,8 +31,10 @@ from lib.emulators.realtime.events import (
     response_object,
 )
 from lib.emulators.realtime.items import Entry, ItemHistory
+from lib.emulators.realtime.limits import MAX_OUTPUT_TOKENS, SPOKEN_CHARS_PER_S
 from lib.emulators.realtime.model import SAMPLE_RATE, ModelTiming, Speaker, split_deltas
 from lib.emulators.realtime.usage import (
+    ASSISTANT_AUDIO_TOKENS_PER_S,
     CHARS_PER_TOKEN,
     TokenCount,
     assistant_audio_tokens,
@@ -38,6 +42,7 @@ from lib.emulators.realtime.usage import (
     text_tokens,
 )
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRANSFER_PREFIX = "transfer_to_"  # handoffs are tool calls, as in openai-realtime-agents
 
@@ -159,16 +164,35 @@ class ResponseRun:
             reply = await opts.compose(self)
             if reply is not None:
                 await self._emit(reply, started)
+        except WebSocketDisconnect:
+            raise  # the client went away: nobody to tell
+        except Exception:
+            # A bug here must not leave the client waiting: the response fails as production's
+            # do on a server error, and the traceback goes to the log.
+            log.exception("realtime: response %s failed", self.id)
+            self.failure = {
+                "type": "server_error",
+                "code": None,
+                "message": "The server had an error while processing your request. Sorry "
+                "about that!",
+            }
         finally:
             await self._done(shell, input_tokens, cached)
 
     async def _emit(self, reply: Reply, started: float) -> None:
         opts = self.opts
         text = reply.text or ""
-        if opts.max_output_tokens is not None and text_tokens(text) > opts.max_output_tokens:
-            text = text[: opts.max_output_tokens * CHARS_PER_TOKEN]
-            self.truncated = True
         audio_mode = opts.modalities == ["audio"]
+        # "inf" is the model's own maximum, as on the real API: a persona that echoes a long
+        # message must not make a long reply (or minutes of speech) out of it.
+        limit = opts.max_output_tokens or MAX_OUTPUT_TOKENS
+        max_chars = limit * CHARS_PER_TOKEN
+        if audio_mode:
+            seconds = limit / ASSISTANT_AUDIO_TOKENS_PER_S
+            max_chars = min(max_chars, int(seconds * SPOKEN_CHARS_PER_S * opts.speed))
+        if len(text) > max_chars:
+            text = text[:max_chars]
+            self.truncated = True
         speech: asyncio.Future[npt.NDArray[np.int16]] | None = None
         if audio_mode and text.strip():
             # Synthesis overlaps the time-to-first-token wait, as a streaming TTS would.
@@ -206,6 +230,8 @@ class ResponseRun:
 
     async def _close_item(self, entry: Entry, status: str) -> None:
         entry.item["status"] = status
+        if self.opts.in_conversation:
+            self.host.conversation.resize(entry)  # it grew as it streamed
         index = self.output.index(entry.item)
         await self.host.send(
             event(

@@ -7,21 +7,35 @@ import json
 from collections.abc import Awaitable, Callable
 
 from lib.emulators.engines.responder import Reply
-from lib.emulators.realtime.events import JsonDict
+from lib.emulators.realtime import event_fields as ef
+from lib.emulators.realtime.events import DEFAULT_VOICE, JsonDict
+from lib.emulators.realtime.fields import text
 from lib.emulators.realtime.items import Entry
+from lib.emulators.realtime.limits import MAX_NAME_CHARS
 from lib.emulators.realtime.response import ResponseOptions, ResponseRun
 from lib.emulators.realtime.session_state import RealtimeSessionState
 from lib.emulators.realtime.turns import cached_responder, compose_reply
 from lib.emulators.realtime.usage import TokenCount, cached_share
 
 
+def _voice_name(voice: str | JsonDict | None) -> str:
+    """A voice name, or a custom voice's id (the offline speaker maps any name to a voice)."""
+    if isinstance(voice, dict):
+        return str(voice.get("id") or DEFAULT_VOICE)
+    return voice or DEFAULT_VOICE
+
+
 class ResponseEvents(RealtimeSessionState):
     async def _response_create(self, msg: JsonDict) -> None:
-        params = msg.get("response")
-        await self._start_response(params if isinstance(params, dict) else {}, msg)
+        params = ef.response_params(msg.get("response"))
+        if params.get("conversation", "auto") != "none":
+            self._check_conversation_room()
+        await self._start_response(params, msg)
 
     async def _response_cancel(self, msg: JsonDict) -> None:
         wanted = msg.get("response_id")
+        if wanted is not None:
+            text(wanted, "response_id", MAX_NAME_CHARS)
         if self.active is None or (wanted and wanted != self.active.id):
             await self._error(
                 "Cancellation failed: no active response found",
@@ -42,6 +56,8 @@ class ResponseEvents(RealtimeSessionState):
                 msg,
             )
             return
+        # Both the session and `params` were checked field by field (session_config.py,
+        # event_fields.py): the types here hold.
         s = self.session
         instructions = str(params.get("instructions", s.get("instructions")) or "")
         tools = params.get("tools", s.get("tools")) or []
@@ -50,7 +66,7 @@ class ResponseEvents(RealtimeSessionState):
         audio_params = (params.get("audio") or {}).get("output") or {}
         opts = ResponseOptions(
             modalities=list(params.get("output_modalities") or s["output_modalities"]),
-            voice=str(audio_params.get("voice") or output_audio.get("voice") or "marin"),
+            voice=_voice_name(audio_params.get("voice") or output_audio.get("voice")),
             speed=float(output_audio.get("speed") or 1.0),
             instructions=instructions,
             tools_text=json.dumps(tools) if tools else "",

@@ -10,13 +10,31 @@ The handlers live in mixins over `RealtimeSessionState`: `buffer_events` (input 
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Awaitable, Callable
 
+from starlette.websockets import WebSocketDisconnect
+
 from lib.emulators.realtime.buffer_events import BufferEvents
-from lib.emulators.realtime.events import JsonDict, event
+from lib.emulators.realtime.events import JsonDict, error_event, event
+from lib.emulators.realtime.fields import (
+    InvalidField,
+    invalid_value,
+    missing,
+    parse_json,
+    shown,
+    text,
+)
 from lib.emulators.realtime.item_events import ItemEvents
-from lib.emulators.realtime.session_config import SessionConfigError, apply_update
+from lib.emulators.realtime.limits import MAX_EVENT_ID_CHARS, MAX_NAME_CHARS
+from lib.emulators.realtime.session_config import apply_update
+
+log = logging.getLogger(__name__)
+# OpenAI's wording for its own failures (type server_error).
+SERVER_ERROR_MESSAGE = (
+    "The server had an error while processing your request. Sorry about that! The error was "
+    "logged by the local Realtime server; you can retry your request."
+)
 
 CLIENT_EVENTS = (
     "session.update",
@@ -37,34 +55,45 @@ class RealtimeSession(BufferEvents, ItemEvents):
     # ---- dispatch --------------------------------------------------------------------------
 
     async def handle(self, raw: str | bytes) -> None:
+        """One client event. Whatever it holds, the connection stays open: a refused field
+        gets OpenAI's `error` event, and a handler that fails unexpectedly a `server_error`
+        event (the traceback goes to the log)."""
+        msg: JsonDict | None = None
         try:
-            msg = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            await self._error(
-                f"We could not parse the JSON body of your request. ({exc})",
-                "invalid_json",
-                None,
-                None,
+            msg = self._parse(raw)
+            handler = self._handlers().get(msg["type"])
+            if handler is None:
+                raise invalid_value("type", msg["type"], CLIENT_EVENTS)
+            await handler(msg)
+        except InvalidField as exc:
+            await self._error(str(exc), exc.code, exc.param, msg)
+        except WebSocketDisconnect:
+            raise
+        except Exception:
+            log.exception("realtime: %s failed", shown(msg.get("type")) if msg else "event")
+            await self.send(
+                error_event(
+                    SERVER_ERROR_MESSAGE,
+                    code=None,
+                    client_event_id=msg.get("event_id") if msg else None,
+                    error_type="server_error",
+                )
             )
-            return
-        if not isinstance(msg, dict) or not isinstance(msg.get("type"), str):
-            await self._error(
-                "Missing required parameter: 'type'.", "missing_required_parameter", "type", None
-            )
-            return
-        kind = msg["type"]
-        handler = self._handlers().get(kind)
-        if handler is None:
-            supported = ", ".join(f"'{k}'" for k in CLIENT_EVENTS[:-1])
-            await self._error(
-                f"Invalid value: '{kind}'. Supported values are: {supported}, "
-                f"and '{CLIENT_EVENTS[-1]}'.",
-                "invalid_value",
-                "type",
-                msg,
-            )
-            return
-        await handler(msg)
+
+    @staticmethod
+    def _parse(raw: str | bytes) -> JsonDict:
+        try:
+            msg = parse_json(raw)
+        except ValueError as exc:
+            raise InvalidField(
+                f"We could not parse the JSON body of your request. ({exc})", "invalid_json", None
+            ) from None
+        if not isinstance(msg, dict) or "type" not in msg:
+            raise missing("type")
+        text(msg["type"], "type", MAX_NAME_CHARS)
+        if msg.get("event_id") is not None:
+            text(msg["event_id"], "event_id", MAX_EVENT_ID_CHARS)
+        return msg
 
     def _handlers(self) -> dict[str, Callable[[JsonDict], Awaitable[None]]]:
         return {
@@ -84,14 +113,11 @@ class RealtimeSession(BufferEvents, ItemEvents):
     # ---- session ---------------------------------------------------------------------------
 
     async def _session_update(self, msg: JsonDict) -> None:
-        try:
-            updated = apply_update(self.session, msg.get("session"))
-        except SessionConfigError as exc:
-            await self._error(str(exc), exc.code, exc.param, msg)
-            return
+        updated = apply_update(self.session, msg.get("session"))
         old_td = self.session["audio"]["input"]["turn_detection"]
         self.session = updated
         if updated["audio"]["input"]["turn_detection"] != old_td:
             self.input.configure(self._turn_detection())
-            self._speech_item, self._early = None, None
+            self._speech_item = None
+            self._drop_early()
         await self.send(event("session.updated", session=self.session))

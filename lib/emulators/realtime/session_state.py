@@ -9,11 +9,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from starlette.websockets import WebSocketDisconnect
+
 from lib.emulators.engines.responder import Responder
 from lib.emulators.realtime.events import JsonDict, default_session, error_event, event, new_id
+from lib.emulators.realtime.fields import InvalidField
 from lib.emulators.realtime.input_audio import InputAudio
 from lib.emulators.realtime.items import ItemHistory
-from lib.emulators.realtime.model import Listener, ModelTiming, Speaker
+from lib.emulators.realtime.limits import MAX_TURN_AUDIO_BYTES, MAX_TURN_AUDIO_MS
+from lib.emulators.realtime.model import BYTES_PER_MS, Listener, ModelTiming, Speaker
 from lib.emulators.realtime.response import ResponseRun
 from lib.emulators.realtime.usage import TokenCount
 
@@ -51,6 +55,8 @@ class RealtimeSessionState:
         # A transcription started at a pause in speech: (audio end ms, its task).
         self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
         self._speech_start_ms = 0.0
+        # Committed input audio whose transcription is still running (see _check_audio_room).
+        self._pending_audio_bytes = 0
 
     # ---- plumbing --------------------------------------------------------------------------
 
@@ -69,8 +75,11 @@ class RealtimeSessionState:
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.debug("realtime task ended: %r", task.exception())
+        exc = None if task.cancelled() else task.exception()
+        if isinstance(exc, WebSocketDisconnect):
+            log.debug("realtime task ended: the client went away")
+        elif exc is not None:
+            log.warning("realtime task failed", exc_info=exc)
 
     async def drop_connection(self) -> None:
         """Close the client's socket as a network failure would (fault injection)."""
@@ -91,6 +100,30 @@ class RealtimeSessionState:
     ) -> None:
         client_id = client.get("event_id") if client else None
         await self.send(error_event(message, code=code, param=param, client_event_id=client_id))
+
+    # ---- bounds ----------------------------------------------------------------------------
+
+    def _check_audio_room(self, nbytes: int, param: str = "audio") -> None:
+        """Refuse audio beyond what one session may hold at once: the uncommitted buffer plus
+        committed audio still being transcribed, at most one maximal turn (limits.py)."""
+        held = self.input.buffered_bytes + self._pending_audio_bytes
+        if held + nbytes <= MAX_TURN_AUDIO_BYTES:
+            return
+        raise InvalidField(
+            f"Input audio buffer is full: the session holds {held / BYTES_PER_MS / 1000:.1f} s "
+            f"of input audio not yet committed or transcribed, and this adds "
+            f"{nbytes / BYTES_PER_MS / 1000:.1f} s; at most {MAX_TURN_AUDIO_MS // 60_000} minutes "
+            "of PCM16 24 kHz audio can be held at once. Commit "
+            "(input_audio_buffer.commit) or clear (input_audio_buffer.clear) the buffer, or wait "
+            "for the last turn's transcription, then send the rest.",
+            "input_audio_buffer_full",
+            param,
+        )
+
+    def _check_conversation_room(self) -> None:
+        problem = self.conversation.full()
+        if problem is not None:
+            raise InvalidField(problem, "conversation_full", None)
 
     def _turn_detection(self) -> JsonDict | None:
         td: JsonDict | None = self.session["audio"]["input"]["turn_detection"]

@@ -22,15 +22,35 @@ class Transcription(RealtimeSessionState):
     async def _listen(self, pcm: npt.NDArray[np.int16]) -> tuple[str, list[str]]:
         return await asyncio.to_thread(self.listener.transcribe, pcm, self._prompt())
 
+    def _hear(self, entry: Entry, heard: asyncio.Task[tuple[str, list[str]]] | None = None) -> None:
+        """Transcribe the entry's audio in the background; the audio counts as held by the
+        session (see `_check_audio_room`) until its words are known, then is let go."""
+        assert entry.audio is not None
+        self._pending_audio_bytes += entry.audio.nbytes
+        entry.transcript = self._spawn(self._transcribe(entry, heard))
+
     async def _transcribe(
         self, entry: Entry, heard: asyncio.Task[tuple[str, list[str]]] | None = None
+    ) -> str:
+        audio = entry.audio
+        assert audio is not None
+        try:
+            return await self._transcribe_audio(entry, audio, heard)
+        finally:
+            self._pending_audio_bytes -= audio.nbytes
+            entry.audio = None  # only its length (entry.audio_ms) is needed from now on
+
+    async def _transcribe_audio(
+        self,
+        entry: Entry,
+        audio: npt.NDArray[np.int16],
+        heard: asyncio.Task[tuple[str, list[str]]] | None,
     ) -> str:
         """Always run (responses need the words); events only if transcription is enabled.
         `heard`: the same audio, already being transcribed since the pause that ended it."""
         config = self.session["audio"]["input"].get("transcription")
-        assert entry.audio is not None
         try:
-            text, deltas = await (heard if heard is not None else self._listen(entry.audio))
+            text, deltas = await (heard if heard is not None else self._listen(audio))
         except Exception as exc:  # noqa: BLE001 — reported to the client, like the real failure
             if isinstance(config, dict):
                 await self.send(

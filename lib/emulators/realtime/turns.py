@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
 
 import numpy as np
@@ -13,10 +14,13 @@ import numpy.typing as npt
 
 from lib.emulators.engines.responder import Reply, Responder, ToolCall, make_responder
 from lib.emulators.realtime.events import JsonDict
+from lib.emulators.realtime.fields import InvalidField, text
 from lib.emulators.realtime.items import Entry
+from lib.emulators.realtime.limits import MAX_CACHED_RESPONDERS, MAX_TURN_AUDIO_BYTES
 from lib.emulators.realtime.response import TRANSFER_PREFIX
 
 DEFAULT_PERSONA = "concierge"
+MAX_TURN_BASE64_CHARS = 4 * math.ceil(MAX_TURN_AUDIO_BYTES / 3)
 _PERSONA = re.compile(r"persona:\s*([A-Za-z_-]+)")
 
 
@@ -30,16 +34,21 @@ def persona_of(instructions: str | None) -> str:
 
 def cached_responder(cache: dict[str, Responder], instructions: str | None) -> Responder:
     """The scripted persona the instructions name (`persona:<name>`, an interviewer's
-    `questions: a | b`), made once per persona and question list; unknown → the default."""
+    `questions: a | b`), made once per persona and question list; unknown → the default.
+    The cache keeps the MAX_CACHED_RESPONDERS most recently used (clients choose the keys)."""
     persona, questions = persona_of(instructions), persona_questions(instructions)
     key = f"{persona}|{'|'.join(questions)}"
-    if key not in cache:
+    responder = cache.pop(key, None)
+    if responder is None:
         options = {"questions": questions} if persona == "interviewer" and questions else {}
         try:
-            cache[key] = make_responder(persona, **options)
+            responder = make_responder(persona, **options)
         except (KeyError, ValueError):
-            cache[key] = make_responder(DEFAULT_PERSONA)
-    return cache[key]
+            responder = make_responder(DEFAULT_PERSONA)
+    cache[key] = responder  # dicts keep insertion order: the last used is last
+    while len(cache) > MAX_CACHED_RESPONDERS:
+        del cache[next(iter(cache))]
+    return responder
 
 
 def persona_questions(instructions: str | None) -> tuple[str, ...]:
@@ -51,21 +60,30 @@ def persona_questions(instructions: str | None) -> tuple[str, ...]:
 
 
 def take_input_audio(item: JsonDict) -> npt.NDArray[np.int16] | None:
-    """A user `input_audio` part's PCM; the base64 is dropped from the stored item, as the
-    server never echoes audio back."""
+    """A user message's `input_audio` PCM (its parts' audio, in order); the base64 is dropped
+    from the stored item, as the server never echoes audio back. Raises InvalidField for audio
+    that isn't base64 or is longer than one turn may be."""
     if item.get("role") != "user" or not isinstance(item.get("content"), list):
         return None
     item["content"] = [dict(p) for p in item["content"] if isinstance(p, dict)]
-    for part in item["content"]:
-        if part.get("type") == "input_audio" and part.get("audio"):
-            try:
-                data = base64.b64decode(str(part.pop("audio")))
-            except (binascii.Error, ValueError):
-                return None
-            part.setdefault("transcript", None)
-            data = data[: len(data) - len(data) % 2]
-            return np.frombuffer(data, dtype="<i2").astype(np.int16)
-    return None
+    chunks: list[bytes] = []
+    for i, part in enumerate(item["content"]):
+        if part.get("type") != "input_audio" or part.get("audio") is None:
+            continue
+        param = f"item.content[{i}].audio"
+        encoded = text(part.pop("audio"), param, MAX_TURN_BASE64_CHARS)
+        try:
+            chunks.append(base64.b64decode(encoded, validate=True))
+        except (binascii.Error, ValueError):
+            raise InvalidField(
+                f"Invalid '{param}'. Expected base64-encoded audio.", "invalid_value", param
+            ) from None
+        part.setdefault("transcript", None)
+    if not chunks:
+        return None
+    data = b"".join(chunks)
+    data = data[: len(data) - len(data) % 2]
+    return np.frombuffer(data, dtype="<i2").astype(np.int16)
 
 
 def history(entries: list[Entry]) -> list[tuple[str, str]]:
