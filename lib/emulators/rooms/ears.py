@@ -8,6 +8,10 @@ the room in each API's own shape:
 * HeyGen: `user_start`, `user_stop`, `user_talking_message {task_id, message}`,
   `user_end_message {task_id}`.
 * LiveAvatar FULL: `user.speak_started`, `user.speak_ended`, `user.transcription {text}`.
+
+A microphone delivers audio in real time: audio that arrives faster is dropped (a client
+flooding the room cannot make the ears buffer or transcribe faster than anyone speaks), and a
+turn that goes on past MAX_TURN_S ends there.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import uuid
 from collections.abc import Coroutine
 from typing import Any, Final, TypeVar
@@ -33,6 +38,11 @@ TURN_DETECTION: Final = {
     "silence_duration_ms": 500,
     "prefix_padding_ms": 300,
 }
+
+# Audio taken ahead of the wall clock, at most: covers network jitter and a client's buffering.
+MAX_AHEAD_S: Final = 2.0
+# One turn's audio, at most (~5.8 MB at 24 kHz): far longer than anyone speaks without a pause.
+MAX_TURN_S: Final = 120.0
 
 T = TypeVar("T")
 _listener: Listener | None = None
@@ -64,15 +74,31 @@ class UserEars:
         self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._feeding = asyncio.Lock()  # VAD runs off-loop; keep chunks in order
+        self._credit_s = MAX_AHEAD_S  # seconds of audio it may take now (refills in real time)
+        self._credit_at = time.monotonic()
 
     async def feed(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+        if sample_rate <= 0 or not self._in_real_time(pcm.size / sample_rate):
+            return
         if sample_rate != SAMPLE_RATE:
             pcm = resample(pcm, sample_rate, SAMPLE_RATE)
         async with self._feeding:
             for turn in await self.input.append(pcm.astype("<i2").tobytes()):
                 self._on_turn(turn.kind, turn.at_ms)
+            if self._start_ms is not None and self.input.buffered_ms > MAX_TURN_S * 1000:
+                self._on_turn("speech_stopped", int(self.input.total_ms))  # cut it here
             if self._start_ms is None:
                 self.input.trim_idle()
+
+    def _in_real_time(self, seconds: float) -> bool:
+        """Take `seconds` of audio if no more than MAX_AHEAD_S ahead of the clock."""
+        now = time.monotonic()
+        self._credit_s = min(MAX_AHEAD_S, self._credit_s + now - self._credit_at)
+        self._credit_at = now
+        if seconds > self._credit_s:
+            return False
+        self._credit_s -= seconds
+        return True
 
     def _on_turn(self, kind: str, at_ms: int) -> None:
         if kind == "speech_started":
