@@ -21,7 +21,7 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -63,6 +63,29 @@ def warm_ears() -> None:
     threading.Thread(target=shared_listener().warm, name="ears-warm", daemon=True).start()
 
 
+class RealTimeGate:
+    """Lets audio through no faster than it plays: up to MAX_AHEAD_S ahead of the clock,
+    refilled as time passes (a token bucket measured in seconds of audio)."""
+
+    def __init__(
+        self, ahead_s: float = MAX_AHEAD_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ahead_s = ahead_s
+        self._clock = clock
+        self._credit_s = ahead_s
+        self._at = clock()
+
+    def take(self, seconds: float) -> bool:
+        """True (and counted) if `seconds` of audio may pass now."""
+        now = self._clock()
+        self._credit_s = min(self._ahead_s, self._credit_s + now - self._at)
+        self._at = now
+        if seconds > self._credit_s:
+            return False
+        self._credit_s -= seconds
+        return True
+
+
 class UserEars:
     def __init__(self, session: Session, listener: Listener) -> None:
         self.session = session
@@ -74,12 +97,11 @@ class UserEars:
         self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._feeding = asyncio.Lock()  # VAD runs off-loop; keep chunks in order
-        self._credit_s = MAX_AHEAD_S  # seconds of audio it may take now (refills in real time)
-        self._credit_at = time.monotonic()
+        self._gate = RealTimeGate()
 
     async def feed(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
-        if sample_rate <= 0 or not self._in_real_time(pcm.size / sample_rate):
-            return
+        if sample_rate <= 0 or not self._gate.take(pcm.size / sample_rate):
+            return  # faster than anyone speaks: dropped
         if sample_rate != SAMPLE_RATE:
             pcm = resample(pcm, sample_rate, SAMPLE_RATE)
         async with self._feeding:
@@ -89,16 +111,6 @@ class UserEars:
                 self._on_turn("speech_stopped", int(self.input.total_ms))  # cut it here
             if self._start_ms is None:
                 self.input.trim_idle()
-
-    def _in_real_time(self, seconds: float) -> bool:
-        """Take `seconds` of audio if no more than MAX_AHEAD_S ahead of the clock."""
-        now = time.monotonic()
-        self._credit_s = min(MAX_AHEAD_S, self._credit_s + now - self._credit_at)
-        self._credit_at = now
-        if seconds > self._credit_s:
-            return False
-        self._credit_s -= seconds
-        return True
 
     def _on_turn(self, kind: str, at_ms: int) -> None:
         if kind == "speech_started":
