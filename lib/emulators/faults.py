@@ -239,6 +239,14 @@ def _names_this_server(netloc: str, port: int | None, default_port: int) -> bool
     return _loopback_name(parts.hostname) and (port is None or given == port)
 
 
+def _own_origin(origin: str, port: int | None) -> bool:
+    try:
+        parts = urlsplit(origin)
+    except ValueError:
+        return False
+    return parts.scheme == "http" and _names_this_server(parts.netloc, port, 80)
+
+
 def _given_key(request: Request) -> str:
     key = request.headers.get("x-api-key")
     if key is None:
@@ -257,14 +265,12 @@ def check_control(request: Request) -> None:
             403, f"/_control answers only requests addressed to this server: call http://{here}"
         )
     origin = request.headers.get("origin")
-    if origin is not None:
-        parts = urlsplit(origin)
-        if parts.scheme != "http" or not _names_this_server(parts.netloc, port, 80):
-            raise ControlRefusal(
-                403,
-                "/_control does not take requests from web pages (the Origin is another "
-                f"site's); call http://{here} from a local tool, without an Origin header",
-            )
+    if origin is not None and not _own_origin(origin, port):
+        raise ControlRefusal(
+            403,
+            "/_control does not take requests from web pages (the Origin is another "
+            f"site's); call http://{here} from a local tool, without an Origin header",
+        )
     given = _given_key(request).encode()
     wanted: str | None = getattr(request.app.state, "control_key", None)
     if not given or (wanted is not None and not hmac.compare_digest(given, wanted.encode())):

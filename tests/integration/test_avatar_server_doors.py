@@ -126,6 +126,7 @@ def test_control_refuses_web_pages_foreign_hosts_and_missing_keys(
         ({"content-type": "text/plain", "origin": EVIL}, 403, "web pages"),
         ({**OK, "content-type": "application/json", "origin": EVIL}, 403, "web pages"),
         ({**OK, "content-type": "application/json", "origin": "null"}, 403, "web pages"),
+        ({**OK, "content-type": "application/json", "origin": "http://[::1"}, 403, "web pages"),
         # DNS rebinding: a name of the attacker's that resolves to 127.0.0.1.
         ({**OK, "content-type": "application/json", "host": "evil.example"}, 403, "addressed"),
         ({**OK, "content-type": "application/json", "host": "127.0.0.1:1"}, 403, "addressed"),
