@@ -11,21 +11,19 @@ from lib.avatar.livekit_transport import LiveKitTransport
 from lib.avatar.local_transport import LocalRoomTransport
 from lib.core import config
 
-LOCAL_KEY = config.Secret("local-embedded")  # the embedded server accepts any non-empty key
-
 
 def build_provider(
     name: str, *, liveavatar_mode: Mode = "FULL", local_base_url: str | None = None
 ) -> AvatarProvider:
     if name == "local":
-        # An already-running local server (dev, tests) instead of starting our own.
-        local_base_url = local_base_url or os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL") or None
-        if local_base_url is None:
-            from lib.emulators.launcher import shared_emulator
+        from lib.emulators.launcher import local_server
 
-            local_base_url = shared_emulator("heygen").base_url
+        # An already-running local server (dev, tests) instead of starting our own.
+        base, key = local_server(
+            "heygen", local_base_url or os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL")
+        )
         return HeyGenProvider(
-            HeyGenApi(LOCAL_KEY, local_base_url, provider="local", task_emotion=True),
+            HeyGenApi(config.Secret(key), base, provider="local", task_emotion=True),
             LocalRoomTransport,
         )
     if name == "heygen":

@@ -11,6 +11,14 @@ import httpx
 
 from lib.emulators.launcher import EmulatorProcess, start_emulator
 
+# The soak starts its servers without a key (the app under test is pointed at them by URL),
+# so they take any non-empty key; a caller holding a server's own key passes it instead.
+ANY_KEY = "local"
+
+
+def _headers(api_key: str | None) -> dict[str, str]:
+    return {"x-api-key": api_key or ANY_KEY}
+
 
 def start_servers(sessions: int, minutes: float) -> tuple[EmulatorProcess, EmulatorProcess]:
     """(avatar server, realtime server), with room for `sessions` streams for `minutes`."""
@@ -35,26 +43,27 @@ def stop_servers(servers: tuple[EmulatorProcess, ...], tmp: Path) -> None:
         (tmp / f"{emu.kind}.log").write_text("\n".join(emu.output) + "\n")
 
 
-def live_sessions(base_url: str) -> list[dict[str, Any]]:
-    resp = httpx.get(f"{base_url}/v1/streaming.list", headers={"x-api-key": "local"}, timeout=10)
+def live_sessions(base_url: str, api_key: str | None = None) -> list[dict[str, Any]]:
+    resp = httpx.get(f"{base_url}/v1/streaming.list", headers=_headers(api_key), timeout=10)
     resp.raise_for_status()
     return list(resp.json()["data"]["sessions"])
 
 
-def left_open(base_url: str) -> list[dict[str, Any]]:
+def left_open(base_url: str, api_key: str | None = None) -> list[dict[str, Any]]:
     """The sessions still open on the local server once they had 15 s to close."""
     deadline = time.monotonic() + 15
-    left = live_sessions(base_url)
+    left = live_sessions(base_url, api_key)
     while left and time.monotonic() < deadline:
         time.sleep(0.5)
-        left = live_sessions(base_url)
+        left = live_sessions(base_url, api_key)
     return left
 
 
-def server_video(base_url: str) -> dict[str, Any]:
-    """The local server's video counts per open session (`GET /_control/stats`)."""
+def server_video(base_url: str, api_key: str | None = None) -> dict[str, Any]:
+    """The local server's video counts per open session (`GET /_control/stats`, which takes
+    the server's key like its API)."""
     try:
-        resp = httpx.get(f"{base_url}/_control/stats", timeout=10)
+        resp = httpx.get(f"{base_url}/_control/stats", headers=_headers(api_key), timeout=10)
         resp.raise_for_status()
         return dict(resp.json()["sessions"])
     except (httpx.HTTPError, KeyError, ValueError):

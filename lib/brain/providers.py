@@ -10,7 +10,16 @@ from lib.brain.textmodel import DEFAULT_TEXT_MODEL, TextModelSession
 from lib.core import config
 from lib.store.database import Store
 
-LOCAL_KEY = config.Secret("local-embedded")
+
+def _local_realtime(local_url: str | None) -> tuple[str, config.Secret]:
+    """The local Realtime server's base URL and key: `local_url`, else a running one named by
+    AVATARLAB_LOCAL_REALTIME_URL, else the app's own (started on first use)."""
+    from lib.emulators.launcher import local_server
+
+    base, key = local_server(
+        "realtime", local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL")
+    )
+    return base, config.Secret(key)
 
 
 def brain_status() -> config.ProviderStatus:
@@ -35,13 +44,9 @@ def build_session(
         return RealtimeClient(api_key=key, websocket_base_url=url, provider="openai", store=store)
     if name != "local":
         raise config.ConfigError(f"unknown voice model provider {name!r}; choose local or openai")
-    base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
-    if base is None:
-        from lib.emulators.launcher import shared_emulator
-
-        base = shared_emulator("realtime").base_url
+    base, key = _local_realtime(local_url)
     ws = base.replace("http://", "ws://").rstrip("/") + "/v1"
-    return RealtimeClient(api_key=LOCAL_KEY, websocket_base_url=ws, provider="local", store=store)
+    return RealtimeClient(api_key=key, websocket_base_url=ws, provider="local", store=store)
 
 
 def build_text_model(
@@ -62,13 +67,9 @@ def build_text_model(
         )
     if name != "local":
         raise config.ConfigError(f"unknown text model provider {name!r}; choose local or openai")
-    base = local_url or os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or None
-    if base is None:
-        from lib.emulators.launcher import shared_emulator
-
-        base = shared_emulator("realtime").base_url
+    base, key = _local_realtime(local_url)
     return TextModelSession(
-        api_key=LOCAL_KEY,
+        api_key=key,
         base_url=base.rstrip("/") + "/v1",
         provider="local",
         model=model,

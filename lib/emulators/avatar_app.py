@@ -1,5 +1,8 @@
 """The emulator's Starlette app: HeyGen v1 + LiveAvatar REST, the local room, the audio
-sockets, avatar preview images, and the one place errors become responses."""
+sockets, avatar preview images, and the one place errors become responses.
+
+Every socket takes the token its session was issued (in the URL the API returned); request
+bodies are read up to 1 MiB (rooms/bounds.py); `/_control/*` is locked (faults.py)."""
 
 from __future__ import annotations
 
@@ -29,7 +32,7 @@ from lib.emulators.liveavatar import routes as liveavatar_routes
 from lib.emulators.rooms import api_errors, room_socket
 from lib.emulators.rooms.api_errors import ApiError
 from lib.emulators.rooms.catalog import RESOLUTIONS
-from lib.emulators.rooms.http_io import error_response
+from lib.emulators.rooms.http_io import BodyLimit, error_response
 from lib.emulators.rooms.sessions import EmulatorConfig, Registry
 from lib.wire import localroom
 
@@ -114,7 +117,12 @@ def create_app(config: EmulatorConfig) -> Starlette:
 
     async def stats(request: Request) -> JSONResponse:
         """Per open session: where its video frames went (a soak tells the server's losses
-        from the app's and the browser's with it)."""
+        from the app's and the browser's with it). Locked like /_control/faults: it lists
+        the live session ids."""
+        try:
+            faults.check_control(request)
+        except faults.ControlRefusal as refusal:
+            return refusal.response()
         now = time.monotonic()
         return JSONResponse(
             {
@@ -131,8 +139,12 @@ def create_app(config: EmulatorConfig) -> Starlette:
         routes=routes,
         exception_handlers={ApiError: _api_error, HTTPException: _http_error},
         lifespan=lifespan,
-        middleware=[Middleware(BaseHTTPMiddleware, dispatch=_inject_faults)],
+        middleware=[
+            Middleware(BodyLimit),  # outermost: nothing reads a body before it
+            Middleware(BaseHTTPMiddleware, dispatch=_inject_faults),
+        ],
     )
+    faults.lock_control(app, config.api_key)
 
     def on_fault(fault: faults.Fault) -> bool:
         if fault.kind != "idle_expiry":

@@ -4,6 +4,10 @@
 Prints exactly one stdout line, `AVATARLAB_EMULATOR_READY port=<port>`, once it accepts
 connections (with `--port 0` the OS picks a free port and that line reports it). It exits by
 itself when its parent process goes away, so a crashed app never leaves an orphan server.
+
+With `--api-key K` or AVATARLAB_EMULATOR_KEY=K in its environment (how the app passes a key:
+other local users can read a command line, not an environment) it accepts only K, on every
+route and on `/_control/*`; without one it accepts any non-empty key.
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import ipaddress
 import os
 import socket
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
 
+from lib.emulators import faults
 from lib.emulators.avatar_app import create_app
+from lib.emulators.launcher import KEY_ENV
 from lib.emulators.rooms.sessions import EmulatorConfig
 
 READY_PREFIX = "AVATARLAB_EMULATOR_READY"
@@ -115,7 +123,11 @@ def _add_listen_args(service: argparse.ArgumentParser, default_port: int) -> Non
     service.add_argument(
         "--host", default="127.0.0.1", help="a loopback address (default 127.0.0.1)"
     )
-    service.add_argument("--api-key", default=None, help="accept only this key (default: any)")
+    service.add_argument(
+        "--api-key",
+        default=None,
+        help=f"accept only this key (default: ${KEY_ENV}, else any non-empty key)",
+    )
 
 
 def _add_process_args(service: argparse.ArgumentParser) -> None:
@@ -159,7 +171,14 @@ def _url_host(host: str) -> str:
 
 
 def _key_note(args: argparse.Namespace) -> str:
-    return "the --api-key" if args.api_key else "any non-empty key"
+    return "only its key" if args.api_key else "any non-empty key"
+
+
+def _take_key(args: argparse.Namespace) -> None:
+    """`--api-key`, else the key the launcher put in our environment; taken out of the
+    environment so that nothing we start inherits it."""
+    from_env = os.environ.pop(KEY_ENV, "")
+    args.api_key = args.api_key or from_env or None
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -200,6 +219,30 @@ async def _watch_parent(server: uvicorn.Server, original_ppid: int, parent_pid: 
         await asyncio.sleep(PARENT_POLL_S)
 
 
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's malloc_trim, where there is one."""
+    try:
+        trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    return trim
+
+
+async def _return_freed_memory(server: uvicorn.Server) -> None:
+    """glibc keeps the memory of large transient buffers (1 MB websocket messages, video
+    frames) in its heaps once freed, so a flood of big messages left the process ~50 MB larger
+    for good; handing free pages back every few seconds (~1 ms, off the loop) keeps it as it
+    was. Nothing is freed that is in use."""
+    trim = _malloc_trim()
+    if trim is None:
+        return
+    while not server.should_exit:
+        await asyncio.sleep(TRIM_INTERVAL_S)
+        await asyncio.to_thread(trim, 0)
+
+
 def _server(app: Any, log_level: str, ws_max_size: int) -> uvicorn.Server:
     """Both local servers: loopback, no access log, no websocket compression (raw media
     frames don't deflate, and the openai SDK turns compression off anyway)."""
@@ -238,27 +281,28 @@ async def _serve(
     port = sock.getsockname()[1]
     print(f"{READY_PREFIX} port={port}", flush=True)
     watchdog = asyncio.create_task(_watch_parent(server, original_ppid, parent_pid))
+    trimmer = asyncio.create_task(_return_freed_memory(server))
     try:
         await serving
     finally:
         watchdog.cancel()
+        trimmer.cancel()
     return 0
 
 
 def _install_faults(specs: list[str]) -> None:
-    from lib.emulators.faults import FAULTS, FaultError, parse_fault
-
     for spec in specs:
         try:
-            fault = parse_fault(spec)
-        except FaultError as exc:
+            fault = faults.parse_fault(spec)
+        except faults.FaultError as exc:
             raise SystemExit(f"--fault {exc}") from None
         if fault.kind == "idle_expiry":
             raise SystemExit("--fault idle_expiry is an action: POST it to /_control/faults")
-        FAULTS.add(fault)
+        faults.FAULTS.add(fault)
 
 
 GIL_SWITCH_INTERVAL_S = 0.001
+TRIM_INTERVAL_S = 2.0  # how often freed heap memory goes back to the system
 # Idle keep-alive connections stay open this long, like the real APIs' front ends (≥ 60 s).
 # uvicorn's default (5 s) equals httpx's pool expiry, so a request sent on a connection 5 s
 # idle raced the server's close and failed with ReadError. Longer than the client's expiry, the
@@ -270,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     # Taken first thing: a parent that dies right after reading READY must still be noticed.
     original_ppid = os.getppid()
     args = _parser().parse_args(argv)
+    _take_key(args)
     # A task's speech starts once synthesis is done, and synthesis hands the GIL back and forth
     # with the media loop and the frame renderer (every eSpeak call and callback): at Python's
     # 5 ms default each handoff may wait that long.
@@ -314,7 +359,9 @@ def _main_realtime(args: argparse.Namespace, host: str, original_ppid: int) -> i
         timing=ModelTiming(ttft_ms=args.ttft_ms, tokens_per_s=args.tokens_per_s),
         stt_engine=args.stt_engine,
     )
-    server = _server(realtime_app(config), args.log_level, REALTIME_WS_MAX_MESSAGE)
+    app = realtime_app(config)
+    faults.lock_control(app, args.api_key)  # the avatar app locks its own in create_app
+    server = _server(app, args.log_level, REALTIME_WS_MAX_MESSAGE)
     print(
         f"emulator: OpenAI Realtime (GA) on ws://{_url_host(host)}:{sock.getsockname()[1]}"
         f"/v1/realtime (accepts {_key_note(args)}; simulated ttft {args.ttft_ms:g} ms, "

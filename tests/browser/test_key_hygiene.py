@@ -26,7 +26,8 @@ playwright = pytest.importorskip("playwright.sync_api")
 HEYGEN = "marker-heygen-7f3a91"
 LIVEAVATAR = "marker-liveavatar-52c0de"
 OPENAI = "marker-openai-b4d2e8"
-MARKERS = (HEYGEN, LIVEAVATAR, OPENAI)
+LOCAL = "marker-local-3d9a40"  # the key the app calls the embedded server with
+MARKERS = (HEYGEN, LIVEAVATAR, OPENAI, LOCAL)
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,7 @@ def app(servers, local_heygen, tmp_path_factory) -> Iterator[App]:
         "OPENAI_REALTIME_URL": realtime.base_url.replace("http://", "ws://") + "/v1",
         "OPENAI_BASE_URL": realtime.base_url + "/v1",
         "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
+        "AVATARLAB_LOCAL_KEY": LOCAL,  # local_heygen takes any key
         "AVATARLAB_PRICING_DIR": str(tmp_path_factory.mktemp("pricing")),
     }
     with streamlit_app(tmp_path_factory.mktemp("keys"), env) as running:

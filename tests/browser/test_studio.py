@@ -195,9 +195,11 @@ def test_controls_follow_a_session_the_provider_ends(studio, local_heygen):
     studio.page.wait_for_function(PROVIDER_ENABLED, arg=False, timeout=10_000)  # locked
     faults = f"{local_heygen.base_url}/_control/faults"
     try:
-        httpx.post(faults, json={"kind": "idle_expiry"}, timeout=10).raise_for_status()
+        # The control endpoint takes the server's key (this one has none: any non-empty key).
+        key = {"x-api-key": "tester"}
+        httpx.post(faults, json={"kind": "idle_expiry"}, headers=key, timeout=10).raise_for_status()
         studio.page.get_by_text("Session ended").first.wait_for(timeout=15_000)
         studio.page.wait_for_function(PROVIDER_ENABLED, arg=True, timeout=10_000)
     finally:
-        httpx.delete(faults, timeout=10)
+        httpx.delete(faults, headers={"x-api-key": "tester"}, timeout=10)
     assert wait_no_sessions(local_heygen.base_url, 10, ignore=before) == []

@@ -40,8 +40,14 @@ def faulty_realtime() -> Iterator[EmulatorProcess]:
     _stop_and_check(emu)
 
 
+# The control endpoint takes the server's key (these servers have none: any non-empty key).
+CONTROL = {"x-api-key": "tester"}
+
+
 def fault(emu: EmulatorProcess, kind: str, **spec: object) -> None:
-    resp = httpx.post(f"{emu.base_url}/_control/faults", json={"kind": kind, **spec}, timeout=10)
+    resp = httpx.post(
+        f"{emu.base_url}/_control/faults", json={"kind": kind, **spec}, headers=CONTROL, timeout=10
+    )
     resp.raise_for_status()
 
 
@@ -60,7 +66,7 @@ def _clear(request) -> Iterator[None]:
     for name in ("faulty_heygen", "faulty_realtime"):
         if name in request.fixturenames:
             emu = request.getfixturevalue(name)
-            httpx.delete(f"{emu.base_url}/_control/faults", timeout=10)
+            httpx.delete(f"{emu.base_url}/_control/faults", headers=CONTROL, timeout=10)
 
 
 @pytest.fixture
@@ -89,13 +95,13 @@ def test_specs_parse_and_bad_ones_say_the_form():
 
 def test_control_endpoint_lists_adds_refuses_and_clears(faulty_heygen):
     base = f"{faulty_heygen.base_url}/_control/faults"
-    assert httpx.get(base).json() == {"faults": []}
+    assert httpx.get(base, headers=CONTROL).json() == {"faults": []}
     fault(faulty_heygen, "latency", value=5, path="/v1/streaming.list")
-    assert [f["kind"] for f in httpx.get(base).json()["faults"]] == ["latency"]
-    bad = httpx.post(base, json={"kind": "meteor"})
+    assert [f["kind"] for f in httpx.get(base, headers=CONTROL).json()["faults"]] == ["latency"]
+    bad = httpx.post(base, json={"kind": "meteor"}, headers=CONTROL)
     assert bad.status_code == 400 and "kind" in bad.json()["error"]
-    httpx.delete(base)
-    assert httpx.get(base).json() == {"faults": []}
+    httpx.delete(base, headers=CONTROL)
+    assert httpx.get(base, headers=CONTROL).json() == {"faults": []}
 
 
 def test_added_latency_shows_in_the_avatar_stage(conv_on, faulty_heygen):

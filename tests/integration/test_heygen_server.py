@@ -320,7 +320,9 @@ def test_new_session_answers_like_heygen(heygen: HeyGen, keyed_emulator: Emulato
     }  # fmt: skip
     ws = f"ws://127.0.0.1:{keyed_emulator.port}"
     assert data["url"] == f"{ws}/v1/local-room"
-    assert data["realtime_endpoint"] == f"{ws}/v1/realtime/{data['session_id']}"
+    # The audio socket's URL carries its token (the session's agent token).
+    endpoint = f"{ws}/v1/realtime/{data['session_id']}?token={data['livekit_agent_token']}"
+    assert data["realtime_endpoint"] == endpoint
     assert data["is_paid"] is False and data["session_duration_limit"] == 600
     assert data["sdp"] is None and data["ice_servers"] is None and data["ice_servers2"] is None
     assert data["access_token"] and data["livekit_agent_token"]

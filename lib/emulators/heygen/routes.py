@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Route
 from lib.emulators.engines.looks import AvatarLook, avatar_by_id
 from lib.emulators.engines.tts import VoiceSpec, voice_by_id
 from lib.emulators.rooms import api_errors, catalog
+from lib.emulators.rooms.bounds import clip
 from lib.emulators.rooms.catalog import RESOLUTIONS
 from lib.emulators.rooms.ears import warm_ears
 from lib.emulators.rooms.http_io import read_heygen_json, respond
@@ -59,7 +60,7 @@ def authenticate(request: Request) -> Caller:
     scheme, _, credential = auth.partition(" ")
     credential = credential.strip()
     if scheme.lower() == "bearer" and credential:
-        if credential in registry.tokens:
+        if registry.token_known(credential):
             return Caller(token=credential)
         if registry.key_ok(credential):
             return Caller()
@@ -102,7 +103,7 @@ def _choose_avatar(body: NewSessionBody) -> AvatarLook:
     avatar = avatar_by_id(ref)
     if avatar is None:
         raise api_errors.invalid_parameter(
-            f"avatar_id {ref!r} is not an interactive avatar; GET /v1/streaming/avatar.list "
+            f"avatar_id {clip(ref)!r} is not an interactive avatar; GET /v1/streaming/avatar.list "
             f"lists them ({catalog.avatar_ids()})"
         )
     return avatar
@@ -113,13 +114,13 @@ def _choose_voice(body: NewSessionBody, default_voice: str | None) -> VoiceSpec:
     voice = voice_by_id(voice_id) if voice_id else None
     if voice is None:
         raise api_errors.invalid_parameter(
-            f"voice.voice_id {voice_id!r} is not a voice; GET /v1/voice.list lists them "
-            f"(realtime: {catalog.realtime_voice_ids()})"
+            f"voice.voice_id {voice_id and clip(voice_id)!r} is not a voice; GET /v1/voice.list "
+            f"lists them (realtime: {catalog.realtime_voice_ids()})"
         )
     if not voice.support_realtime:
         raise api_errors.invalid_parameter(
-            f"voice.voice_id {voice_id!r} does not support streaming (support_realtime is "
-            f"false); use a realtime voice: {catalog.realtime_voice_ids()}"
+            f"voice.voice_id {voice_id and clip(voice_id)!r} does not support streaming "
+            f"(support_realtime is false); use a realtime voice: {catalog.realtime_voice_ids()}"
         )
     return voice
 
@@ -128,11 +129,11 @@ def _check_language(language: str) -> str:
     lang = language.strip().lower()
     if lang not in STT_LANGUAGES:
         raise api_errors.invalid_parameter(
-            f"language {language!r} is not supported; use one of {', '.join(STT_LANGUAGES)}"
+            f"language {clip(language)!r} is not supported; use one of {', '.join(STT_LANGUAGES)}"
         )
     if lang not in catalog.TTS_LANGUAGES:
         raise api_errors.invalid_parameter(
-            f"language {language!r} has no local voice; use one of "
+            f"language {clip(language)!r} has no local voice; use one of "
             f"{', '.join(catalog.TTS_LANGUAGES)}"
         )
     return lang
@@ -141,7 +142,7 @@ def _check_language(language: str) -> str:
 async def new_session(request: Request) -> JSONResponse:
     caller = authenticate(request)
     registry = registry_of(request)
-    if caller.token is not None and registry.tokens.get(caller.token) is not None:
+    if caller.token is not None and registry.token_used(caller.token):
         raise api_errors.unauthorized()  # session tokens are single-use
     body = parse_heygen(NewSessionBody, await read_heygen_json(request))
     avatar = _choose_avatar(body)
@@ -154,7 +155,7 @@ async def new_session(request: Request) -> JSONResponse:
         avatar_id=avatar.avatar_id, width=width, height=height, emotion=emotion
     )
     # Checked again after the await: a concurrent request may have used the token or the slot.
-    if caller.token is not None and registry.tokens.get(caller.token) is not None:
+    if caller.token is not None and registry.token_used(caller.token):
         raise api_errors.unauthorized()
     registry.check_capacity("heygen")
 
@@ -181,12 +182,14 @@ async def new_session(request: Request) -> JSONResponse:
     )
     registry.add(session)
     if caller.token is not None:
-        registry.tokens[caller.token] = session_id
+        registry.use_token(caller.token, session_id)
     data = {
         "session_id": session_id,
         "access_token": session.room_token,
         "url": f"{config.ws_base}{localroom.ROOM_PATH}",
-        "realtime_endpoint": f"{config.ws_base}/v1/realtime/{session_id}",
+        # The audio socket's token rides in the URL, so clients that open it as given work.
+        "realtime_endpoint": f"{config.ws_base}/v1/realtime/{session_id}?token="
+        f"{session.agent_token}",
         "livekit_agent_token": session.agent_token,
         "is_paid": False,
         "session_duration_limit": int(config.session_duration_limit_s),

@@ -20,6 +20,7 @@ from lib.emulators.engines.looks import AvatarLook
 from lib.emulators.engines.tts import VoiceSpec
 from lib.emulators.rooms import api_errors, catalog
 from lib.emulators.rooms.api_errors import liveavatar_error
+from lib.emulators.rooms.bounds import clip
 from lib.emulators.rooms.catalog import RESOLUTIONS, Quality
 from lib.emulators.rooms.http_io import read_fastapi_json, respond
 from lib.emulators.rooms.schemas import (
@@ -86,7 +87,7 @@ def _target_session(request: Request, session_id: str | None) -> Session:
     else:
         found = registry_of(request).find(session_id)
         if found is None or found.api != "liveavatar":
-            raise liveavatar_error(404, f"Session {session_id} not found")
+            raise liveavatar_error(404, f"Session {clip(session_id)} not found")
         if bearer is not None and bearer is not found:
             raise api_errors.liveavatar_unauthorized("this session token is for another session")
         session = found
@@ -106,20 +107,22 @@ def _resolve(body: SessionTokenBody) -> tuple[AvatarLook, VoiceSpec, str, float]
     avatar = catalog.find_avatar(body.avatar_id)
     if avatar is None:
         raise liveavatar_error(
-            404, f"Avatar {body.avatar_id} not found; GET /v1/avatars/public lists them"
+            404, f"Avatar {clip(body.avatar_id)} not found; GET /v1/avatars/public lists them"
         )
     persona = body.avatar_persona
     voice_id = (persona.voice_id if persona else None) or avatar.default_voice
     voice = catalog.find_voice(voice_id) if voice_id else None
     if voice is None or not voice.support_realtime:
         raise liveavatar_error(
-            404, f"Voice {voice_id} not found; GET /v1/voices lists the voices you can use"
+            404,
+            f"Voice {voice_id and clip(voice_id)} not found; GET /v1/voices lists the voices "
+            "you can use",
         )
     language = (persona.language if persona else "en").strip().lower()
     if language not in catalog.TTS_LANGUAGES:
         raise liveavatar_error(
             400,
-            f"Language {language!r} is not supported; use one of "
+            f"Language {clip(language)!r} is not supported; use one of "
             f"{', '.join(catalog.TTS_LANGUAGES)}",
         )
     speed = persona.voice_settings.speed if persona and persona.voice_settings else 1.0
@@ -236,7 +239,7 @@ async def list_sessions(request: Request) -> JSONResponse:
                 "type": "literal_error",
                 "loc": ["query", "type"],
                 "msg": "Input should be 'active' or 'historic'",
-                "input": kind,
+                "input": clip(kind),
                 "ctx": {"expected": "'active' or 'historic'"},
             }
         )

@@ -14,6 +14,7 @@ from typing import Any, Final
 from starlette.responses import JSONResponse
 
 from lib.emulators.faults import FAULTS
+from lib.emulators.rooms.bounds import clip
 
 # HeyGen's general error table (docs.heygen.com/reference/errors) and forum-quoted codes.
 CODE_UNAUTHORIZED = 400112
@@ -25,6 +26,9 @@ CODE_TTS_FAILED = 400009
 # Not documented anywhere we found; the message text is the documented part.
 CODE_CONCURRENT_LIMIT = 10004
 CODE_SESSION_NOT_FOUND = 10002
+# Ours, after the fault bodies' `status * 1000` (HeyGen documents no code for these).
+CODE_BODY_TOO_LARGE = 413000
+CODE_SPEECH_BACKLOG = 429000
 
 CONCURRENT_LIMIT_MESSAGE = (
     "Concurrent limit reached, please make sure you have closed other testing sessions "
@@ -55,7 +59,7 @@ def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(
         415,
         {
-            "detail": f"Unsupported media type '{content_type}' in request. "
+            "detail": f"Unsupported media type '{clip(content_type)}' in request. "
             "'application/json' is required."
         },
     )
@@ -92,7 +96,8 @@ def session_closed() -> ApiError:
 
 def session_not_found(session_id: str) -> ApiError:
     return ApiError(
-        400, {"code": CODE_SESSION_NOT_FOUND, "message": f"session not found: {session_id!r}"}
+        400,
+        {"code": CODE_SESSION_NOT_FOUND, "message": f"session not found: {clip(session_id)!r}"},
     )
 
 
@@ -102,6 +107,18 @@ def session_not_started() -> ApiError:
         {
             "code": CODE_SESSION_STATE,
             "message": "Session is not in correct state: call POST /v1/streaming.start first",
+        },
+    )
+
+
+def speech_backlog(what: str) -> ApiError:
+    """Too much speech already waiting for this session (both APIs; HeyGen's envelope)."""
+    return ApiError(
+        429,
+        {
+            "code": CODE_SPEECH_BACKLOG,
+            "message": f"Too much speech queued: {what}; wait for the avatar to catch up, "
+            "or interrupt it",
         },
     )
 
@@ -129,6 +146,20 @@ def validation_error(details: Sequence[Mapping[str, Any]]) -> ApiError:
     return ApiError(422, {"detail": [dict(d) for d in details]})
 
 
+def is_liveavatar_path(path: str) -> bool:
+    return path.startswith(("/v1/sessions", "/v1/avatars", "/v1/voices"))
+
+
+def body_too_large(path: str, limit: int) -> ApiError:
+    message = (
+        f"Request body too large: over {limit / 2**20:g} MiB (these requests take a few "
+        "hundred bytes of JSON)"
+    )
+    if is_liveavatar_path(path):
+        return liveavatar_error(413, message)
+    return ApiError(413, {"code": CODE_BODY_TOO_LARGE, "message": message})
+
+
 # ---- the HeyGen / LiveAvatar server's request faults ------------------------------------
 
 CREATE_PATHS: Final = ("/v1/streaming.new", "/v1/sessions/token")
@@ -137,7 +168,7 @@ CREATE_PATHS: Final = ("/v1/streaming.new", "/v1/sessions/token")
 def http_fault_response(path: str) -> JSONResponse | None:
     """A response replacing the real one, if a fault says so (LiveAvatar paths answer in
     LiveAvatar's envelope, HeyGen's in HeyGen's)."""
-    liveavatar = path.startswith("/v1/sessions")
+    liveavatar = is_liveavatar_path(path)
     for kind, status in (("http_500", 500), ("http_503", 503)):
         if FAULTS.take(kind, path) is not None:
             message = (

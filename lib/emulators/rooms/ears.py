@@ -8,6 +8,10 @@ the room in each API's own shape:
 * HeyGen: `user_start`, `user_stop`, `user_talking_message {task_id, message}`,
   `user_end_message {task_id}`.
 * LiveAvatar FULL: `user.speak_started`, `user.speak_ended`, `user.transcription {text}`.
+
+A microphone delivers audio in real time: audio that arrives faster is dropped (a client
+flooding the room cannot make the ears buffer or transcribe faster than anyone speaks), and a
+turn that goes on past MAX_TURN_S ends there.
 """
 
 from __future__ import annotations
@@ -15,8 +19,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, Final, TypeVar
 
 import numpy as np
@@ -33,6 +38,11 @@ TURN_DETECTION: Final = {
     "silence_duration_ms": 500,
     "prefix_padding_ms": 300,
 }
+
+# Audio taken ahead of the wall clock, at most: covers network jitter and a client's buffering.
+MAX_AHEAD_S: Final = 2.0
+# One turn's audio, at most (~5.8 MB at 24 kHz): far longer than anyone speaks without a pause.
+MAX_TURN_S: Final = 120.0
 
 T = TypeVar("T")
 _listener: Listener | None = None
@@ -53,6 +63,29 @@ def warm_ears() -> None:
     threading.Thread(target=shared_listener().warm, name="ears-warm", daemon=True).start()
 
 
+class RealTimeGate:
+    """Lets audio through no faster than it plays: up to MAX_AHEAD_S ahead of the clock,
+    refilled as time passes (a token bucket measured in seconds of audio)."""
+
+    def __init__(
+        self, ahead_s: float = MAX_AHEAD_S, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._ahead_s = ahead_s
+        self._clock = clock
+        self._credit_s = ahead_s
+        self._at = clock()
+
+    def take(self, seconds: float) -> bool:
+        """True (and counted) if `seconds` of audio may pass now."""
+        now = self._clock()
+        self._credit_s = min(self._ahead_s, self._credit_s + now - self._at)
+        self._at = now
+        if seconds > self._credit_s:
+            return False
+        self._credit_s -= seconds
+        return True
+
+
 class UserEars:
     def __init__(self, session: Session, listener: Listener) -> None:
         self.session = session
@@ -64,13 +97,18 @@ class UserEars:
         self._early: tuple[int, asyncio.Task[tuple[str, list[str]]]] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._feeding = asyncio.Lock()  # VAD runs off-loop; keep chunks in order
+        self._gate = RealTimeGate()
 
     async def feed(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
+        if sample_rate <= 0 or not self._gate.take(pcm.size / sample_rate):
+            return  # faster than anyone speaks: dropped
         if sample_rate != SAMPLE_RATE:
             pcm = resample(pcm, sample_rate, SAMPLE_RATE)
         async with self._feeding:
             for turn in await self.input.append(pcm.astype("<i2").tobytes()):
                 self._on_turn(turn.kind, turn.at_ms)
+            if self._start_ms is not None and self.input.buffered_ms > MAX_TURN_S * 1000:
+                self._on_turn("speech_stopped", int(self.input.total_ms))  # cut it here
             if self._start_ms is None:
                 self.input.trim_idle()
 

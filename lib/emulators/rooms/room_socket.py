@@ -9,7 +9,6 @@ SDK's TALK text (a JSON string).
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,9 +16,10 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from lib.emulators.rooms.api_errors import ApiError
+from lib.emulators.rooms.bounds import clip, load_json
 from lib.emulators.rooms.ears import UserEars, shared_listener, warm_ears
 from lib.emulators.rooms.room_client import RoomClient
-from lib.emulators.rooms.sessions import Registry, Session
+from lib.emulators.rooms.sessions import Registry, Session, same_secret
 from lib.emulators.rooms.speaking import canned_reply, speak_text
 from lib.emulators.rooms.speech import SpeechListener
 from lib.emulators.rooms.speech_events import HeyGenRoomEvents, LiveAvatarRoomEvents
@@ -50,7 +50,7 @@ async def admit(
         return None
     if token_of is not None:
         token = websocket.query_params.get("token", "")
-        if not token or not hmac.compare_digest(token, token_of(session)):
+        if not token or not same_secret(token, token_of(session)):
             await refuse(websocket)
             return None
     return session
@@ -117,8 +117,8 @@ async def _on_media(session: Session, data: bytes) -> None:
 
 def _on_data(session: Session, client: RoomClient, text: str) -> None:
     try:
-        data: Any = json.loads(text)
-    except ValueError:
+        data: Any = load_json(text)
+    except ValueError:  # not JSON, or nested absurdly deep
         return  # LiveKit would deliver it; nobody on the avatar side would understand it
     session.touch()
     if session.mode == "FULL" and isinstance(data, dict):
@@ -142,7 +142,7 @@ def _is_heygen_talk(session: Session, data: Any) -> bool:
 def _on_agent_control(session: Session, client: RoomClient, data: dict[str, Any]) -> None:
     """LiveAvatar FULL commands (LiveKit topic `agent-control`)."""
     kind = str(data.get("event_type", ""))
-    source_id = str(data.get("event_id") or "")
+    source_id = clip(str(data.get("event_id") or ""))  # echoed in events and errors
     if kind in ("avatar.speak_text", "avatar.speak_response"):
         text = str(data.get("text") or "")
         if not text.strip():

@@ -13,6 +13,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lib.emulators.rooms import api_errors
+from lib.emulators.rooms.bounds import MAX_ECHO_CHARS, clip
 
 # The 28 speech languages HeyGen's demo offers (InteractiveAvatarNextJSDemo constants).
 STT_LANGUAGES: tuple[str, ...] = (
@@ -158,7 +159,7 @@ def parse_heygen(model: type[M], data: Any) -> M:
         field = ".".join(str(part) for part in first["loc"]) or "body"
         if first["type"] == "missing":
             raise api_errors.missing_parameter(field) from None
-        got = json.dumps(first.get("input"), default=str)
+        got = clip(json.dumps(first.get("input"), default=str))
         raise api_errors.invalid_parameter(f"{field}: {first['msg']} (got {got})") from None
 
 
@@ -174,4 +175,7 @@ def parse_fastapi(model: type[M], data: Any) -> M:
         details = json.loads(exc.json(include_url=False))
         for detail in details:
             detail["loc"] = ["body", *detail["loc"]]
+            shown = json.dumps(detail.get("input"))
+            if len(shown) > MAX_ECHO_CHARS:  # FastAPI echoes the input: not a whole big body
+                detail["input"] = clip(shown)
         raise api_errors.validation_error(details) from None

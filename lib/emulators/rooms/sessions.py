@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import hmac
 import secrets
 import time
@@ -85,6 +86,7 @@ class Session:
     last_activity: float = field(default_factory=time.monotonic)
     # Keeps synthesis+enqueue of concurrent tasks in request order.
     speak_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending_speaks: int = 0  # speak requests waiting for synthesis (bounded: bounds.py)
     # Called with the end reason when the session closes (agent sockets close themselves).
     on_close: list[Callable[[str], None]] = field(default_factory=list)
 
@@ -116,12 +118,22 @@ class Session:
         return None
 
 
+def same_secret(given: str, wanted: str) -> bool:
+    """Constant-time equality of a key or token (as bytes: any text a client sends compares)."""
+    return hmac.compare_digest(given.encode(), wanted.encode())
+
+
+def _digest(token: str) -> bytes:
+    # Tokens are looked up by their hash: a dict lookup's timing then tells nothing about them.
+    return hashlib.sha256(token.encode()).digest()
+
+
 class Registry:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
         self.sessions: OrderedDict[str, Session] = OrderedDict()
-        # HeyGen session tokens from create_token → the session they created (None: unused).
-        self.tokens: OrderedDict[str, str | None] = OrderedDict()
+        # HeyGen session tokens from create_token (by digest) → the session they created.
+        self._tokens: OrderedDict[bytes, str | None] = OrderedDict()
         self._reaper: asyncio.Task[None] | None = None
 
     # ---- keys and tokens ----------------------------------------------------------------
@@ -130,20 +142,30 @@ class Registry:
             return False
         if self.config.api_key is None:
             return True
-        return hmac.compare_digest(key.encode(), self.config.api_key.encode())
+        return same_secret(key, self.config.api_key)
 
     def issue_token(self) -> str:
         token = secrets.token_urlsafe(32)
-        self.tokens[token] = None
-        while len(self.tokens) > MAX_TOKENS:
-            self.tokens.popitem(last=False)
+        self._tokens[_digest(token)] = None
+        while len(self._tokens) > MAX_TOKENS:
+            self._tokens.popitem(last=False)
         return token
+
+    def token_known(self, token: str) -> bool:
+        return _digest(token) in self._tokens
+
+    def token_used(self, token: str) -> bool:
+        """The create_token token has already created its session (they are single-use)."""
+        return self._tokens.get(_digest(token)) is not None
+
+    def use_token(self, token: str, session_id: str) -> None:
+        self._tokens[_digest(token)] = session_id
 
     def by_session_token(self, token: str) -> Session | None:
         if not token:
             return None
         for s in self.sessions.values():
-            if s.session_token and hmac.compare_digest(s.session_token, token):
+            if s.session_token and same_secret(token, s.session_token):
                 return s
         return None
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from lib.emulators.engines.tts import Synthesizer, TTSError
 from lib.emulators.rooms import api_errors
+from lib.emulators.rooms.bounds import MAX_PENDING_SPEAKS, MAX_QUEUED_SPEECH_S
 from lib.emulators.rooms.sessions import Session
 from lib.emulators.rooms.speech import SpeechListener, TtsSpeech
 
@@ -27,7 +28,36 @@ async def speak_text(
     emotion: str | None = None,
 ) -> TtsSpeech:
     """Synthesise off the event loop, then queue. `make_listener(spoken_text)` builds the
-    events. Tasks are queued in request order even though synthesis takes a while."""
+    events. Tasks are queued in request order even though synthesis takes a while. Refused
+    (429) while too much speech is already waiting for this session."""
+    check_backlog(session)
+    if session.pending_speaks >= MAX_PENDING_SPEAKS:
+        raise api_errors.speech_backlog(
+            f"{MAX_PENDING_SPEAKS} speak requests are already waiting for their voice"
+        )
+    session.pending_speaks += 1
+    try:
+        return await _speak(session, text, make_listener, emotion)
+    finally:
+        session.pending_speaks -= 1
+
+
+def check_backlog(session: Session) -> None:
+    """Raise the 429 if the session already has MAX_QUEUED_SPEECH_S of speech to play."""
+    queued = session.stream.queued_s()
+    if queued >= MAX_QUEUED_SPEECH_S:
+        raise api_errors.speech_backlog(
+            f"{queued:.0f} s of speech are waiting to be played (at most "
+            f"{MAX_QUEUED_SPEECH_S:.0f} s)"
+        )
+
+
+async def _speak(
+    session: Session,
+    text: str,
+    make_listener: Callable[[str], SpeechListener],
+    emotion: str | None,
+) -> TtsSpeech:
     session.stream.anticipate()  # the lips part while the voice is being made
     async with session.speak_lock:
         try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -81,6 +82,11 @@ class Speech:
     @property
     def spoken_ms(self) -> float:
         return self._pos / SAMPLES_PER_MS
+
+    @property
+    def remaining(self) -> int:
+        """Samples known and not yet played."""
+        return self._available()
 
     @property
     def exhausted(self) -> bool:
@@ -157,19 +163,27 @@ def _phrase_chunks(text: str, utterance: Utterance) -> list[Word]:
 
 
 class StreamedSpeech(Speech):
-    """Audio streamed in by a client (`agent.speak`), PCM16 24 kHz, played out at 48 kHz."""
+    """Audio streamed in by a client (`agent.speak`), PCM16 24 kHz, played out at 48 kHz.
+    Kept as the chunks that arrived (joining them on every append would copy the whole
+    backlog each time); whoever appends bounds the backlog (bounds.MAX_QUEUED_SPEECH_S)."""
 
     def __init__(self, listener: SpeechListener, *, event_id: str) -> None:
         super().__init__(listener)
         self.event_id = event_id
-        self._buf = np.zeros(0, dtype=np.int16)  # unplayed 48 kHz samples only
+        self._chunks: deque[npt.NDArray[np.int16]] = deque()  # unplayed 48 kHz samples only
+        self._buffered = 0
         self._last: int | None = None  # last 24 kHz input sample, for seamless upsampling
         self._ended = False
 
     def append_24k(self, pcm24k: npt.NDArray[np.int16]) -> None:
         if self._ended or pcm24k.size == 0:
             return
-        self._buf = np.concatenate([self._buf, self._upsample(pcm24k)])
+        self._push(self._upsample(pcm24k))
+
+    def _push(self, samples: npt.NDArray[np.int16]) -> None:
+        if samples.size:
+            self._chunks.append(samples)
+            self._buffered += samples.size
 
     def _upsample(self, x: npt.NDArray[np.int16]) -> npt.NDArray[np.int16]:
         """2x linear interpolation, continuous across chunk boundaries: each input sample is
@@ -188,15 +202,39 @@ class StreamedSpeech(Speech):
     def end_input(self) -> None:
         if not self._ended and self._last is not None:
             # Flush the held-back sample (twice: it covers one 24 kHz period).
-            tail = np.array([self._last, self._last], dtype=np.int16)
-            self._buf = np.concatenate([self._buf, tail])
+            self._push(np.array([self._last, self._last], dtype=np.int16))
         self._ended = True
 
     def _available(self) -> int:
-        return len(self._buf)
+        return self._buffered
+
+    def _peek(self, start: int, stop: int) -> npt.NDArray[np.int16]:
+        """Unplayed samples [start, stop) without taking them."""
+        parts: list[npt.NDArray[np.int16]] = []
+        offset = 0
+        for chunk in self._chunks:
+            if offset >= stop:
+                break
+            lo, hi = max(start - offset, 0), min(stop - offset, chunk.size)
+            if lo < hi:
+                parts.append(chunk[lo:hi])
+            offset += chunk.size
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
 
     def _take(self, n: int) -> npt.NDArray[np.int16]:
-        out, self._buf = self._buf[:n], self._buf[n:]
+        out = self._peek(0, n).copy()
+        left = out.size
+        self._buffered -= left
+        while left:
+            head = self._chunks[0]
+            if head.size <= left:
+                self._chunks.popleft()
+                left -= head.size
+            else:
+                self._chunks[0] = head[left:]
+                left = 0
         return out
 
     @property
@@ -204,11 +242,12 @@ class StreamedSpeech(Speech):
         return self._ended
 
     def mouth_now(self) -> MouthPose:
-        # The video frame's worth of audio centred MOUTH_LEAD_MS ahead (as much as has arrived).
+        # The video frame's worth of audio centred MOUTH_LEAD_MS ahead (as much as has arrived;
+        # with less than that, all of it).
         start = max(0, MOUTH_LEAD - MOUTH_WINDOW // 2)
-        window = self._buf[start : start + MOUTH_WINDOW]
-        if len(window) == 0:
-            window = self._buf[-MOUTH_WINDOW:]
+        if self._buffered <= start:
+            start = max(0, self._buffered - MOUTH_WINDOW)
+        window = self._peek(start, start + MOUTH_WINDOW)
         if len(window) == 0:
             return REST
         return pose_from_audio(window, SAMPLE_RATE)

@@ -106,6 +106,11 @@ class AvatarStream:
     def is_speaking(self) -> bool:
         return self._current is not None or bool(self._queue)
 
+    def queued_s(self) -> float:
+        """Seconds of speech still to play: the rest of the current one and all queued."""
+        current = [self._current] if self._current is not None else []
+        return sum(s.remaining for s in (*current, *self._queue)) / SAMPLE_RATE
+
     def stats(self) -> dict[str, Any]:
         """The video counts, and per viewer what it was sent and what it skipped."""
         viewers = [{"sent": c.video_sent, "skipped": c.video_replaced} for c in self._clients]
