@@ -39,8 +39,11 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy lib app.py pages
 
+# Unit and integration tests run on two workers (most of them wait on real-time speech, not the
+# CPU); the browser tests then run alone, as they measure media on the machine they share.
 test: $(VENV)/.dev-installed chromium lint typecheck
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 tests/unit tests/integration
+	$(PY) -m pytest tests/browser
 
 bench: $(VENV)/.dev-installed chromium
 	$(PY) -m lib bench avatar --json
