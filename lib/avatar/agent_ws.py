@@ -12,7 +12,8 @@ import contextlib
 import json
 import logging
 import uuid
-from typing import Any
+from collections import deque
+from typing import Any, Final
 
 import websockets
 from websockets.asyncio.client import ClientConnection
@@ -27,6 +28,7 @@ from lib.avatar.base import (
 
 log = logging.getLogger(__name__)
 MAX_PACKET = 1_000_000  # the services close the socket over 1 MB
+REMEMBERED_STOPS: Final = 32
 
 
 class AgentSocket:
@@ -38,6 +40,8 @@ class AgentSocket:
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
+        # An interrupted reply is reported twice (speak_interrupted, then speak_ended): one stop.
+        self._stopped: deque[str] = deque(maxlen=REMEMBERED_STOPS)
 
     async def connect(self, url: str, sink: MediaSink) -> None:
         try:
@@ -62,10 +66,12 @@ class AgentSocket:
                     self.connected.set()
                 if self.talking_events and kind == "agent.speak_started":
                     sink.on_event(StartTalking(task_id=task_id))
-                elif self.talking_events and kind in (
-                    "agent.speak_ended",
-                    "agent.speak_interrupted",
+                elif (
+                    self.talking_events
+                    and kind in ("agent.speak_ended", "agent.speak_interrupted")
+                    and task_id not in self._stopped
                 ):
+                    self._stopped.append(task_id)
                     sink.on_event(StopTalking(task_id=task_id, duration_ms=msg.get("duration_ms")))
                 sink.on_event(ProviderEvent(kind=kind, payload=msg))
 

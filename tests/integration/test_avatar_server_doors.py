@@ -24,12 +24,12 @@ from tests.integration.test_heygen_server import (
     CLOSED,
     SUCCESS,
     HeyGen,
-    LiveAvatar,
-    _agent_events,
+    agent_events,
     async_test,
     room_url,
     sine_24k,
 )
+from tests.integration.test_liveavatar_server import LiveAvatar
 
 pytestmark = pytest.mark.integration
 KEY = "doors-key-5e1f"
@@ -101,7 +101,7 @@ async def test_audio_socket_takes_only_the_token_in_its_own_url(heygen: HeyGen) 
         audio = base64.b64encode(sine_24k(0.3)).decode()
         await agent.send(json.dumps({"type": "agent.speak", "event_id": "e1", "audio": audio}))
         await agent.send(json.dumps({"type": "agent.speak_end", "event_id": "e1"}))
-        assert (await _agent_events(agent, "agent.speak_ended"))[-1]["event_id"] == "e1"
+        assert (await agent_events(agent, "agent.speak_ended"))[-1]["event_id"] == "e1"
 
 
 def test_stats_need_the_key(server: EmulatorProcess, heygen: HeyGen) -> None:
@@ -252,7 +252,7 @@ async def test_audio_socket_clips_echoes_answers_deep_json_and_stays_open(heygen
         audio = base64.b64encode(sine_24k(0.2)).decode()
         await agent.send(json.dumps({"type": "agent.speak", "event_id": "ok", "audio": audio}))
         await agent.send(json.dumps({"type": "agent.speak_end", "event_id": "ok"}))
-        assert (await _agent_events(agent, "agent.speak_ended"))[-1]["event_id"] == "ok"
+        assert (await agent_events(agent, "agent.speak_ended"))[-1]["event_id"] == "ok"
 
 
 @async_test
@@ -265,12 +265,12 @@ async def test_speech_waiting_to_play_is_bounded_per_session(heygen: HeyGen) -> 
         await agent.recv()
         for _ in range(12):  # 180 s of audio in a moment
             await agent.send(json.dumps({"type": "agent.speak", "event_id": "a", "audio": chunk}))
-        error = (await _agent_events(agent, "error"))[-1]
+        error = (await agent_events(agent, "error"))[-1]
         assert "Too much speech queued" in error["message"] and error["event_id"] == "a"
         task = heygen.call("task", data["session_id"], text="Hello.", task_mode="async")
         assert task.status_code == 429 and "interrupt" in task.json()["message"]
         await agent.send(json.dumps({"type": "agent.interrupt"}))
-        await _agent_events(agent, "agent.speak_interrupted")
+        await agent_events(agent, "agent.speak_interrupted")
     task = heygen.call("task", data["session_id"], text="Hello.", task_mode="async")
     assert task.json()["code"] == SUCCESS["code"]
 

@@ -618,7 +618,7 @@ async def test_slow_viewer_loses_video_not_the_others(heygen: HeyGen) -> None:
 # ---- audio sockets ---------------------------------------------------------------------------
 
 
-async def _agent_events(
+async def agent_events(
     ws: ClientConnection, until: str, timeout: float = 10
 ) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
@@ -641,7 +641,7 @@ async def test_realtime_endpoint_lip_syncs_streamed_audio(heygen: HeyGen) -> Non
             chunk = base64.b64encode(part).decode()
             await agent.send(json.dumps({"type": "agent.speak", "event_id": "u1", "audio": chunk}))
         await agent.send(json.dumps({"type": "agent.speak_end", "event_id": "u1"}))
-        events = await _agent_events(agent, "agent.speak_ended")
+        events = await agent_events(agent, "agent.speak_ended")
         started, ended = events[0], events[-1]
         assert started["type"] == "agent.speak_started" and started["event_id"] == "u1"
         assert ended["event_id"] == "u1" and ended["task"]["id"] == started["task"]["id"]
@@ -651,10 +651,10 @@ async def test_realtime_endpoint_lip_syncs_streamed_audio(heygen: HeyGen) -> Non
         # A second utterance interrupted half-way.
         long = base64.b64encode(sine_24k(3.0)).decode()
         await agent.send(json.dumps({"type": "agent.speak", "event_id": "u2", "audio": long}))
-        assert (await _agent_events(agent, "agent.speak_started"))[-1]["event_id"] == "u2"
+        assert (await agent_events(agent, "agent.speak_started"))[-1]["event_id"] == "u2"
         await asyncio.sleep(0.5)
         await agent.send(json.dumps({"type": "agent.interrupt", "event_id": "i1"}))
-        cut = (await _agent_events(agent, "agent.speak_interrupted"))[-1]
+        cut = (await agent_events(agent, "agent.speak_interrupted"))[-1]
         assert cut["event_id"] == "u2" and cut["duration_ms"] < 1500
     t0 = viewer.rec.first("type", "avatar_start_talking")
     t1 = viewer.rec.first("type", "avatar_stop_talking")
@@ -674,244 +674,6 @@ async def test_oversized_audio_packet_closes_the_socket(heygen: HeyGen) -> None:
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(agent.recv(), 5)
         assert agent.close_code == 1009
-
-
-# ---- LiveAvatar ------------------------------------------------------------------------------
-
-
-class LiveAvatar:
-    def __init__(self, base_url: str, key: str) -> None:
-        self.http = httpx.Client(base_url=base_url, headers={"X-API-KEY": key}, timeout=30)
-        self.tokens: list[str] = []
-
-    def token(self, **body: Any) -> dict[str, Any]:
-        resp = self.http.post("/v1/sessions/token", json={"avatar_id": AVATAR, **body})
-        assert resp.status_code == 200, resp.text
-        data: dict[str, Any] = resp.json()["data"]
-        self.tokens.append(data["session_token"])
-        return data
-
-    def start(self, token: str) -> httpx.Response:
-        return self.http.post(
-            "/v1/sessions/start", headers={"Authorization": f"Bearer {token}", "X-API-KEY": ""}
-        )
-
-    def cleanup(self) -> None:
-        for sess in self.http.get("/v1/sessions", params={"type": "active"}).json()["data"][
-            "results"
-        ]:
-            self.http.post("/v1/sessions/stop", json={"session_id": sess["id"]})
-        self.http.close()
-
-
-@pytest.fixture
-def live_avatar(keyed_emulator: EmulatorProcess) -> Iterator[LiveAvatar]:
-    api = LiveAvatar(keyed_emulator.base_url, TEST_KEY)
-    yield api
-    api.cleanup()
-
-
-def test_liveavatar_session_lifecycle(
-    live_avatar: LiveAvatar, keyed_emulator: EmulatorProcess
-) -> None:
-    avatars = live_avatar.http.get("/v1/avatars/public").json()
-    assert avatars["code"] == 100 and avatars["data"]["count"] == len(AVATARS)
-    avatar = avatars["data"]["results"][0]
-    assert {"id", "name", "preview_url", "status", "default_voice"} <= set(avatar)
-    voices = live_avatar.http.get("/v1/voices").json()["data"]["results"]
-    assert len(voices) == sum(v.support_realtime for v in VOICES)
-
-    resp = live_avatar.http.post(
-        "/v1/sessions/token",
-        json={
-            "mode": "FULL",
-            "avatar_id": avatar["id"],
-            "video_settings": {"quality": "medium", "encoding": "VP8"},
-            "avatar_persona": {
-                "voice_id": voices[0]["id"],
-                "language": "en",
-                "voice_settings": {"speed": 1.1},
-            },
-            "is_sandbox": False,
-        },
-    )
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
-    assert body["code"] == 100 and set(body["data"]) == {"session_id", "session_token"}
-    token, sid = body["data"]["session_token"], body["data"]["session_id"]
-
-    started = live_avatar.start(token)
-    assert started.status_code == 201
-    data = started.json()["data"]
-    assert set(data) == {
-        "session_id", "livekit_url", "livekit_client_token", "livekit_agent_token",
-        "max_session_duration", "ws_url",
-    }  # fmt: skip
-    assert data["session_id"] == sid and data["ws_url"] is None  # FULL mode
-    assert data["livekit_url"] == f"ws://127.0.0.1:{keyed_emulator.port}/v1/local-room"
-    assert live_avatar.start(token).status_code == 400  # only once
-
-    bearer = {"Authorization": f"Bearer {token}", "X-API-KEY": ""}
-    assert (
-        live_avatar.http.post("/v1/sessions/keep-alive", json={}, headers=bearer).json()["code"]
-        == 100
-    )
-    active = live_avatar.http.get("/v1/sessions", params={"type": "active"}).json()
-    assert sid in {s["id"] for s in active["data"]["results"]}
-
-    stop = {"session_id": sid, "reason": "USER_CLOSED"}
-    assert live_avatar.http.post("/v1/sessions/stop", json=stop, headers=bearer).status_code == 200
-    again = live_avatar.http.post("/v1/sessions/stop", json=stop)
-    assert again.status_code == 400 and "closed" in again.json()["message"]
-    historic = live_avatar.http.get("/v1/sessions", params={"type": "historic"}).json()
-    ended = next(s for s in historic["data"]["results"] if s["id"] == sid)
-    assert ended["end_reason"] == "USER_CLOSED"
-
-
-@pytest.mark.parametrize(
-    ("body", "loc", "kind"),
-    [
-        ({"mode": "HALF", "avatar_id": AVATAR}, ["body", "mode"], "literal_error"),
-        ({"mode": "FULL"}, ["body", "avatar_id"], "missing"),
-        (
-            {"mode": "LITE", "avatar_id": AVATAR, "video_settings": {"quality": "4k"}},
-            ["body", "video_settings", "quality"],
-            "literal_error",
-        ),
-        (
-            {
-                "mode": "FULL",
-                "avatar_id": AVATAR,
-                "avatar_persona": {"voice_settings": {"speed": 3}},
-            },
-            ["body", "avatar_persona", "voice_settings", "speed"],
-            "less_than_equal",
-        ),
-        (
-            {"mode": "FULL", "avatar_id": AVATAR, "is_sandbox": "maybe"},
-            ["body", "is_sandbox"],
-            "bool_parsing",
-        ),
-    ],
-)
-def test_liveavatar_schema_errors_are_fastapi_422(
-    live_avatar: LiveAvatar, body: dict[str, Any], loc: list[str], kind: str
-) -> None:
-    resp = live_avatar.http.post("/v1/sessions/token", json=body)
-    assert resp.status_code == 422
-    detail = resp.json()["detail"]
-    assert detail[0]["loc"] == loc and detail[0]["type"] == kind and detail[0]["msg"]
-
-
-def test_liveavatar_auth_and_other_refusals(live_avatar: LiveAvatar) -> None:
-    url = "/v1/sessions/token"
-    no_key = live_avatar.http.post(
-        url, json={"mode": "FULL", "avatar_id": AVATAR}, headers={"X-API-KEY": "bad"}
-    )
-    assert no_key.status_code == 401
-    raw = live_avatar.http.post(url, content=b"mode=FULL")  # not JSON: the body counts as absent
-    assert raw.status_code == 422 and raw.json()["detail"][0]["loc"] == ["body"]
-    assert live_avatar.start("not-a-token").status_code == 401
-    no_type = live_avatar.http.get("/v1/sessions")
-    assert no_type.status_code == 422 and no_type.json()["detail"][0]["loc"] == ["query", "type"]
-    unknown = live_avatar.http.post(
-        url, json={"mode": "FULL", "avatar_id": "00000000-0000-0000-0000-000000000000"}
-    )
-    assert unknown.status_code == 404 and "/v1/avatars/public" in unknown.json()["message"]
-
-
-@async_test
-async def test_full_mode_commands_and_events_on_the_room(live_avatar: LiveAvatar) -> None:
-    token = live_avatar.token(mode="FULL")["session_token"]
-    data = live_avatar.start(token).json()["data"]
-    url = f"{data['livekit_url']}/{data['session_id']}?token={data['livekit_client_token']}"
-    async with Viewer(url) as viewer:
-        await viewer.send(
-            {"event_type": "avatar.speak_text", "event_id": "c1", "text": "Hi from full mode."}
-        )
-        await viewer.wait_for(lambda r: r.first("event_type", "avatar.speak_ended") is not None)
-        await viewer.send(
-            {"event_type": "avatar.speak_text", "event_id": "c2", "text": "A long one. " * 10}
-        )
-        await viewer.wait_for(
-            lambda r: any(d.get("source_event_id") == "c2" for d in r.events("event_type"))
-        )
-        await viewer.send({"event_type": "avatar.interrupt", "event_id": "c3"})
-        await viewer.wait_for(
-            lambda r: (
-                len([d for d in r.events("event_type") if d["event_type"] == "avatar.speak_ended"])
-                == 2
-            )
-        )
-        live_avatar.http.post(
-            "/v1/sessions/stop", json={"session_id": data["session_id"], "reason": "USER_CLOSED"}
-        )
-        await viewer.closed()
-    events = viewer.rec.events("event_type")
-    first = [e for e in events if e.get("source_event_id") == "c1"]
-    assert [e["event_type"] for e in first][:2] == ["avatar.speak_started", "avatar.transcription"]
-    assert first[1]["text"] == "Hi from full mode."
-    assert first[-1]["event_type"] == "avatar.speak_ended" and first[-1]["duration_ms"] > 300
-    assert all(e["session_id"] == data["session_id"] and e["event_id"] for e in events)
-    cut = [e for e in events if e.get("source_event_id") == "c2"][-1]
-    assert cut["event_type"] == "avatar.speak_ended" and cut["interrupted"] is True
-    assert (
-        events[-1]["event_type"] == "session.stopped" and events[-1]["end_reason"] == "USER_CLOSED"
-    )
-    assert viewer.rec.close_code == 4005
-
-
-@async_test
-async def test_lite_mode_speaks_audio_sent_on_ws_url(live_avatar: LiveAvatar) -> None:
-    token = live_avatar.token(mode="LITE")["session_token"]
-    data = live_avatar.start(token).json()["data"]
-    assert data["ws_url"].startswith("ws://127.0.0.1:") and "token=" in data["ws_url"]
-    room = f"{data['livekit_url']}/{data['session_id']}?token={data['livekit_client_token']}"
-    bad = data["ws_url"].split("?")[0] + "?token=nope"
-    with pytest.raises(websockets.InvalidStatus) as refused:
-        await websockets.connect(bad)
-    assert refused.value.response.status_code == 403
-    async with Viewer(room) as viewer, websockets.connect(data["ws_url"]) as agent:
-        assert json.loads(await agent.recv())["state"] == "connected"
-        audio = base64.b64encode(sine_24k(0.8)).decode()
-        await agent.send(json.dumps({"type": "agent.speak", "event_id": "e1", "audio": audio}))
-        await agent.send(json.dumps({"type": "agent.speak_end", "event_id": "e1"}))
-        began = time.monotonic()
-        events = await _agent_events(agent, "agent.speak_ended")
-        assert events[0] == {
-            "type": "agent.speak_started",
-            "event_id": "e1",
-            "task": events[0]["task"],
-        }
-        assert 0.6 < time.monotonic() - began < 1.4
-        await agent.send(json.dumps({"type": "session.keep_alive", "event_id": "k1"}))
-        live_avatar.http.post("/v1/sessions/stop", json={"session_id": data["session_id"]})
-        final = await _agent_events(agent, "session.state_updated")
-        assert final[-1]["state"] == "closed"
-    assert peak(viewer.rec.audio) > 5000
-
-
-@async_test
-async def test_sandbox_session_ends_at_max_duration(fast_emulator: EmulatorProcess) -> None:
-    api = LiveAvatar(fast_emulator.base_url, "any-key")
-    try:
-        token = api.token(mode="FULL", is_sandbox=True)["session_token"]
-        data = api.start(token).json()["data"]
-        assert data["max_session_duration"] == 3
-        url = f"{data['livekit_url']}/{data['session_id']}?token={data['livekit_client_token']}"
-        began = time.monotonic()
-        async with Viewer(url) as viewer:
-            for _ in range(3):  # stay active: this server's idle timeout is 2 s
-                await asyncio.sleep(0.8)
-                api.http.post("/v1/sessions/keep-alive", json={"session_id": data["session_id"]})
-            await viewer.closed(timeout=6)
-        assert 2.5 < time.monotonic() - began < 4.5
-        stopped = viewer.rec.events("event_type")[-1]
-        assert stopped["event_type"] == "session.stopped"
-        assert stopped["end_reason"] == "MAX_DURATION_REACHED"
-        assert viewer.rec.close_code == 4005
-    finally:
-        api.cleanup()
 
 
 # ---- process hygiene -------------------------------------------------------------------------

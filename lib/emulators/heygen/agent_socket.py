@@ -3,8 +3,14 @@ LiveAvatar LITE's `ws_url` (`/v1/liveavatar/ws/{session_id}?token=...`).
 
 Clients stream PCM16 24 kHz mono as base64 `agent.speak {audio, event_id}` chunks and end an
 utterance with `agent.speak_end`; the avatar lip-syncs it and plays it on the room at 48 kHz.
+The audio is one buffer until `speak_end`, whatever ids the chunks carry: LiveKit's LiveAvatar
+plugin gives every chunk (and the `speak_end`) a fresh `event_id`, and the service's newer names
+(`agent.audio_buffer_append/commit/clear`, accepted as aliases) say the same. So a reply gets
+one `agent.speak_started` and one `agent.speak_ended` once the buffer has played out (or
+`agent.speak_interrupted`). LITE sockets also acknowledge the buffer commands
+(`agent.audio_buffer_appended/committed/cleared`) and report `agent.state_updated`
+(idle / listening / talking), which the plugin takes as speaking state.
 Messages over 1 MB close the socket with 1009 (uvicorn's `ws_max_size`, set by the CLI).
-The documented alpha names (`agent.audio_buffer_append/commit/clear`) are accepted as aliases.
 
 Bounded: at most MAX_QUEUED_SPEECH_S of audio waits per session (a chunk beyond that gets an
 `error` and is dropped), MAX_OUTBOX messages wait for a client (one that stops reading is
@@ -31,7 +37,12 @@ from lib.emulators.rooms.room_socket import admit, dispatch_received
 from lib.emulators.rooms.sessions import Session
 from lib.emulators.rooms.speaking import check_backlog
 from lib.emulators.rooms.speech import SpeechListener, StreamedSpeech
-from lib.emulators.rooms.speech_events import AgentSocketEvents, BothEvents, HeyGenRoomEvents
+from lib.emulators.rooms.speech_events import (
+    AgentSocketEvents,
+    AgentStates,
+    BothEvents,
+    HeyGenRoomEvents,
+)
 
 SPEAK = {"agent.speak", "agent.audio_buffer_append"}
 SPEAK_END = {"agent.speak_end", "agent.audio_buffer_commit"}
@@ -73,8 +84,13 @@ class _AgentConnection:
         self._outbox: deque[str | None] = deque()  # None: close after what is before it
         self._wake = asyncio.Event()
         self.overflowed = asyncio.Event()
+        self.lite = session.api == "liveavatar"
         events: SpeechListener = AgentSocketEvents(self.send)
-        if session.api == "heygen":
+        self.states: AgentStates | None = None
+        if self.lite:
+            self.states = AgentStates(self.send, listening=lambda: session.listening)
+            events = BothEvents(events, self.states)
+        else:
             events = BothEvents(events, HeyGenRoomEvents(session.stream))
         self.events = events
         self.speech: StreamedSpeech | None = None
@@ -113,7 +129,14 @@ class _AgentConnection:
                     await self.websocket.send_text(item)
 
     def error(self, event_id: str, message: str) -> None:
-        self.send({"type": "error", "event_id": clip(event_id), "message": message})
+        # `error` too: LiveKit's plugin logs that field.
+        text = message
+        self.send({"type": "error", "event_id": clip(event_id), "message": text, "error": text})
+
+    def ack(self, kind: str, event_id: str) -> None:
+        """LITE's acknowledgement of a buffer command."""
+        if self.lite:
+            self.send({"type": kind, "event_id": event_id or uuid.uuid4().hex})
 
     def handle(self, raw: str) -> None:
         try:
@@ -132,43 +155,48 @@ class _AgentConnection:
         session = self.session
         session.touch()
         if kind in SPEAK:
-            self._speak(event_id, msg.get("audio"))
+            if self._speak(event_id, msg.get("audio")):
+                self.ack("agent.audio_buffer_appended", event_id)
         elif kind in SPEAK_END:
-            if self.speech is not None and event_id in ("", self.speech.event_id):
+            if self.speech is not None:
                 self.speech.end_input()
                 self.speech = None
+            self.ack("agent.audio_buffer_committed", event_id)
         elif kind in INTERRUPT:
             self.speech = None
             session.stream.interrupt()
-        elif kind in START_LISTENING:
-            session.listening = True
-        elif kind in STOP_LISTENING:
-            session.listening = False
+            self.ack("agent.audio_buffer_cleared", event_id)
+        elif kind in START_LISTENING | STOP_LISTENING:
+            session.listening = kind in START_LISTENING
+            if self.states is not None:
+                self.states.settle()
         elif kind != "session.keep_alive":
             self.error(event_id, f"unknown message type {clip(kind)!r}")
 
-    def _speak(self, event_id: str, audio: Any) -> None:
+    def _speak(self, event_id: str, audio: Any) -> bool:
+        """Append a chunk to the reply being buffered (a new reply if none is); False when the
+        chunk is refused (the client is told why)."""
         try:
             check_backlog(self.session)
         except ApiError as exc:  # the chunk is dropped: the client sends faster than it plays
             self.error(event_id, f"agent.speak: {exc.body['message']}")
-            return
+            return False
         try:
             raw = base64.b64decode(str(audio or ""), validate=True)
         except (binascii.Error, ValueError):
             self.error(event_id, "agent.speak 'audio' must be base64 PCM16 24 kHz mono")
-            return
+            return False
         if len(raw) % 2:
             self.error(event_id, "agent.speak 'audio' has an odd number of bytes (PCM16 expected)")
-            return
+            return False
         speech = self.speech
-        if speech is None or (event_id and event_id != speech.event_id):
-            if speech is not None:
-                speech.end_input()  # a new utterance implicitly ends the previous one
+        if speech is None:
+            # The reply is known by its first chunk's id (the events carry it).
             speech = StreamedSpeech(self.events, event_id=event_id or uuid.uuid4().hex)
             self.speech = speech
             self.session.stream.enqueue(speech)
         speech.append_24k(np.frombuffer(raw, dtype="<i2").astype(np.int16))
+        return True
 
 
 async def _serve(websocket: WebSocket, session: Session) -> None:

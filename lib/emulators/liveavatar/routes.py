@@ -1,13 +1,15 @@
 """LiveAvatar endpoints (`/v1/sessions/*`, `/v1/avatars/public`, `/v1/voices`).
 
-LiveAvatar is a FastAPI service: `{"code":100,"data":...,"message":...}` envelopes, 422
-`{"detail":[...]}` for schema errors, 201 from sessions/start. The LiveKit room of the real
-service is the emulator's local room (`livekit_url` is its websocket base).
+LiveAvatar is a FastAPI service: `{"code":1000,"data":...,"message":...}` envelopes, 422
+`{"detail":[...]}` for schema errors, 201 from sessions/start. The docs show `code: 100`, but
+LiveAvatar's web SDK (0.0.18) refuses any success whose code is not 1000 and LiveKit's plugin
+takes any code up to 200, so 1000 is what the service must send. Session tokens are signed
+JWTs carrying `start_session_data` (tokens.py). The LiveKit room of the real service is the
+emulator's local room (`livekit_url` is its websocket base).
 """
 
 from __future__ import annotations
 
-import secrets
 import time
 import uuid
 from typing import Any
@@ -18,6 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from lib.emulators.engines.looks import AvatarLook
 from lib.emulators.engines.tts import VoiceSpec
+from lib.emulators.liveavatar import tokens
 from lib.emulators.rooms import api_errors, catalog
 from lib.emulators.rooms.api_errors import liveavatar_error
 from lib.emulators.rooms.bounds import clip
@@ -58,7 +61,9 @@ def _bearer_session(request: Request) -> Session | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         return None
-    session = registry_of(request).by_session_token(token.strip())
+    token = token.strip()
+    registry = registry_of(request)
+    session = registry.by_session_token(tokens.session_id_of(registry.token_key, token), token)
     return session if session is not None and session.api == "liveavatar" else None
 
 
@@ -96,8 +101,11 @@ def _target_session(request: Request, session_id: str | None) -> Session:
     return session
 
 
+SUCCESS_CODE = 1000
+
+
 def _ok(data: Any, message: str, status: int = 200) -> JSONResponse:
-    return respond({"code": 100, "data": data, "message": message}, status)
+    return respond({"code": SUCCESS_CODE, "data": data, "message": message}, status)
 
 
 # ---- sessions -------------------------------------------------------------------------------
@@ -167,14 +175,23 @@ async def session_token(request: Request) -> JSONResponse:
         duration_limit_s=duration,
         stream=stream,
         is_sandbox=body.is_sandbox,
-        session_token=secrets.token_urlsafe(32),
         listening=body.mode == "FULL",  # FULL mode converses: it listens from the start
+    )
+    session.session_token = tokens.mint(
+        registry.token_key, session.session_id, _start_session_data(body, session), duration
     )
     if session.mode == "FULL":
         session.on_close.append(lambda reason: _announce_stop(session, reason))
     registry.add(session)
     data = {"session_id": session.session_id, "session_token": session.session_token}
     return _ok(data, "Session token created successfully")
+
+
+def _start_session_data(body: SessionTokenBody, session: Session) -> dict[str, Any]:
+    """What the token says about the session it starts (the web SDK reads `mode`)."""
+    data = body.model_dump(mode="json", exclude_none=True)
+    data["mode"] = session.mode  # CUSTOM is LITE's old name
+    return data
 
 
 def _announce_stop(session: Session, end_reason: str) -> None:
@@ -184,6 +201,7 @@ def _announce_stop(session: Session, end_reason: str) -> None:
             "session_id": session.session_id,
             "event_id": uuid.uuid4().hex,
             "end_reason": end_reason,
+            "stop_reason": end_reason,  # what LiveAvatar's web SDK reads
         }
     )
 

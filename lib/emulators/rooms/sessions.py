@@ -134,6 +134,8 @@ class Registry:
         self.sessions: OrderedDict[str, Session] = OrderedDict()
         # HeyGen session tokens from create_token (by digest) → the session they created.
         self._tokens: OrderedDict[bytes, str | None] = OrderedDict()
+        # Signs LiveAvatar's session tokens (JWTs); never leaves this process.
+        self.token_key = secrets.token_bytes(32)
         self._reaper: asyncio.Task[None] | None = None
 
     # ---- keys and tokens ----------------------------------------------------------------
@@ -161,13 +163,12 @@ class Registry:
     def use_token(self, token: str, session_id: str) -> None:
         self._tokens[_digest(token)] = session_id
 
-    def by_session_token(self, token: str) -> Session | None:
-        if not token:
+    def by_session_token(self, session_id: str | None, token: str) -> Session | None:
+        """The session a bearer token was issued to (its id from the verified token)."""
+        session = self.sessions.get(session_id) if session_id else None
+        if session is None or not session.session_token:
             return None
-        for s in self.sessions.values():
-            if s.session_token and same_secret(token, s.session_token):
-                return s
-        return None
+        return session if same_secret(token, session.session_token) else None
 
     # ---- sessions -----------------------------------------------------------------------
     def live(self, api: Api) -> list[Session]:

@@ -5,7 +5,8 @@
 * LiveAvatar FULL: `agent-response` JSON on the room (`avatar.speak_started`,
   `avatar.transcription`, `avatar.transcription.chunk`, `avatar.speak_ended`).
 * Audio sockets (HeyGen realtime_endpoint, LiveAvatar LITE ws_url): `agent.speak_started`,
-  `agent.speak_ended` / `agent.speak_interrupted`.
+  `agent.speak_ended` (after `agent.speak_interrupted` when cut short), and on LITE
+  `agent.state_updated`.
 
 `duration_ms` on the LiveAvatar and socket end events is an emulator addition (the real
 events carry no duration); it is what was actually played.
@@ -97,8 +98,54 @@ class AgentSocketEvents:
         pass  # streamed audio has no words
 
     def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
-        kind = "agent.speak_interrupted" if interrupted else "agent.speak_ended"
-        self._event(speech, kind, duration_ms=_ms(spoken_ms))
+        # An interrupted reply also ends: LiveAvatar's web SDK knows only speak_ended, and
+        # LiveKit's plugin, having latched speak_interrupted, does not count the end as played.
+        if interrupted:
+            self._event(speech, "agent.speak_interrupted", duration_ms=_ms(spoken_ms))
+        self._event(
+            speech, "agent.speak_ended", duration_ms=_ms(spoken_ms), interrupted=interrupted
+        )
+
+
+class AgentStates:
+    """LITE's `agent.state_updated` (idle / listening / talking) as speech starts and ends."""
+
+    def __init__(
+        self, send: Callable[[dict[str, Any]], None], *, listening: Callable[[], bool]
+    ) -> None:
+        self._send = send
+        self._listening = listening
+        self.state = "idle"
+        self._talking = 0  # replies started and not yet ended
+
+    def _move(self, new_state: str) -> None:
+        if new_state != self.state:
+            old, self.state = self.state, new_state
+            self._send(
+                {
+                    "type": "agent.state_updated",
+                    "event_id": uuid.uuid4().hex,
+                    "previous_state": old,
+                    "new_state": new_state,
+                    "state": new_state,
+                }
+            )
+
+    def settle(self) -> None:
+        """The state when not talking follows whether the avatar listens."""
+        if not self._talking:
+            self._move("listening" if self._listening() else "idle")
+
+    def started(self, speech: Speech) -> None:
+        self._talking += 1
+        self._move("talking")
+
+    def word(self, speech: Speech, text: str) -> None:
+        pass
+
+    def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
+        self._talking = max(0, self._talking - 1)
+        self.settle()
 
 
 class BothEvents:
