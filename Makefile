@@ -5,7 +5,9 @@ PY := $(VENV)/bin/python
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck unit bench chromium clean
+WEB_SDK := tests/clients/liveavatar-web-sdk
+
+.PHONY: run test lint typecheck unit bench chromium clients clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -25,6 +27,15 @@ chromium:
 	fi
 	@test -x $(CHROMIUM) || { echo "Chromium missing at $(CHROMIUM)"; exit 1; }
 
+# LiveAvatar's published clients, pinned, for the tests that hold the embedded server to them.
+$(WEB_SDK)/node_modules/.installed: $(WEB_SDK)/package-lock.json
+	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	cd $(WEB_SDK) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clients: $(WEB_SDK)/node_modules/.installed
+
 # A start-up reap first: sessions a crashed run left open are stopped and marked.
 run: $(VENV)/.installed
 	-$(PY) -m lib reap
@@ -41,7 +52,7 @@ typecheck: $(VENV)/.dev-installed
 
 # Unit and integration tests run on two workers (most of them wait on real-time speech, not the
 # CPU); the browser tests then run alone, as they measure media on the machine they share.
-test: $(VENV)/.dev-installed chromium lint typecheck
+test: $(VENV)/.dev-installed chromium clients lint typecheck
 	$(PY) -m pytest -n 2 tests/unit tests/integration
 	$(PY) -m pytest tests/browser
 
@@ -52,4 +63,4 @@ bench: $(VENV)/.dev-installed chromium
 	$(PY) -m lib bench analytics --json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(WEB_SDK)/node_modules
