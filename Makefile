@@ -6,6 +6,8 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 WEB_SDK := tests/clients/liveavatar-web-sdk
+PLUGIN := tests/clients/liveavatar-plugin
+PLUGIN_VENV := .venv-liveavatar-plugin
 
 .PHONY: run test lint typecheck unit bench chromium clients clean
 
@@ -34,7 +36,13 @@ $(WEB_SDK)/node_modules/.installed: $(WEB_SDK)/package-lock.json
 	cd $(WEB_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-clients: $(WEB_SDK)/node_modules/.installed
+# livekit-agents pins its own livekit release, so the plugin gets a venv of its own.
+$(PLUGIN_VENV)/.installed: $(PLUGIN)/requirements.txt
+	python3 -m venv $(PLUGIN_VENV)
+	$(PLUGIN_VENV)/bin/python -m pip install -q -r $(PLUGIN)/requirements.txt
+	touch $@
+
+clients: $(WEB_SDK)/node_modules/.installed $(PLUGIN_VENV)/.installed
 
 # A start-up reap first: sessions a crashed run left open are stopped and marked.
 run: $(VENV)/.installed
@@ -63,4 +71,4 @@ bench: $(VENV)/.dev-installed chromium
 	$(PY) -m lib bench analytics --json
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache $(WEB_SDK)/node_modules
+	rm -rf $(VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache $(WEB_SDK)/node_modules
