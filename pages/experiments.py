@@ -28,7 +28,6 @@ from lib.ui.widgets import store_or_stop
 
 RUN_KEY = "experiment_run"
 UPLOAD_KEY = "experiment_upload"  # the folder the page's upload is saved in
-MODE_LABELS = {"text": "text → avatar", "audio": "audio → avatar", "listen": "avatar listens"}
 
 
 def keep_upload(folder: Path | None) -> None:
@@ -101,8 +100,13 @@ with st.expander("New sweep", expanded=not busy):
     avatars = [n for n in config.PROVIDERS if config.provider_status(n).usable]
     avatar = c2.selectbox("Avatar", avatars, format_func=lambda n: config.PROVIDERS[n].label)
     repeat = int(c3.number_input("Repeats", 1, 20, 2))
+    can = [m for m in BRIDGE_MODES if m in config.PROVIDERS[avatar].bridges]
     modes: list[BridgeMode] = st.multiselect(
-        "Bridge modes", list(BRIDGE_MODES), default=["text"], format_func=MODE_LABELS.__getitem__
+        "Bridge modes",
+        can,
+        default=can[:1],
+        format_func=config.BRIDGE_NAMES.__getitem__,
+        help="The modes this avatar provider can show.",
     )
     chosen = st.multiselect(
         "Chunk strategies", list(DEFAULT_STRATEGIES), default=["whole", "sentence:20"]

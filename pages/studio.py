@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lib.core import config
 from lib.core.problem import Problem
 from lib.core.text import TextError, to_say
 from lib.runtime.avatar_runner import AvatarRunner
@@ -83,12 +84,20 @@ with stage:
     playing = bool(st.session_state.get(STAGE_ON, False))
     avatar_streamer(STAGE_KEY, runner.media, play=playing)
 
+    speaks_text = "text" in config.PROVIDERS[provider].bridges
+    if not speaks_text:
+        st.info(
+            f"{config.PROVIDERS[provider].label} lip-syncs audio it is sent and has no voice of "
+            "its own: to hear it speak, hold a conversation on the Conversation page with the "
+            "*Audio → avatar lip-sync* bridge. Here you can start it, watch it and stop it."
+        )
     text = st.text_area(
         "What should the avatar say?",
         key="studio_text",
         height=100,
         max_chars=2000,
         value="Hello! I'm your avatar. Type anything and I'll say it.",
+        disabled=not speaks_text,
     )
     mode = st.radio(
         "Task mode",
@@ -111,7 +120,7 @@ with stage:
         reporting(runner, speak)
 
     s1, s2 = st.columns(2)
-    s1.button("Speak", type="primary", on_click=on_speak, width="stretch")
+    s1.button("Speak", type="primary", on_click=on_speak, width="stretch", disabled=not speaks_text)
     s2.button("Interrupt", on_click=lambda: reporting(runner, runner.interrupt), width="stretch")
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from lib.avatar.base import AvatarError, VoiceInfo
-from lib.core.config import Secret
+from lib.core.config import PROVIDERS, Secret
 
 DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 
@@ -35,7 +35,8 @@ def _message(body: Any, text: str) -> tuple[str, int | str | None]:
 
 def hint_for(status: int | None, message: str, provider: str) -> str:
     low = message.lower()
-    key_name = {"heygen": "HEYGEN_API_KEY", "liveavatar": "LIVEAVATAR_API_KEY"}.get(provider)
+    spec = PROVIDERS.get(provider)
+    key_name = spec.key_name if spec is not None else None
     if status == 401 or "unauthorized" in low:
         if key_name:
             return f"check {key_name} (Settings page shows which keys are set)"

@@ -66,6 +66,8 @@ class LiveAvatarApi(ProviderApi):
             "video_settings": {"quality": QUALITY[options.quality], "encoding": "VP8"},
         }
         if mode == "FULL":
+            # No context_id: LiveAvatar's "restricted mode", in which the avatar transcribes the
+            # user but never answers by itself (our model's answer is the only one).
             # LiveAvatar accepts speed 0.8–1.2; HeyGen's rate range is wider (0.5–1.5).
             speed = min(max(options.rate, 0.8), 1.2)
             persona: dict[str, Any] = {

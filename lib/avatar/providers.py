@@ -1,8 +1,10 @@
-"""Build a provider by name: local (embedded server), heygen, liveavatar."""
+"""Build a provider by name (config.PROVIDERS): the embedded server speaking HeyGen v1 or
+LiveAvatar (FULL / LITE), or the real HeyGen and LiveAvatar services."""
 
 from __future__ import annotations
 
 import os
+from typing import cast
 
 from lib.avatar.base import AvatarProvider
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
@@ -12,26 +14,29 @@ from lib.avatar.local_transport import LocalRoomTransport
 from lib.core import config
 
 
-def build_provider(
-    name: str, *, liveavatar_mode: Mode = "FULL", local_base_url: str | None = None
-) -> AvatarProvider:
-    if name == "local":
+def build_provider(name: str, *, local_base_url: str | None = None) -> AvatarProvider:
+    spec = config.PROVIDERS.get(name)
+    if spec is None:
+        raise config.ConfigError(
+            f"unknown avatar provider {name!r}; choose one of {', '.join(config.PROVIDERS)}"
+        )
+    if spec.embedded:
         from lib.emulators.launcher import local_server
 
         # An already-running local server (dev, tests) instead of starting our own.
-        base, key = local_server(
+        base, local_key = local_server(
             "heygen", local_base_url or os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL")
         )
+        if spec.api == "liveavatar":
+            local = LiveAvatarApi(config.Secret(local_key), base, provider=name)
+            return LiveAvatarProvider(local, LocalRoomTransport, mode=cast(Mode, spec.mode))
         return HeyGenProvider(
-            HeyGenApi(config.Secret(key), base, provider="local", task_emotion=True),
+            HeyGenApi(config.Secret(local_key), base, provider="local", task_emotion=True),
             LocalRoomTransport,
         )
-    if name == "heygen":
-        api = HeyGenApi(config.require_key("HEYGEN_API_KEY"), config.base_url("heygen"))
-        return HeyGenProvider(api, LiveKitTransport)
-    if name == "liveavatar":
-        la = LiveAvatarApi(config.require_key("LIVEAVATAR_API_KEY"), config.base_url("liveavatar"))
-        return LiveAvatarProvider(la, LiveKitTransport, mode=liveavatar_mode)
-    raise config.ConfigError(
-        f"unknown avatar provider {name!r}; choose local, heygen or liveavatar"
-    )
+    assert spec.key_name is not None
+    key = config.require_key(spec.key_name)
+    if spec.api == "liveavatar":
+        la = LiveAvatarApi(key, config.base_url(name), provider=name)
+        return LiveAvatarProvider(la, LiveKitTransport, mode=cast(Mode, spec.mode))
+    return HeyGenProvider(HeyGenApi(key, config.base_url(name)), LiveKitTransport)

@@ -10,6 +10,9 @@
    in real time through the embedded Realtime server (server VAD, Whisper, ttft 0) and the
    embedded avatar: user speech end (`speech_stopped`) → avatar start talking, p50, with the
    stage breakdown. Everything of part 3 is stored as an experiment.
+4. The LITE path (bridge_lite.py): the same questions with the model's audio lip-synced by
+   the embedded LiveAvatar LITE server, per piece size: first audio byte → avatar talking,
+   p50 and p90, and what the chunking adds.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from lib.avatar.base import Emotion
+from lib.bench.bridge_lite import lite_path
 from lib.brain.events import ResponseCreated, ResponseDone, TextDelta, TextDone
 from lib.bridge.agents import agents_for
 from lib.bridge.bridge import Bridge
@@ -131,7 +135,7 @@ def _voice_script() -> Script:
 
 
 def pipeline(store: Store, repeat: int, progress: Progress) -> dict[str, Any]:
-    """Spoken questions end to end on the embedded default (ttft 0)."""
+    """Spoken questions end to end on the embedded default (ttft 0), then the LITE path."""
     realtime = start_emulator("realtime", "--ttft-ms", "0")
     try:
         script = _voice_script()
@@ -150,6 +154,8 @@ def pipeline(store: Store, repeat: int, progress: Progress) -> dict[str, Any]:
             lambda p: progress(f"{p.done}/{p.total} turns · {p.turn or p.message}"),
         )
         result = sweep.run()[0]
+        progress("the LITE path: the model's audio to the embedded LiveAvatar LITE server")
+        lite = lite_path(store, script, realtime.base_url, max(3, repeat), progress)
     finally:
         realtime.stop()
     conv_ids = experiment_conversation_ids(store, sweep.experiment_id)
@@ -167,6 +173,7 @@ def pipeline(store: Store, repeat: int, progress: Progress) -> dict[str, Any]:
             "note": "includes the chunker waiting for the first sentence to end",
         },
         "experiment_id": sweep.experiment_id,
+        "lite": lite,
     }
 
 
@@ -189,6 +196,7 @@ def run(*, seconds: float = 0.0, repeat: int = 1, progress: Progress = print) ->
         "e2e_n": stages.get("e2e", {}).get("n", 0),
         "e2e_breakdown_ms_median": breakdown,
         "first_delta_to_avatar_request_ms": live["first_delta_to_request_ms"],
+        "lite_path": live["lite"],
         "chunking": STRATEGY,
         "turn_status": live["summary"]["status"],
         "targets": {"overhead_p99_ms": TARGET_OVERHEAD_P99_MS, "e2e_p50_ms": TARGET_E2E_P50_MS},

@@ -75,10 +75,14 @@ def main(argv: list[str]) -> int:
         )
     if not 40 <= args.audio_first_ms <= 4000 or not 100 <= args.audio_next_ms <= 4000:
         parser.error("--audio-first-ms must be 40–4000 and --audio-next-ms 100–4000")
-    for name in (args.avatar,):
-        status = config.provider_status(name)
-        if not status.usable:
-            parser.error(f"--avatar {name}: {status.reason}")
+    status = config.provider_status(args.avatar)
+    if not status.usable:
+        parser.error(f"--avatar {args.avatar}: {status.reason}")
+    for mode in modes:
+        try:
+            config.check_bridge(args.avatar, mode)
+        except config.ConfigError as exc:
+            parser.error(f"--bridge {mode}: {exc}")
     if args.brain == "openai" and not config.resolve("OPENAI_API_KEY"):
         parser.error("--brain openai needs OPENAI_API_KEY (or use --brain local)")
 

@@ -42,13 +42,46 @@ class Secret:
 class ProviderSpec:
     name: str
     label: str
-    key_name: str | None  # None: needs no key (the embedded default)
+    key_name: str | None  # None: needs no key (the embedded server)
     url_name: str | None
     default_url: str | None
+    api: str = "heygen"  # the wire protocol: "heygen" (Interactive Avatar v1) or "liveavatar"
+    mode: str | None = None  # LiveAvatar's session mode: "FULL" (its voice) or "LITE" (ours)
+    # The bridge modes it can show: text → its voice, our audio → lip-sync, it hears the user.
+    bridges: tuple[str, ...] = ("text", "audio", "listen")
 
+    @property
+    def embedded(self) -> bool:
+        return self.key_name is None
+
+
+_LIVEAVATAR_KEY = ("LIVEAVATAR_API_KEY", "LIVEAVATAR_BASE_URL", "https://api.liveavatar.com")
+# FULL speaks text with LiveAvatar's voice and hears the user; LITE only lip-syncs our audio.
+_FULL_BRIDGES = ("text", "listen")
+_LITE_BRIDGES = ("audio",)
 
 PROVIDERS: Final[dict[str, ProviderSpec]] = {
     "local": ProviderSpec("local", "Local (embedded HeyGen-compatible server)", None, None, None),
+    "local-liveavatar": ProviderSpec(
+        "local-liveavatar",
+        "Local LiveAvatar FULL (embedded)",
+        None,
+        None,
+        None,
+        api="liveavatar",
+        mode="FULL",
+        bridges=_FULL_BRIDGES,
+    ),
+    "local-liveavatar-lite": ProviderSpec(
+        "local-liveavatar-lite",
+        "Local LiveAvatar LITE (embedded)",
+        None,
+        None,
+        None,
+        api="liveavatar",
+        mode="LITE",
+        bridges=_LITE_BRIDGES,
+    ),
     "heygen": ProviderSpec(
         "heygen",
         "HeyGen Interactive Avatar (v1)",
@@ -58,12 +91,37 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
     ),
     "liveavatar": ProviderSpec(
         "liveavatar",
-        "LiveAvatar",
-        "LIVEAVATAR_API_KEY",
-        "LIVEAVATAR_BASE_URL",
-        "https://api.liveavatar.com",
+        "LiveAvatar FULL",
+        *_LIVEAVATAR_KEY,
+        api="liveavatar",
+        mode="FULL",
+        bridges=_FULL_BRIDGES,
+    ),
+    "liveavatar-lite": ProviderSpec(
+        "liveavatar-lite",
+        "LiveAvatar LITE",
+        *_LIVEAVATAR_KEY,
+        api="liveavatar",
+        mode="LITE",
+        bridges=_LITE_BRIDGES,
     ),
 }
+BRIDGE_NAMES: Final = {
+    "text": "Text → avatar voice",
+    "audio": "Audio → avatar lip-sync",
+    "listen": "Avatar listens → text model",
+}
+
+
+def check_bridge(provider: str, bridge: str) -> None:
+    """Refuse a bridge mode the provider cannot show, saying which ones it can."""
+    spec = PROVIDERS[provider]
+    if bridge not in spec.bridges:
+        can = ", ".join(BRIDGE_NAMES.get(b, b) for b in spec.bridges)
+        raise ConfigError(
+            f"{spec.label} cannot do '{BRIDGE_NAMES.get(bridge, bridge)}'; it can do: {can}. "
+            "Choose another bridge mode or another avatar provider."
+        )
 
 
 def _streamlit_secrets() -> Mapping[str, object]:

@@ -28,6 +28,7 @@ from lib.emulators.engines.looks import AVATARS, avatar_by_id
 from lib.emulators.engines.visemes import REST
 from lib.emulators.heygen import agent_socket
 from lib.emulators.heygen import routes as heygen_routes
+from lib.emulators.liveavatar import library as liveavatar_library
 from lib.emulators.liveavatar import routes as liveavatar_routes
 from lib.emulators.rooms import api_errors, room_socket
 from lib.emulators.rooms.api_errors import ApiError
@@ -108,6 +109,7 @@ def create_app(config: EmulatorConfig) -> Starlette:
     routes: list[BaseRoute] = [
         *heygen_routes.routes(),
         *liveavatar_routes.routes(),
+        *liveavatar_library.routes(),
         WebSocketRoute(f"{localroom.ROOM_PATH}/{{session_id}}", room_socket.endpoint),
         WebSocketRoute("/v1/realtime/{session_id}", agent_socket.heygen_endpoint),
         WebSocketRoute("/v1/liveavatar/ws/{session_id}", agent_socket.lite_endpoint),

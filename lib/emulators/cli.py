@@ -87,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_listen_args(hg, 8710)
     _add_numbers(hg, AVATAR_SERVER_NUMBERS)
+    hg.add_argument(
+        "--openai-base-url",
+        default=None,
+        help="where LiveAvatar's OpenAI Realtime connector sessions open their voice model "
+        "(e.g. the embedded Realtime server's URL; default: the connector is refused)",
+    )
     _add_process_args(hg)
     _add_realtime_parser(sub)
     return parser
@@ -337,6 +343,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_timeout_s=args.idle_timeout,
         session_duration_limit_s=args.session_duration_limit,
         sandbox_duration_s=args.sandbox_duration,
+        openai_base_url=args.openai_base_url,
     )
     server = _server(create_app(config), args.log_level, WS_MAX_MESSAGE)
     print(

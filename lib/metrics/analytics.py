@@ -16,6 +16,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from lib.core.config import PROVIDERS
 from lib.metrics.latency import INTERVALS, STAGES, durations_frame
 from lib.metrics.pricing.cost import (
     AVATAR_KEY_OF,
@@ -188,7 +189,7 @@ def session_costs(
             "turns": int(turn_counts.get(cid, 0)),
             "e2e_median_ms": float(e2e.get(cid, np.nan)),
             "pricing": table.name,
-            "estimated": provider == "local" or conv.get("brain_provider") == "local",
+            "estimated": _embedded(provider) or conv.get("brain_provider") == "local",
             **{c: cost.components.get(c, 0.0) for c in COST_COMPONENTS},
             "total_usd": cost.total,
             "usd_per_min": cost.per_minute,
@@ -282,3 +283,9 @@ def turn_costs(
     )
     out["total_usd"] = out["model_usd"] + out["avatar_usd"]
     return out
+
+
+def _embedded(provider: str) -> bool:
+    """Shown on the embedded server: its cost is what the service would have charged."""
+    spec = PROVIDERS.get(provider)
+    return spec is None or spec.embedded

@@ -43,6 +43,7 @@ from lib.bridge.bridge import Bridge, BridgeSnapshot
 from lib.bridge.config import BridgeConfig
 from lib.bridge.ports import TaskNote
 from lib.bridge.timeline import Timeline
+from lib.core import config as app_config
 from lib.media.mic import MicForwarder
 from lib.media.tracks import AvatarMedia
 from lib.runtime.avatar_outbox import Switching
@@ -113,6 +114,7 @@ class Conversation:
         """`heartbeat_timeout_s`: with no `heartbeat()` from the page for this long, and its
         tab no longer connected (`tab_open`, when given), the tab is gone and everything is
         stopped (None: no page, e.g. the CLI)."""
+        app_config.check_bridge(config.avatar, config.bridge.mode)
         self.store = store
         self.config = config
         self.agents = config.resolved_agents()

@@ -158,7 +158,9 @@ def reap_providers() -> list[str]:
     we did not start ourselves (the embedded one exits with the app, sessions and all)."""
     from lib.core import config
 
-    names = [n for n in ("heygen", "liveavatar") if config.provider_status(n).usable]
-    if os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL"):
-        names.insert(0, "local")
-    return names
+    external = bool(os.environ.get("AVATARLAB_LOCAL_HEYGEN_URL"))
+    return [
+        name
+        for name, spec in config.PROVIDERS.items()
+        if (external if spec.embedded else config.provider_status(name).usable)
+    ]

@@ -230,6 +230,22 @@ def first_piece_sent(store: Store, conversation_ids: Sequence[str]) -> pd.DataFr
     )
 
 
+def audio_turn_timings(store: Store, conversation_ids: Sequence[str]) -> pd.DataFrame:
+    """Per turn that sent the model's audio: its configuration, when its first delta came,
+    when the first piece went out, how much audio was sent, and the avatar's speaking span."""
+    ids = tuple(conversation_ids)
+    return store.frame(
+        f"""SELECT v.chunking, t.first_delta_at, t.avatar_start_at, t.avatar_stop_at,
+                   MIN(c.sent_at) AS first_sent_at, SUM(c.audio_ms) AS sent_audio_ms
+            FROM turns t
+            JOIN conversations v ON v.id = t.conversation_id
+            JOIN chunks c ON c.turn_id = t.id AND c.kind = 'audio'
+            WHERE t.conversation_id IN ({_marks(ids)}) AND t.status = 'done'
+            GROUP BY t.id, v.chunking, t.first_delta_at, t.avatar_start_at, t.avatar_stop_at""",
+        ids,
+    )
+
+
 # ---- what a dead process left open (lib.runtime.reaper) -------------------------------------
 
 

@@ -11,7 +11,7 @@ from lib.avatar.base import QUALITIES
 from lib.brain.settings import MODELS, TRANSCRIPTION_MODELS, TurnDetection, TurnKind
 from lib.bridge.agents import DEFAULT_QUESTIONS, PERSONAS, Agent, agents_for, with_avatar
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategy
-from lib.bridge.config import BridgeConfig, BridgeMode
+from lib.bridge.config import BRIDGE_MODES, BridgeConfig, BridgeMode
 from lib.core import config
 from lib.runtime.avatar_problem import problem_of
 from lib.runtime.avatar_runner import AvatarRunner
@@ -32,16 +32,11 @@ TURN_KINDS: dict[str, TurnKind] = {
     "Semantic VAD": "semantic_vad",
     "Push to talk": "push_to_talk",
 }
-BRIDGES: dict[str, BridgeMode] = {
-    "Text → avatar voice": "text",
-    "Audio → avatar lip-sync": "audio",
-    "Avatar listens → text model": "listen",
-}
 
 
 def pick_avatars(provider: str, agents: list[Agent]) -> list[Agent] | None:
     """Local agents come with their own avatars; with a real provider, pick from its list."""
-    if provider == "local":
+    if config.PROVIDERS[provider].embedded:
         return agents
     runner: AvatarRunner | None = st.session_state.get(CATALOG_KEY)
     try:
@@ -92,7 +87,7 @@ def settings_form(busy: bool) -> ConversationConfig | None:
             format_func=lambda p: f"{p} — {PERSONA_HELP.get(p, '')}",
         )
         quality = c3.selectbox("Avatar quality", QUALITIES, index=0, disabled=busy)
-        bridge = _bridge(busy)
+        bridge = _bridge(provider, busy)
         if bridge is None:
             return None
         turns = _turns(busy)
@@ -117,11 +112,14 @@ def settings_form(busy: bool) -> ConversationConfig | None:
     )
 
 
-def _bridge(busy: bool) -> BridgeConfig | None:
-    """The bridge mode and how answers are cut into pieces (None: a strategy that does not
-    parse, said on the page)."""
+def _bridge(provider: str, busy: bool) -> BridgeConfig | None:
+    """The bridge mode (those the provider can show) and how answers are cut into pieces
+    (None: a strategy that does not parse, said on the page)."""
     b1, b2 = st.columns([1, 2])
-    mode = BRIDGES[b1.radio("Bridge", list(BRIDGES), disabled=busy)]
+    can = [m for m in BRIDGE_MODES if m in config.PROVIDERS[provider].bridges]
+    mode: BridgeMode = b1.radio(
+        "Bridge", can, disabled=busy, format_func=config.BRIDGE_NAMES.__getitem__
+    )
     if mode == "audio":
         a1, a2 = b2.columns(2)
         first_ms = int(a1.number_input("First audio piece (ms)", 40, 2000, 200, 20, disabled=busy))
@@ -129,8 +127,9 @@ def _bridge(busy: bool) -> BridgeConfig | None:
             a2.number_input("Later audio pieces (ms)", 100, 4000, 1000, 100, disabled=busy)
         )
         st.caption(
-            "The model answers in audio; the avatar lip-syncs it (LiveAvatar LITE or the "
-            "local server)."
+            "The model answers in audio; the avatar lip-syncs it, streamed in a short first "
+            "piece, then longer ones, one reply at a time (LiveAvatar LITE, HeyGen's realtime "
+            "audio, or the local server)."
         )
         return BridgeConfig(mode=mode, audio_first_ms=first_ms, audio_next_ms=next_ms)
     choice = b2.selectbox(

@@ -153,7 +153,8 @@ def test_reap_command(tmp_path, local_heygen):
     )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
-    assert out["providers"] == ["local"] and out["sessions_stopped"] == [ours]
+    assert out["providers"] == ["local", "local-liveavatar", "local-liveavatar-lite"]
+    assert out["sessions_stopped"] == [ours]
     assert ours not in {s["session_id"] for s in live_sessions(local_heygen.base_url)}
 
 

@@ -338,7 +338,9 @@ def test_session_tokens_are_verified_on_every_call(live_avatar: LiveAvatar) -> N
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))
     assert header["alg"] == "HS256" and claims["exp"] > time.time()
     now = int(time.time())
-    forged = jwt.encode({**claims, "iat": now}, "not-the-servers-key", algorithm="HS256")
+    forged = jwt.encode(
+        {**claims, "iat": now}, "not-the-servers-key-but-as-long-as-one", algorithm="HS256"
+    )
     # The payload changed (mode FULL) under the original signature.
     altered = {**claims, "start_session_data": {**claims["start_session_data"], "mode": "FULL"}}
     body = base64.urlsafe_b64encode(json.dumps(altered).encode()).rstrip(b"=").decode()

@@ -85,6 +85,12 @@ def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_pa
         (["--bridge", "video"], "--bridge: use text, audio, listen"),
         (["--repeat", "0"], "--repeat must be between 1 and 100"),
         (["--avatar", "heygen"], "HEYGEN_API_KEY"),
+        (["--avatar", "liveavatar-lite", "--bridge", "audio"], "LIVEAVATAR_API_KEY"),
+        (
+            ["--avatar", "local-liveavatar-lite", "--bridge", "text,audio"],
+            "cannot do 'Text → avatar voice'; it can do: Audio → avatar lip-sync",
+        ),
+        (["--avatar", "local-liveavatar", "--bridge", "audio"], "it can do: Text → avatar voice"),
         (["--brain", "openai"], "OPENAI_API_KEY"),
         (["--script", "/nonexistent.toml"], "no script file"),
     ],
@@ -92,3 +98,33 @@ def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_pa
 def test_bad_arguments_say_what_to_fix(tmp_path, args, says):
     done = sweep(args, {"AVATARLAB_DB": str(tmp_path / "x.db")}, timeout=60)
     assert done.returncode == 2 and says in done.stderr, done.stderr
+
+
+def test_sweep_on_liveavatar_lite_lip_syncs_the_models_audio(tmp_path, local_heygen):
+    """The embedded LiveAvatar LITE server: the model's audio streamed over its ws_url, every
+    turn recorded with the avatar's speaking span, the session stopped."""
+    db = tmp_path / "lab.db"
+    env = {"AVATARLAB_DB": str(db), "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url}
+    args = ["--avatar", "local-liveavatar-lite", "--bridge", "audio", "--audio-first-ms", "300"]
+    args += ["--audio-next-ms", "750", "--ttft-ms", "0", "--tokens-per-s", "60", "--json"]
+    done = sweep(args, env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (result,) = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
+    assert result["avatar"] == "local-liveavatar-lite" and result["config"] == "audio:300/750"
+    assert result["status"] == {"done": result["n_turns"]} and result["n_turns"] >= 3
+    assert result["stages"]["avatar_latency"]["n"] == result["n_turns"]
+    store = Store(str(db))
+    turns = store.frame("SELECT * FROM turns")
+    assert turns["avatar_start_at"].notna().all() and turns["avatar_stop_at"].notna().all()
+    chunks = store.frame("SELECT * FROM chunks")
+    assert set(chunks["kind"]) == {"audio"} and set(chunks["status"]) == {"done"}
+    first = chunks.sort_values("seq").groupby("turn_id").first()
+    assert (first["audio_ms"].round() == 300).all()  # the short first piece, then 750 ms ones
+    # The avatar spoke each reply for about as long as the audio sent for it.
+    sent = chunks.groupby("turn_id")["audio_ms"].sum()
+    spoken = turns.set_index("id")["avatar_stop_at"] - turns.set_index("id")["avatar_start_at"]
+    ratio = (spoken * 1000 / sent).dropna()
+    assert len(ratio) == len(turns) and ratio.between(0.8, 1.2).all(), ratio
+    sessions = store.frame("SELECT provider, status FROM avatar_sessions")
+    assert set(sessions["provider"]) == {"local-liveavatar-lite"}
+    assert set(sessions["status"]) == {"stopped"}

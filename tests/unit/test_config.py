@@ -42,3 +42,57 @@ def test_base_url_override_and_db_path():
     assert config.base_url("liveavatar", env={}, secrets={}) == "https://api.liveavatar.com"
     assert config.db_path(env) == "/tmp/x.db"
     assert config.db_path({}).endswith("data/avatarlab.db")
+
+
+def test_liveavatar_full_and_lite_are_separate_choices_on_one_key():
+    env = {"LIVEAVATAR_API_KEY": "la-marker"}
+    full, lite = (config.provider_status(n, env=env, secrets={}) for n in PAIR)
+    assert full.usable and lite.usable and full.label != lite.label
+    assert config.PROVIDERS["liveavatar-lite"].mode == "LITE"
+    assert config.base_url("liveavatar-lite", env={}, secrets={}) == "https://api.liveavatar.com"
+    without = config.provider_status("liveavatar-lite", env={}, secrets={})
+    assert not without.usable and "LIVEAVATAR_API_KEY" in without.reason
+    embedded = config.provider_status("local-liveavatar-lite", env={}, secrets={})
+    assert embedded.usable and config.PROVIDERS["local-liveavatar-lite"].embedded
+
+
+PAIR = ("liveavatar", "liveavatar-lite")
+
+
+@pytest.mark.parametrize(
+    ("provider", "bridge", "can"),
+    [
+        ("liveavatar-lite", "text", "Audio → avatar lip-sync"),
+        ("local-liveavatar-lite", "listen", "Audio → avatar lip-sync"),
+        ("liveavatar", "audio", "Text → avatar voice, Avatar listens → text model"),
+    ],
+)
+def test_a_bridge_mode_the_provider_cannot_show_is_refused_saying_what_it_can(
+    provider: str, bridge: str, can: str
+) -> None:
+    with pytest.raises(config.ConfigError) as err:
+        config.check_bridge(provider, bridge)
+    assert f"it can do: {can}" in str(err.value)
+    assert config.PROVIDERS[provider].label in str(err.value)
+
+
+def test_every_provider_can_show_some_bridge_and_the_embedded_heygen_all():
+    for name, spec in config.PROVIDERS.items():
+        assert spec.bridges, name
+        for bridge in spec.bridges:
+            config.check_bridge(name, bridge)
+    assert set(config.PROVIDERS["local"].bridges) == set(config.BRIDGE_NAMES)
+
+
+def test_the_reaper_looks_wherever_our_sessions_can_outlive_us(monkeypatch):
+    from lib.runtime.reaper import reap_providers
+
+    for name in ("HEYGEN_API_KEY", "LIVEAVATAR_API_KEY", "AVATARLAB_LOCAL_HEYGEN_URL"):
+        monkeypatch.delenv(name, raising=False)
+    assert reap_providers() == []
+    monkeypatch.setenv("LIVEAVATAR_API_KEY", "la-marker")
+    assert reap_providers() == ["liveavatar", "liveavatar-lite"]
+    monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", "http://127.0.0.1:9")
+    assert reap_providers() == [
+        "local", "local-liveavatar", "local-liveavatar-lite", "liveavatar", "liveavatar-lite",
+    ]  # fmt: skip

@@ -1,11 +1,9 @@
 """LiveAvatar endpoints (`/v1/sessions/*`, `/v1/avatars/public`, `/v1/voices`).
 
-LiveAvatar is a FastAPI service: `{"code":1000,"data":...,"message":...}` envelopes, 422
-`{"detail":[...]}` for schema errors, 201 from sessions/start. The docs show `code: 100`, but
-LiveAvatar's web SDK (0.0.18) refuses any success whose code is not 1000 and LiveKit's plugin
-takes any code up to 200, so 1000 is what the service must send. Session tokens are signed
-JWTs carrying `start_session_data` (tokens.py). The LiveKit room of the real service is the
-emulator's local room (`livekit_url` is its websocket base).
+LiveAvatar is a FastAPI service: `{"code":1000,"data":...,"message":...}` envelopes
+(envelope.py), 422 `{"detail":[...]}` for schema errors, 201 from sessions/start. Session
+tokens are signed JWTs carrying `start_session_data` (tokens.py). The LiveKit room of the real
+service is the emulator's local room (`livekit_url` is its websocket base).
 """
 
 from __future__ import annotations
@@ -21,13 +19,17 @@ from starlette.routing import BaseRoute, Route
 from lib.emulators.engines.looks import AvatarLook
 from lib.emulators.engines.tts import VoiceSpec
 from lib.emulators.liveavatar import tokens
+from lib.emulators.liveavatar.connector import ConnectorConfig, RealtimeConnector
+from lib.emulators.liveavatar.envelope import api_key_ok, ok, require_key
+from lib.emulators.liveavatar.library import library_of
 from lib.emulators.rooms import api_errors, catalog
 from lib.emulators.rooms.api_errors import liveavatar_error
 from lib.emulators.rooms.bounds import clip
 from lib.emulators.rooms.catalog import RESOLUTIONS, Quality
-from lib.emulators.rooms.http_io import read_fastapi_json, respond
+from lib.emulators.rooms.http_io import read_fastapi_json
 from lib.emulators.rooms.schemas import (
     KeepAliveBody,
+    OpenAIRealtimeConfig,
     SessionTokenBody,
     StopBody,
     parse_fastapi,
@@ -52,11 +54,6 @@ QUALITY: dict[str, Quality] = {
 }
 
 
-def _api_key_ok(request: Request) -> bool:
-    key = request.headers.get("x-api-key")
-    return key is not None and registry_of(request).key_ok(key.strip())
-
-
 def _bearer_session(request: Request) -> Session | None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
@@ -67,15 +64,10 @@ def _bearer_session(request: Request) -> Session | None:
     return session if session is not None and session.api == "liveavatar" else None
 
 
-def _require_key(request: Request) -> None:
-    if not _api_key_ok(request):
-        raise api_errors.liveavatar_unauthorized("send your API key in the X-API-KEY header")
-
-
 def _require_any(request: Request) -> Session | None:
     """X-API-KEY or a session's bearer token (checked before the body, as FastAPI does)."""
     bearer = _bearer_session(request)
-    if bearer is None and not _api_key_ok(request):
+    if bearer is None and not api_key_ok(request):
         raise api_errors.liveavatar_unauthorized(
             "send X-API-KEY, or Authorization: Bearer <session_token>"
         )
@@ -99,13 +91,6 @@ def _target_session(request: Request, session_id: str | None) -> Session:
     if session.closed:
         raise liveavatar_error(400, api_errors.SESSION_CLOSED_MESSAGE)
     return session
-
-
-SUCCESS_CODE = 1000
-
-
-def _ok(data: Any, message: str, status: int = 200) -> JSONResponse:
-    return respond({"code": SUCCESS_CODE, "data": data, "message": message}, status)
 
 
 # ---- sessions -------------------------------------------------------------------------------
@@ -148,7 +133,7 @@ def _check_capacity(registry: Registry) -> None:
 
 
 async def session_token(request: Request) -> JSONResponse:
-    _require_key(request)
+    require_key(request)
     registry = registry_of(request)
     body = parse_fastapi(SessionTokenBody, await read_fastapi_json(request))
     avatar, voice, language, speed = _resolve(body)
@@ -177,14 +162,51 @@ async def session_token(request: Request) -> JSONResponse:
         is_sandbox=body.is_sandbox,
         listening=body.mode == "FULL",  # FULL mode converses: it listens from the start
     )
+    if body.openai_realtime_config is not None:
+        session.connector = RealtimeConnector(
+            session, _connector_config(request, body.openai_realtime_config, session.mode)
+        )
+        session.on_close.append(lambda reason: session.connector.stop())
     session.session_token = tokens.mint(
         registry.token_key, session.session_id, _start_session_data(body, session), duration
     )
-    if session.mode == "FULL":
+    if session.mode == "FULL" or session.connector is not None:  # FULL's events on the room
         session.on_close.append(lambda reason: _announce_stop(session, reason))
     registry.add(session)
     data = {"session_id": session.session_id, "session_token": session.session_token}
-    return _ok(data, "Session token created successfully")
+    return ok(data, "Session token created successfully")
+
+
+def _connector_config(request: Request, cfg: OpenAIRealtimeConfig, mode: str) -> ConnectorConfig:
+    """The OpenAI Realtime connector's settings, from the stored secret and context."""
+    if mode != "LITE":
+        raise liveavatar_error(400, "openai_realtime_config is a LITE mode connector: use LITE")
+    library = library_of(request)
+    secret = library.secrets.get(cfg.secret_id)
+    if secret is None or secret.secret_type != "OPENAI_API_KEY":
+        raise liveavatar_error(
+            404,
+            f"Secret {clip(cfg.secret_id)} not found; store your OpenAI key with "
+            "POST /v1/secrets (secret_type OPENAI_API_KEY)",
+        )
+    context = library.contexts.get(cfg.context_id) if cfg.context_id else None
+    if cfg.context_id and context is None:
+        raise liveavatar_error(404, f"Context {clip(cfg.context_id)} not found")
+    base_url = registry_of(request).config.openai_base_url
+    if base_url is None:
+        raise liveavatar_error(
+            400,
+            "This server runs no OpenAI Realtime connector: start it with --openai-base-url",
+        )
+    return ConnectorConfig(
+        base_url=base_url,
+        key=secret.value,
+        model=cfg.model,
+        voice=cfg.voice,
+        temperature=cfg.temperature,
+        instructions=context.prompt if context else "",
+        opening_text=context.opening_text if context else None,
+    )
 
 
 def _start_session_data(body: SessionTokenBody, session: Session) -> dict[str, Any]:
@@ -218,7 +240,10 @@ async def session_start(request: Request) -> JSONResponse:
     session.started_mono = session.last_activity
     ws_base = registry_of(request).config.ws_base
     ws_url = None
-    if session.mode == "LITE":
+    registry = registry_of(request)
+    if session.connector is not None:  # LiveAvatar runs the voice model: no socket for audio
+        session.connector.start(lambda reason: registry.close(session, "SERVER_ERROR"))
+    elif session.mode == "LITE":
         ws_url = f"{ws_base}/v1/liveavatar/ws/{session.session_id}?token={session.ws_token}"
     data = {
         "session_id": session.session_id,
@@ -228,14 +253,14 @@ async def session_start(request: Request) -> JSONResponse:
         "max_session_duration": int(session.duration_limit_s),
         "ws_url": ws_url,
     }
-    return _ok(data, "Session started successfully", 201)
+    return ok(data, "Session started successfully", 201)
 
 
 async def keep_alive(request: Request) -> JSONResponse:
     _require_any(request)
     body = parse_fastapi(KeepAliveBody, await read_fastapi_json(request) or {})
     _target_session(request, body.session_id).touch()
-    return _ok(None, "Session kept alive")
+    return ok(None, "Session kept alive")
 
 
 async def session_stop(request: Request) -> JSONResponse:
@@ -243,11 +268,11 @@ async def session_stop(request: Request) -> JSONResponse:
     body = parse_fastapi(StopBody, await read_fastapi_json(request) or {})
     session = _target_session(request, body.session_id)
     registry_of(request).close(session, body.reason)
-    return _ok(None, "Session stopped successfully")
+    return ok(None, "Session stopped successfully")
 
 
 async def list_sessions(request: Request) -> JSONResponse:
-    _require_key(request)
+    require_key(request)
     kind = request.query_params.get("type")
     if kind not in ("active", "historic"):
         detail: dict[str, Any] = (
@@ -279,26 +304,26 @@ async def list_sessions(request: Request) -> JSONResponse:
         for s in registry_of(request).sessions.values()
         if s.api == "liveavatar" and s.closed == (kind == "historic")
     ]
-    return _ok(catalog.page(results), "Sessions retrieved successfully")
+    return ok(catalog.page(results), "Sessions retrieved successfully")
 
 
 # ---- catalogue ------------------------------------------------------------------------------
 
 
 async def public_avatars(request: Request) -> JSONResponse:
-    _require_key(request)
+    require_key(request)
     base = f"{registry_of(request).config.http_base}/v1/avatar-preview"
-    return _ok(catalog.page(catalog.liveavatar_avatars(base)), "Avatars retrieved successfully")
+    return ok(catalog.page(catalog.liveavatar_avatars(base)), "Avatars retrieved successfully")
 
 
 async def user_avatars(request: Request) -> JSONResponse:
-    _require_key(request)
-    return _ok(catalog.page([]), "Avatars retrieved successfully")  # no custom avatars here
+    require_key(request)
+    return ok(catalog.page([]), "Avatars retrieved successfully")  # no custom avatars here
 
 
 async def voices(request: Request) -> JSONResponse:
-    _require_key(request)
-    return _ok(catalog.page(catalog.liveavatar_voices()), "Voices retrieved successfully")
+    require_key(request)
+    return ok(catalog.page(catalog.liveavatar_voices()), "Voices retrieved successfully")
 
 
 def routes() -> list[BaseRoute]:

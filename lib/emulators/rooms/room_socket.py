@@ -107,7 +107,13 @@ async def _on_media(session: Session, data: bytes) -> None:
         media = localroom.unpack(data)
     except ValueError:
         return
-    if media.audio is None or not session.listening:
+    if media.audio is None:
+        return
+    if session.connector is not None:  # LiveAvatar's connector hears the user itself
+        session.touch()
+        await session.connector.hear(media.audio, media.sample_rate)
+        return
+    if not session.listening:
         return
     session.touch()
     if session.ears is None:

@@ -114,6 +114,33 @@ class AvatarPersona(_Body):
     voice_settings: LiveVoiceSettings | None = None
 
 
+# docs.liveavatar.com lite-mode/connectors/openai-realtime: the voices and the temperature range.
+RealtimeVoice = Literal[
+    "alloy", "ash", "ballad", "coral", "echo", "fable", "onyx", "nova", "shimmer", "sage",
+    "verse", "marin", "cedar",
+]  # fmt: skip
+
+
+class OpenAIRealtimeConfig(_Body):
+    secret_id: str = Field(min_length=1, max_length=128)
+    context_id: str | None = Field(default=None, max_length=128)
+    voice: RealtimeVoice = "alloy"
+    model: str = Field(default="gpt-realtime", min_length=1, max_length=128)
+    temperature: float = Field(default=0.8, ge=0.6, le=1.2)
+
+
+class SecretBody(_Body):
+    secret_type: Literal["OPENAI_API_KEY", "ELEVENLABS_API_KEY", "GEMINI_API_KEY"]
+    secret_name: str = Field(min_length=1, max_length=255)
+    secret_value: str = Field(min_length=1, max_length=4096)
+
+
+class ContextBody(_Body):
+    name: str = Field(min_length=1, max_length=255)
+    prompt: str = Field(min_length=1, max_length=100_000)
+    opening_text: str = Field(min_length=1, max_length=2_000)
+
+
 class SessionTokenBody(_Body):
     # CUSTOM is LITE's old name (livekit/agents PR #4748); still accepted.
     mode: Literal["FULL", "LITE", "CUSTOM"]
@@ -123,6 +150,7 @@ class SessionTokenBody(_Body):
     max_session_duration: int | None = Field(default=None, gt=0)
     avatar_persona: AvatarPersona | None = None
     interactivity_type: Literal["CONVERSATIONAL", "PUSH_TO_TALK"] = "CONVERSATIONAL"
+    openai_realtime_config: OpenAIRealtimeConfig | None = None
 
 
 class StopBody(_Body):

@@ -46,6 +46,8 @@ class EmulatorConfig:
     idle_timeout_s: float | None = None  # overrides the APIs' default idle timeouts
     session_duration_limit_s: float = 600.0
     sandbox_duration_s: float = 60.0
+    # Where LiveAvatar's OpenAI Realtime connector opens its voice model (None: refused).
+    openai_base_url: str | None = None
 
     @property
     def http_base(self) -> str:
@@ -82,6 +84,8 @@ class Session:
     ever_joined: bool = False
     listening: bool = False  # the avatar's ears take the user's audio from the room
     ears: Any = None  # lib.emulators.rooms.ears.UserEars, made when the user first speaks
+    # lib.emulators.liveavatar.connector.RealtimeConnector: LiveAvatar runs the voice model.
+    connector: Any = None
     end_reason: str | None = None
     last_activity: float = field(default_factory=time.monotonic)
     # Keeps synthesis+enqueue of concurrent tasks in request order.

@@ -71,8 +71,10 @@ class LiveAvatarRoomEvents:
 
     def started(self, speech: Speech) -> None:
         self._send("avatar.speak_started")
-        # The real service sends the transcript as speech starts (it runs ahead of the video).
-        self._send("avatar.transcription", text=self._text)
+        # The real service sends the transcript as speech starts (it runs ahead of the video);
+        # the connector's speech has none yet (it comes when the model's transcript is done).
+        if self._text:
+            self._send("avatar.transcription", text=self._text)
 
     def word(self, speech: Speech, text: str) -> None:
         self._send("avatar.transcription.chunk", text=text)

@@ -20,7 +20,15 @@ PER_M: Final = 1_000_000
 USER_AUDIO_TOKENS_PER_S: Final = 10  # OpenAI: 1 token per 100 ms of user audio
 MODEL_AUDIO_TOKENS_PER_S: Final = 20  # 1 token per 50 ms of assistant audio
 SPOKEN_TEXT_TOKENS_PER_MIN: Final = 200  # ~150 words a minute of speech
-AVATAR_KEY_OF: Final = {"heygen": "heygen", "liveavatar": "liveavatar_full", "local": "heygen"}
+# Avatar provider → its price row; the embedded LiveAvatar servers are priced as the service.
+AVATAR_KEY_OF: Final = {
+    "heygen": "heygen",
+    "liveavatar": "liveavatar_full",
+    "liveavatar-lite": "liveavatar_lite",
+    "local": "heygen",
+    "local-liveavatar": "liveavatar_full",
+    "local-liveavatar-lite": "liveavatar_lite",
+}
 Output = Literal["text", "audio"]
 
 

@@ -1,0 +1,143 @@
+"""A Conversation on LiveAvatar LITE (the embedded server) with the audio bridge, in a real
+browser: Chromium's fake mic asks a question, the embedded voice model answers in audio, the
+bridge streams that audio to the LITE socket, and the avatar's mouth moves with it in the
+decoded video. Every turn is recorded; Stop leaves no session open."""
+
+from __future__ import annotations
+
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.studio_driver import StudioDriver, mouth_box_rel
+from lib.bridge.agents import agents_for
+from lib.emulators.launcher import EmulatorProcess, start_emulator
+from lib.metrics.latency import in_order
+from lib.store.database import Store
+
+pytestmark = pytest.mark.browser
+playwright = pytest.importorskip("playwright.sync_api")
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+LABEL = "Local LiveAvatar LITE (embedded)"
+STAGES = (
+    "speech_started_at",
+    "speech_end_at",
+    "committed_at",
+    "first_delta_at",
+    "first_chunk_at",
+    "avatar_start_at",
+    "avatar_stop_at",
+)
+
+
+def question_wav(tmp: Path) -> Path:
+    """The hours question, then enough quiet for the whole answer (Chromium loops the file)."""
+    with wave.open(str(FIXTURES / "piper_hours.wav")) as src:
+        rate = src.getframerate()
+        speech = np.frombuffer(src.readframes(src.getnframes()), np.int16)
+    quiet = np.random.default_rng(0).normal(0, 15, rate * 20).astype(np.int16)
+    out = tmp / "question.wav"
+    with wave.open(str(out), "wb") as dst:
+        dst.setnchannels(1)
+        dst.setsampwidth(2)
+        dst.setframerate(rate)
+        dst.writeframes(np.concatenate([speech, quiet]).tobytes())
+    return out
+
+
+def live_liveavatar_sessions(base_url: str) -> list[dict]:
+    resp = httpx.get(
+        f"{base_url}/v1/sessions", params={"type": "active"}, headers={"X-API-KEY": "local"}
+    )
+    resp.raise_for_status()
+    return list(resp.json()["data"]["results"])
+
+
+@pytest.fixture(scope="module")
+def realtime() -> Iterator[EmulatorProcess]:
+    emu = start_emulator("realtime", "--ttft-ms", "0")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="module")
+def app(realtime, local_heygen, tmp_path_factory) -> Iterator[App]:
+    tmp = tmp_path_factory.mktemp("conversation-lite")
+    env = {
+        "AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url,
+        "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
+    }
+    with streamlit_app(tmp, env) as running:
+        yield running
+
+
+def test_a_conversation_on_liveavatar_lite_lip_syncs_the_models_audio(app, local_heygen, tmp_path):
+    store = Store(str(app.log_path.parent / "avatarlab.db"))
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={question_wav(tmp_path)}"],
+        )
+        context = browser.new_context()
+        context.add_init_script(PC_SPY)
+        page = context.new_page()
+        page.goto(app.url)
+        page.get_by_role("link", name="Conversation").click()
+        page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
+        driver = StudioDriver(page)
+        driver.wait_idle()
+        page.get_by_role("combobox", name="Avatar provider").click()
+        page.get_by_role("option", name=LABEL).click()
+        # LITE only lip-syncs audio: once the page has rerun, the bridge offers that mode alone.
+        deadline = time.monotonic() + 30
+        while page.get_by_text("Text → avatar voice").count():
+            assert time.monotonic() < deadline, "the bridge still offers text → avatar voice"
+            page.wait_for_timeout(200)
+        assert page.get_by_text("Audio → avatar lip-sync").count() == 1
+        driver.wait_idle()
+        driver.click("Start")
+        avatar = agents_for("concierge")[0].avatar_id
+        driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
+        assert driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
+
+        deadline = time.monotonic() + 120
+        while True:
+            turns = store.frame("SELECT * FROM turns ORDER BY seq")
+            done = turns[
+                (turns["status"] == "done")
+                & turns["avatar_stop_at"].notna()
+                & turns["user_text"].str.lower().str.contains("opening hours", na=False)
+            ]
+            if len(done):
+                break
+            shown = turns[["seq", "source", "status", "user_text", "avatar_start_at", "error"]]
+            assert time.monotonic() < deadline, shown.to_dict("records")
+            page.wait_for_timeout(250)
+        turn = done.iloc[0]
+        assert in_order(turn.to_dict(), STAGES), turn.to_dict()
+        chunks = store.frame("SELECT * FROM chunks WHERE turn_id = ?", (turn["id"],))
+        assert set(chunks["kind"]) == {"audio"} and set(chunks["status"]) == {"done"}
+        spoken_s = turn["avatar_stop_at"] - turn["avatar_start_at"]
+        assert abs(spoken_s * 1000 - chunks["audio_ms"].sum()) < 0.2 * chunks["audio_ms"].sum()
+
+        # The mouth moved in the decoded video while the avatar spoke the answer.
+        t0, t1 = float(turn["avatar_start_at"]), float(turn["avatar_stop_at"])
+        mouth = [x.mouth for x in driver.samples() if x.mouth is not None and t0 <= x.t <= t1]
+        assert len(mouth) > 10 and max(mouth) - min(mouth) > 0.02, mouth
+
+        sessions = store.frame("SELECT provider FROM avatar_sessions")
+        assert set(sessions["provider"]) == {"local-liveavatar-lite"}
+        page.get_by_role("button", name="Stop", exact=True).click()
+        deadline = time.monotonic() + 15
+        while live_liveavatar_sessions(local_heygen.base_url) and time.monotonic() < deadline:
+            page.wait_for_timeout(200)
+        assert live_liveavatar_sessions(local_heygen.base_url) == []
+        context.close()
+        browser.close()
