@@ -17,9 +17,17 @@ patches.apply_all()
 
 
 @pytest.fixture(scope="session")
-def local_heygen() -> Iterator[EmulatorProcess]:
+def connector_realtime() -> Iterator[EmulatorProcess]:
+    """The Realtime server LiveAvatar's connector sessions of `local_heygen` talk to."""
+    emu = start_emulator("realtime", "--ttft-ms", "0")
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture(scope="session")
+def local_heygen(connector_realtime: EmulatorProcess) -> Iterator[EmulatorProcess]:
     """One embedded HeyGen-compatible server for the whole run (any key accepted)."""
-    emu = start_emulator("heygen")
+    emu = start_emulator("heygen", "--openai-base-url", connector_realtime.base_url)
     yield emu
     emu.stop()
 

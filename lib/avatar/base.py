@@ -84,6 +84,19 @@ class RemoteSession:
 
 
 @dataclass(frozen=True)
+class VendorVoiceModel:
+    """The vendor runs the voice model itself (LiveAvatar's OpenAI Realtime connector): it
+    hears the user in the room, answers and lip-syncs. The provider supplies the model's key
+    (stored with the vendor as a secret)."""
+
+    instructions: str
+    opening_text: str
+    voice: str = "marin"
+    model: str = "gpt-realtime"
+    temperature: float = 0.8
+
+
+@dataclass(frozen=True)
 class SessionOptions:
     avatar_id: str
     voice_id: str | None = None
@@ -92,6 +105,7 @@ class SessionOptions:
     rate: float = 1.0
     language: str = "en"
     idle_timeout_s: int = 120
+    voice_model: VendorVoiceModel | None = None  # None: we bring the words or the audio
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,14 @@ class AvatarSession(abc.ABC):
             "this session speaks text only",
             provider=self.provider,
             hint="use LiveAvatar LITE or the local provider for audio",
+        )
+
+    async def ask(self, text: str) -> None:
+        """Typed text for the vendor's voice model to answer (SessionOptions.voice_model)."""
+        raise AvatarError(
+            "this session has no voice model of its own",
+            provider=self.provider,
+            hint="the LiveAvatar connector bridge mode runs one",
         )
 
     async def listen(self, on: bool) -> None:

@@ -6,8 +6,10 @@ LITE mode: we bring the audio (`agent.speak` on `ws_url`), the avatar lip-syncs 
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -29,6 +31,7 @@ from lib.avatar.http import ProviderApi, voice_info
 from lib.avatar.room_events import RoomEventNames, TurnNames, room_event
 from lib.avatar.room_session import RoomProvider, RoomSession, stopped_on_failure
 from lib.avatar.transport import MediaTransport, TransportFactory
+from lib.core.config import Secret
 
 Mode = Literal["FULL", "LITE"]
 # HeyGen quality names → LiveAvatar video_settings.quality.
@@ -57,14 +60,23 @@ class LiveAvatarApi(ProviderApi):
         return list(data or [])
 
     async def create_token(
-        self, options: SessionOptions, mode: Mode, *, sandbox: bool = False
+        self,
+        options: SessionOptions,
+        mode: Mode,
+        *,
+        sandbox: bool = False,
+        connector: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
+        """`connector`: the `openai_realtime_config` of a LITE session whose voice model
+        LiveAvatar runs."""
         payload: dict[str, Any] = {
             "mode": mode,
             "avatar_id": options.avatar_id,
             "is_sandbox": sandbox,
             "video_settings": {"quality": QUALITY[options.quality], "encoding": "VP8"},
         }
+        if connector is not None:
+            payload["openai_realtime_config"] = connector
         if mode == "FULL":
             # No context_id: LiveAvatar's "restricted mode", in which the avatar transcribes the
             # user but never answers by itself (our model's answer is the only one).
@@ -94,6 +106,28 @@ class LiveAvatarApi(ProviderApi):
             ws_url=data.get("ws_url"),
             max_session_duration=data.get("max_session_duration"),
         )
+
+    async def create_secret(self, value: Secret, name: str) -> str:
+        """Store an OpenAI key with LiveAvatar (for its connector); its id."""
+        body = {"secret_type": "OPENAI_API_KEY", "secret_name": name}
+        body["secret_value"] = value.reveal()  # at the network edge only
+        data = self._data(await self._call("POST", "/v1/secrets", json=body)) or {}
+        if "id" not in data:
+            raise AvatarError("secrets returned no id", provider=self.provider)
+        return str(data["id"])
+
+    async def delete_secret(self, secret_id: str) -> None:
+        await self._call("DELETE", f"/v1/secrets/{secret_id}")
+
+    async def create_context(self, name: str, prompt: str, opening_text: str) -> str:
+        body = {"name": name, "prompt": prompt, "opening_text": opening_text}
+        data = self._data(await self._call("POST", "/v1/contexts", json=body)) or {}
+        if "id" not in data:
+            raise AvatarError("contexts returned no id", provider=self.provider)
+        return str(data["id"])
+
+    async def delete_context(self, context_id: str) -> None:
+        await self._call("DELETE", f"/v1/contexts/{context_id}")
 
     async def keep_alive(self, session_token: str, session_id: str) -> None:
         await self._call(
@@ -192,10 +226,12 @@ class LiveAvatarSession(RoomSession):
         self.mode = mode
         self.info = started
         self._api = api
+        self.runs_voice_model = options.voice_model is not None
+        self.context_id: str | None = None  # made for this session; deleted when it stops
 
     @property
     def hears_user(self) -> bool:
-        return self.mode == "FULL"
+        return self.mode == "FULL" or self.runs_voice_model
 
     async def open_agent_socket(self) -> None:
         if self.info.ws_url:
@@ -220,13 +256,19 @@ class LiveAvatarSession(RoomSession):
             raise AvatarError(
                 "LITE sessions speak audio you send, not text",
                 provider=self.provider,
-                hint="choose FULL mode to have LiveAvatar's voice speak typed text",
+                hint="choose LiveAvatar FULL to have LiveAvatar's voice speak typed text",
             )
         requested = time.time()
         event_id = uuid.uuid4().hex
         await self._control("avatar.speak_text", event_id, text=text)
         # LiveAvatar answers asynchronously on the room; the duration arrives with speak_ended.
         return SpeakResult(event_id, None, requested, time.time())
+
+    async def ask(self, text: str) -> None:
+        if not self.runs_voice_model:
+            await super().ask(text)
+        # What LiveAvatar's web SDK sends (`message()`) when there is no audio socket.
+        await self._control("avatar.speak_response", uuid.uuid4().hex, text=text)
 
     async def interrupt(self) -> None:
         if self._agent is not None:
@@ -246,7 +288,12 @@ class LiveAvatarSession(RoomSession):
             await self._agent.keep_alive()
 
     async def _stop_remote(self) -> None:
-        await self._api.stop(self.session_id, token=self.info.session_token)
+        try:
+            await self._api.stop(self.session_id, token=self.info.session_token)
+        finally:
+            if self.context_id is not None:
+                with contextlib.suppress(AvatarError):
+                    await self._api.delete_context(self.context_id)
 
     def _already_ended(self, exc: AvatarError) -> bool:
         return exc.status in (400, 404, 409)
@@ -260,19 +307,74 @@ class LiveAvatarProvider(RoomProvider[LiveAvatarApi]):
         *,
         mode: Mode = "FULL",
         sandbox: bool = False,
+        voice_model_key: Callable[[], Secret] | None = None,
     ) -> None:
+        """`voice_model_key`: the key of the Realtime endpoint LiveAvatar's connector calls
+        (asked for only when a session runs one)."""
         super().__init__(api, transport_factory)
         self.mode: Mode = mode
         self.sandbox = sandbox
+        self._voice_model_key = voice_model_key
+        self._secrets: dict[Secret, str] = {}  # OpenAI key → its id with LiveAvatar
+
+    async def _secret_id(self, key: Secret) -> str:
+        """The key stored once per provider (deleted again in aclose)."""
+        if key not in self._secrets:
+            self._secrets[key] = await self.api.create_secret(key, "avatarlab-openai")
+        return self._secrets[key]
+
+    async def aclose(self) -> None:
+        for secret_id in self._secrets.values():
+            with contextlib.suppress(AvatarError):
+                await self.api.delete_secret(secret_id)
+        self._secrets.clear()
+        await super().aclose()
 
     async def stop_session(self, session_id: str) -> None:
         await self.api.stop(session_id, reason="ZOMBIE_SESSION_REAP")
 
     async def start(self, options: SessionOptions, sink: MediaSink) -> AvatarSession:
-        _, token = await self.api.create_token(options, self.mode, sandbox=self.sandbox)
-        started = await self.api.start(token)
+        voice_model = options.voice_model
+        connector, context_id = None, None
+        if voice_model is not None:
+            if self.mode != "LITE":
+                raise AvatarError(
+                    "LiveAvatar runs a voice model only in LITE mode",
+                    provider=self.name,
+                    hint="choose LiveAvatar LITE for the connector bridge mode",
+                )
+            if self._voice_model_key is None:
+                raise AvatarError(
+                    "this provider has no key for a voice model",
+                    provider=self.name,
+                    hint="set OPENAI_API_KEY for LiveAvatar's OpenAI Realtime connector",
+                )
+            secret_id = await self._secret_id(self._voice_model_key())
+            context_id = await self.api.create_context(
+                f"avatarlab-{uuid.uuid4().hex[:8]}",
+                voice_model.instructions,
+                voice_model.opening_text,
+            )
+            connector = {
+                "secret_id": secret_id,
+                "context_id": context_id,
+                "voice": voice_model.voice,
+                "model": voice_model.model,
+                "temperature": voice_model.temperature,
+            }
+        try:
+            _, token = await self.api.create_token(
+                options, self.mode, sandbox=self.sandbox, connector=connector
+            )
+            started = await self.api.start(token)
+        except BaseException:
+            if context_id is not None:
+                with contextlib.suppress(AvatarError):
+                    await self.api.delete_context(context_id)
+            raise
         transport = self._transport_factory()
         session = LiveAvatarSession(self.api, started, options, self.mode, transport, sink)
+        session.context_id = context_id
         async with stopped_on_failure(session):
             await session.join_room(
                 started.livekit_url, started.livekit_client_token, parse_room_event

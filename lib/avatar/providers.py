@@ -29,7 +29,12 @@ def build_provider(name: str, *, local_base_url: str | None = None) -> AvatarPro
         )
         if spec.api == "liveavatar":
             local = LiveAvatarApi(config.Secret(local_key), base, provider=name)
-            return LiveAvatarProvider(local, LocalRoomTransport, mode=cast(Mode, spec.mode))
+            return LiveAvatarProvider(
+                local,
+                LocalRoomTransport,
+                mode=cast(Mode, spec.mode),
+                voice_model_key=_embedded_realtime_key,
+            )
         return HeyGenProvider(
             HeyGenApi(config.Secret(local_key), base, provider="local", task_emotion=True),
             LocalRoomTransport,
@@ -38,5 +43,18 @@ def build_provider(name: str, *, local_base_url: str | None = None) -> AvatarPro
     key = config.require_key(spec.key_name)
     if spec.api == "liveavatar":
         la = LiveAvatarApi(key, config.base_url(name), provider=name)
-        return LiveAvatarProvider(la, LiveKitTransport, mode=cast(Mode, spec.mode))
+        return LiveAvatarProvider(
+            la,
+            LiveKitTransport,
+            mode=cast(Mode, spec.mode),
+            voice_model_key=lambda: config.require_key("OPENAI_API_KEY"),
+        )
     return HeyGenProvider(HeyGenApi(key, config.base_url(name)), LiveKitTransport)
+
+
+def _embedded_realtime_key() -> config.Secret:
+    """The embedded LiveAvatar server's connector calls the embedded Realtime server."""
+    from lib.emulators.launcher import local_server
+
+    _, key = local_server("realtime", os.environ.get("AVATARLAB_LOCAL_REALTIME_URL"))
+    return config.Secret(key)

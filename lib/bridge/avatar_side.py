@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from lib.avatar.base import AvatarEvent, Disconnected, StartTalking, StopTalking
+from lib.avatar.base import AvatarEvent, Disconnected, StartTalking, StopTalking, TalkingMessage
 from lib.bridge.ports import TaskNote
 from lib.bridge.timeline import Turn
 from lib.bridge.turn_ends import TurnEnds
@@ -17,9 +17,15 @@ class AvatarSide(TurnEnds):
             elif isinstance(note, StartTalking):
                 self._set_speaking(True)
                 self._on_audio_talking(note.at, started=True)
+                self._on_vendor_talking(note.at, started=True)
             elif isinstance(note, StopTalking):
                 self._set_speaking(False)
                 self._on_audio_talking(note.at, started=False)
+                self._on_vendor_talking(note.at, started=False)
+            elif isinstance(note, TalkingMessage) and self.config.mode == "connector":
+                turn = self._vendor_turn()
+                if turn is not None:
+                    self.timeline.set(turn, assistant_text=note.text)
             elif isinstance(note, Disconnected) and self._turn is not None:
                 self.timeline.note(self._turn, "avatar_disconnected", f"avatar: {note.reason}")
 
@@ -90,3 +96,29 @@ class AvatarSide(TurnEnds):
             if any(c.kind == "audio" for c in turn.chunks):
                 return turn
         return None
+
+    # ---- connector: the vendor's model answers; its room says when the avatar spoke --------
+    def _vendor_turn(self) -> Turn | None:
+        """The turn the vendor is answering: the open one, or the last one it started on."""
+        turn = self._turn
+        if turn is not None and turn.status == "open":
+            return turn
+        started = [t for t in self.timeline.snapshot_refs() if "avatar_start_at" in t.stamps]
+        return started[-1] if started and "avatar_stop_at" not in started[-1].stamps else None
+
+    def _on_vendor_talking(self, at: float, *, started: bool) -> None:
+        if self.config.mode != "connector":
+            return
+        turn = self._vendor_turn()
+        if started:
+            if turn is None:  # the vendor speaks first (its context's opening line)
+                turn = self.timeline.open_turn("agent", self.agent.name)
+                self._turn = turn
+            self.timeline.stamp(turn, "avatar_start_at", at)
+            return
+        if turn is None or "avatar_start_at" not in turn.stamps:
+            return  # an answer cut before this turn began: already closed with its turn
+        self.timeline.stamp(turn, "avatar_stop_at", at)
+        self.timeline.stamp(turn, "response_done_at", at)
+        if turn.status == "open":
+            self.timeline.close(turn, "interrupted" if "interrupted_at" in turn.stamps else "done")

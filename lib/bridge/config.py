@@ -8,8 +8,10 @@ from typing import Final, Literal
 
 from lib.bridge.chunking import Strategy, parse_strategy
 
-BridgeMode = Literal["text", "audio", "listen"]
-BRIDGE_MODES: Final[tuple[BridgeMode, ...]] = ("text", "audio", "listen")
+# connector: the vendor runs the voice model (LiveAvatar's OpenAI Realtime connector); the
+# bridge only records what its room reports.
+BridgeMode = Literal["text", "audio", "listen", "connector"]
+BRIDGE_MODES: Final[tuple[BridgeMode, ...]] = ("text", "audio", "listen", "connector")
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class BridgeConfig:
     @property
     def speaks_text(self) -> bool:
         """Pieces of text go to the avatar (text and listen modes)."""
-        return self.mode != "audio"
+        return self.mode in ("text", "listen")
 
     @property
     def label(self) -> str:
@@ -36,4 +38,6 @@ class BridgeConfig:
             return f"audio:{self.audio_first_ms}/{self.audio_next_ms}"
         if self.mode == "listen":
             return f"listen/{self.strategy.name}"
+        if self.mode == "connector":
+            return "connector"
         return self.strategy.name

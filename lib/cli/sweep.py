@@ -47,7 +47,10 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--brain", choices=("local", "openai"), default="local")
     parser.add_argument("--avatar", choices=tuple(config.PROVIDERS), default="local")
     parser.add_argument(
-        "--bridge", default="text", help="text, audio, listen (the avatar hears), or a list"
+        "--bridge",
+        default="text",
+        help="text, audio, listen (the avatar hears), connector (LiveAvatar runs the voice "
+        "model), or a list",
     )
     parser.add_argument("--chunking", default="whole,chars:50,sentence:20")
     parser.add_argument("--audio-first-ms", type=int, default=200)
@@ -71,7 +74,8 @@ def main(argv: list[str]) -> int:
     modes = _modes(args.bridge)
     if modes is None:
         parser.error(
-            f"--bridge: use text, audio, listen or a list like text,audio (got {args.bridge!r})"
+            f"--bridge: use text, audio, listen, connector or a list like text,audio "
+            f"(got {args.bridge!r})"
         )
     if not 40 <= args.audio_first_ms <= 4000 or not 100 <= args.audio_next_ms <= 4000:
         parser.error("--audio-first-ms must be 40–4000 and --audio-next-ms 100–4000")

@@ -58,7 +58,7 @@ class ProviderSpec:
 _LIVEAVATAR_KEY = ("LIVEAVATAR_API_KEY", "LIVEAVATAR_BASE_URL", "https://api.liveavatar.com")
 # FULL speaks text with LiveAvatar's voice and hears the user; LITE only lip-syncs our audio.
 _FULL_BRIDGES = ("text", "listen")
-_LITE_BRIDGES = ("audio",)
+_LITE_BRIDGES = ("audio", "connector")
 
 PROVIDERS: Final[dict[str, ProviderSpec]] = {
     "local": ProviderSpec("local", "Local (embedded HeyGen-compatible server)", None, None, None),
@@ -110,6 +110,7 @@ BRIDGE_NAMES: Final = {
     "text": "Text → avatar voice",
     "audio": "Audio → avatar lip-sync",
     "listen": "Avatar listens → text model",
+    "connector": "LiveAvatar connector (it runs OpenAI Realtime)",
 }
 
 

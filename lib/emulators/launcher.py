@@ -122,10 +122,16 @@ _lock = threading.Lock()
 def shared_emulator(kind: str) -> EmulatorProcess:
     """One server of each kind per app process, restarted if it died, locked with a fresh key
     (any other local process or web page that finds its port still cannot use it)."""
+    extra: tuple[str, ...] = ()
+    if kind == "heygen":
+        # LiveAvatar's OpenAI Realtime connector sessions talk to the embedded Realtime server
+        # (resolved before taking the lock: it may start that server).
+        realtime_url, _ = local_server("realtime", os.environ.get("AVATARLAB_LOCAL_REALTIME_URL"))
+        extra = ("--openai-base-url", realtime_url)
     with _lock:
         emu = _shared.get(kind)
         if emu is None or not emu.alive():
-            emu = start_emulator(kind, api_key=secrets.token_urlsafe(32))
+            emu = start_emulator(kind, *extra, api_key=secrets.token_urlsafe(32))
             _shared[kind] = emu
         return emu
 

@@ -193,7 +193,9 @@ def session_costs(
             **{c: cost.components.get(c, 0.0) for c in COST_COMPONENTS},
             "total_usd": cost.total,
             "usd_per_min": cost.per_minute,
-            "notes": "; ".join(cost.notes),
+            "notes": "; ".join(
+                [*cost.notes, CONNECTOR_NOTE] if conv["bridge"] == "connector" else cost.notes
+            ),
         }
         rows.append(row)
     out = pd.DataFrame(rows)
@@ -283,6 +285,12 @@ def turn_costs(
     )
     out["total_usd"] = out["model_usd"] + out["avatar_usd"]
     return out
+
+
+CONNECTOR_NOTE = (
+    "the voice model ran inside LiveAvatar's connector on your OpenAI account: its usage is "
+    "billed there and not counted here"
+)
 
 
 def _embedded(provider: str) -> bool:

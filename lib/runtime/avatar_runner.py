@@ -192,6 +192,11 @@ class AvatarRunner:
         if self._loop.alive and pcm24k:
             self._loop.submit(self._user_audio(pcm24k))
 
+    def ask_soon(self, text: str) -> None:
+        """Typed text for the vendor's own voice model to answer (the connector bridge)."""
+        if self._loop.alive and text.strip():
+            self._loop.submit(self._ask(text))
+
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> None:
         """Run `fn` on the runner loop after `delay_s` (the bridge's chunk max-wait timer)."""
         if self._loop.alive:
@@ -360,6 +365,16 @@ class AvatarRunner:
             await session.send_user_audio(pcm24k)
         except Exception as exc:  # noqa: BLE001 - a dropped room shows as Disconnected
             log.debug("user audio not sent: %s", exc)
+
+    async def _ask(self, text: str) -> None:
+        self._session_watch.active()
+        session = self._live_session()
+        if session is None:
+            return
+        try:
+            await session.ask(text)
+        except Exception as exc:  # noqa: BLE001 - shown with what to do
+            self.report(problem_of(exc))
 
     async def _interrupt(self) -> None:
         self._outbox.drop("interrupted")

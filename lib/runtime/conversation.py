@@ -25,6 +25,7 @@ from lib.avatar.base import (
     UserStarted,
     UserStopped,
     UserTranscript,
+    VendorVoiceModel,
 )
 from lib.brain.base import Brain, BrainSnapshot
 from lib.brain.events import (
@@ -51,6 +52,7 @@ from lib.runtime.avatar_runner import AvatarRunner, Listener
 from lib.runtime.avatar_state import AvatarSnapshot
 from lib.runtime.exit import StopAtExit
 from lib.runtime.owner import OWNER
+from lib.runtime.vendor_brain import VendorBrain
 from lib.runtime.watchdog import HEARTBEAT_TIMEOUT_S, PageWatch, TabOpen
 from lib.store.database import Store
 
@@ -61,6 +63,8 @@ START_TIMEOUT_S: Final = 60.0  # no first delta this long after the user finishe
 ConversationState = Literal["starting", "live", "audio_only", "ended", "failed"]
 # Personas whose agent speaks first (a greeting or the first interview question).
 SPEAKS_FIRST: Final = frozenset({"interviewer", "greeter"})
+# LiveAvatar's contexts require an opening line: the connector says it when a session starts.
+OPENING_TEXT: Final = "Hello! How can I help you today?"
 
 
 @dataclass(frozen=True)
@@ -118,13 +122,23 @@ class Conversation:
         self.store = store
         self.config = config
         self.agents = config.resolved_agents()
-        self.listens = config.bridge.mode == "listen"  # the avatar hears the user
-        self.brain: Brain = brain or build_brain(
-            store, provider=config.brain, listen=self.listens, text_model=config.text_model
-        )
+        # The avatar hears the user: its own speech recognition (listen), or the vendor's
+        # voice model in its room (connector).
+        self.listens = config.bridge.mode in ("listen", "connector")
+        self.vendor_answers = config.bridge.mode == "connector"
         # The conversation watches the page; its runner need not watch on its own.
         self.runner = runner or AvatarRunner(
             store, media=AvatarMedia(), heartbeat_timeout_s=None, renew_before_cap=True
+        )
+        self.brain: Brain = brain or (
+            VendorBrain(self.runner)
+            if self.vendor_answers
+            else build_brain(
+                store,
+                provider=config.brain,
+                listen=self.listens,
+                text_model=config.text_model,
+            )
         )
         self._page = PageWatch(heartbeat_timeout_s, tab_open)
         self.media = self.runner.media
@@ -340,8 +354,20 @@ class Conversation:
         )
 
     def _options_for(self, agent: Agent) -> SessionOptions:
+        voice_model = None
+        if self.vendor_answers:
+            settings = self._settings_for(agent)
+            voice_model = VendorVoiceModel(
+                instructions=settings.instructions,
+                opening_text=OPENING_TEXT,
+                voice=settings.voice,
+                model=self.config.model,
+            )
         return SessionOptions(
-            avatar_id=agent.avatar_id, voice_id=agent.avatar_voice, quality=self.config.quality
+            avatar_id=agent.avatar_id,
+            voice_id=agent.avatar_voice,
+            quality=self.config.quality,
+            voice_model=voice_model,
         )
 
     def _on_brain(self, ev: BrainEvent) -> None:
@@ -400,6 +426,8 @@ class Conversation:
             self.bridge.on_brain_event(
                 TranscriptDone("avatar.user_transcript", self._user_item, text, None, at=ev.at)
             )
+            if self.vendor_answers:
+                return  # the vendor's model heard it too, and answers by itself
             if text:
                 self.brain.send_text(text)
             else:

@@ -58,11 +58,13 @@ def configurations(
     audio_next_ms: int = 1000,
 ) -> tuple[BridgeConfig, ...]:
     """Text and listen modes once per chunk strategy; audio mode once (its pieces are audio
-    lengths)."""
+    lengths); the connector once (the vendor cuts nothing we choose)."""
     out: list[BridgeConfig] = []
     for mode in modes:
         if mode in ("text", "listen"):
             out += [BridgeConfig(mode=mode, chunking=s.name) for s in strategies]
+        elif mode == "connector":
+            out.append(BridgeConfig(mode="connector"))
         else:
             out.append(
                 BridgeConfig(
@@ -162,11 +164,15 @@ class Sweep:
             greet=False,
             experiment_id=self.experiment_id,
         )
-        brain = build_brain(
-            self.store,
-            provider=plan.brain,
-            listen=bridge.mode == "listen",
-            local_url=plan.local_brain_url,
+        brain = (
+            None  # the vendor's connector runs the voice model
+            if bridge.mode == "connector"
+            else build_brain(
+                self.store,
+                provider=plan.brain,
+                listen=bridge.mode == "listen",
+                local_url=plan.local_brain_url,
+            )
         )
         conv = Conversation(self.store, config, brain=brain, heartbeat_timeout_s=None)
         state.conversation_ids.setdefault(bridge.label, []).append(conv.record_id)
@@ -174,6 +180,8 @@ class Sweep:
         try:
             conv.start()
             self._wait_ready(conv)
+            if bridge.mode == "connector":  # the vendor's model says its opening line first
+                _wait_turn_done(conv, 0, TURN_TIMEOUT_S, self._cancel)
             for n, turn in enumerate(plan.script.turns, 1):
                 if self._cancel.is_set():
                     return

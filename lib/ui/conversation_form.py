@@ -120,6 +120,13 @@ def _bridge(provider: str, busy: bool) -> BridgeConfig | None:
     mode: BridgeMode = b1.radio(
         "Bridge", can, disabled=busy, format_func=config.BRIDGE_NAMES.__getitem__
     )
+    if mode == "connector":
+        st.caption(
+            "LiveAvatar runs the voice model itself (its OpenAI Realtime connector): it hears "
+            "you in its room, answers and lip-syncs. Our model and bridge stand aside; each turn "
+            "is recorded from the events LiveAvatar reports, so it compares with our bridge."
+        )
+        return BridgeConfig(mode=mode)
     if mode == "audio":
         a1, a2 = b2.columns(2)
         first_ms = int(a1.number_input("First audio piece (ms)", 40, 2000, 200, 20, disabled=busy))

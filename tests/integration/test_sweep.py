@@ -128,3 +128,39 @@ def test_sweep_on_liveavatar_lite_lip_syncs_the_models_audio(tmp_path, local_hey
     sessions = store.frame("SELECT provider, status FROM avatar_sessions")
     assert set(sessions["provider"]) == {"local-liveavatar-lite"}
     assert set(sessions["status"]) == {"stopped"}
+
+
+def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(tmp_path, local_heygen):
+    """The same spoken questions through our bridge (the model's audio to LITE) and through
+    LiveAvatar's own OpenAI Realtime connector: both recorded, speech end → avatar talking
+    measured for each."""
+    shutil.copy(FIXTURES / "piper_hours.wav", tmp_path / "hours.wav")
+    shutil.copy(FIXTURES / "piper_parking.wav", tmp_path / "parking.wav")
+    script = tmp_path / "script.toml"
+    script.write_text(
+        'persona = "concierge"\n[[turn]]\nwav = "hours.wav"\n[[turn]]\nwav = "parking.wav"\n'
+    )
+    db = tmp_path / "lab.db"
+    env = {"AVATARLAB_DB": str(db), "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url}
+    args = ["--avatar", "local-liveavatar-lite", "--bridge", "audio,connector"]
+    done = sweep([*args, "--script", str(script), "--ttft-ms", "0", "--json"], env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    by = {r["bridge"]: r for r in map(json.loads, filter(str.strip, done.stdout.splitlines()))}
+    assert set(by) == {"audio", "connector"}
+    for mode, result in by.items():
+        assert result["status"] == {"done": 2}, (mode, result)
+        assert result["stages"]["e2e"]["n"] == 2, (mode, result["stages"])
+    store = Store(str(db))
+    turns = store.frame(
+        "SELECT t.*, c.bridge FROM turns t JOIN conversations c ON c.id = t.conversation_id"
+    )
+    vendor = turns[(turns["bridge"] == "connector") & (turns["source"] == "voice")]
+    assert vendor["user_text"].str.lower().str.contains("opening hours|park").all()
+    assert vendor["assistant_text"].str.len().gt(0).all()
+    assert not store.frame(
+        "SELECT * FROM chunks c JOIN turns t ON t.id = c.turn_id "
+        "JOIN conversations v ON v.id = t.conversation_id "
+        "WHERE v.bridge = 'connector'"
+    ).shape[0]  # nothing of ours spoken
+    sessions = store.frame("SELECT status FROM avatar_sessions")
+    assert set(sessions["status"]) == {"stopped"}

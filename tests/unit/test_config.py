@@ -76,12 +76,13 @@ def test_a_bridge_mode_the_provider_cannot_show_is_refused_saying_what_it_can(
     assert config.PROVIDERS[provider].label in str(err.value)
 
 
-def test_every_provider_can_show_some_bridge_and_the_embedded_heygen_all():
+def test_every_provider_can_show_some_bridge_and_lite_the_connector():
     for name, spec in config.PROVIDERS.items():
         assert spec.bridges, name
         for bridge in spec.bridges:
             config.check_bridge(name, bridge)
-    assert set(config.PROVIDERS["local"].bridges) == set(config.BRIDGE_NAMES)
+    assert set(config.PROVIDERS["local"].bridges) == {"text", "audio", "listen"}
+    assert "connector" in config.PROVIDERS["local-liveavatar-lite"].bridges
 
 
 def test_the_reaper_looks_wherever_our_sessions_can_outlive_us(monkeypatch):

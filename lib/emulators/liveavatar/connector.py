@@ -41,6 +41,7 @@ RATE: Final = 24_000
 CONNECT_TIMEOUT_S: Final = 10.0
 MAX_MESSAGE: Final = 16 * 2**20
 TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
+MAX_TEXT: Final = 4_000  # a typed message's characters passed on
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class RealtimeConnector:
         self._speech: StreamedSpeech | None = None
         self._speaking_response: str | None = None
         self.failed: str | None = None
+        self._pending: set[asyncio.Task[None]] = set()
 
     def start(self, on_failure: Callable[[str], None]) -> None:
         self._task = asyncio.create_task(self._run(on_failure), name="realtime-connector")
@@ -87,7 +89,7 @@ class RealtimeConnector:
                         {
                             "type": "response.create",
                             "response": {
-                                "instructions": f"Say exactly this: {self.config.opening_text}"
+                                "instructions": f"Say exactly: {self.config.opening_text}"
                             },
                         }
                     )
@@ -136,6 +138,39 @@ class RealtimeConnector:
         audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
         with contextlib.suppress(websockets.ConnectionClosed):
             await self._send({"type": "input_audio_buffer.append", "audio": audio})
+
+    # ---- commands on the room (`agent-control`), as the web SDK sends them -----------------
+    def control(self, data: dict[str, Any]) -> None:
+        """`avatar.speak_response {text}`: the model answers typed text (the web SDK's
+        `message()`); `avatar.speak_text {text}`: the model says the text; `avatar.interrupt`."""
+        kind = str(data.get("event_type", ""))
+        text = str(data.get("text") or "").strip()[:MAX_TEXT]
+        if kind == "avatar.interrupt":
+            self._interrupt()
+            self._fire({"type": "response.cancel"})
+        elif kind == "avatar.speak_response" and text:
+            self._fire(
+                {
+                    "type": "conversation.item.create",
+                    "item": {
+                        "type": "message",
+                        "role": "user",
+                        "content": [{"type": "input_text", "text": text}],
+                    },
+                }
+            )
+            self._fire({"type": "response.create"})
+        elif kind == "avatar.speak_text" and text:
+            self._fire(
+                {"type": "response.create", "response": {"instructions": f"Say exactly: {text}"}}
+            )
+
+    def _fire(self, event: dict[str, Any]) -> None:
+        if self._ws is None:
+            return
+        task = asyncio.create_task(self._send(event))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
 
     # ---- the model's events → the avatar and the room -------------------------------------
     def _on_event(self, event: dict[str, Any]) -> None:

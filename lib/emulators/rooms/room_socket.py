@@ -127,7 +127,9 @@ def _on_data(session: Session, client: RoomClient, text: str) -> None:
     except ValueError:  # not JSON, or nested absurdly deep
         return  # LiveKit would deliver it; nobody on the avatar side would understand it
     session.touch()
-    if session.mode == "FULL" and isinstance(data, dict):
+    if session.connector is not None and isinstance(data, dict):
+        session.connector.control(data)  # LiveAvatar's connector: its model answers
+    elif session.mode == "FULL" and isinstance(data, dict):
         _on_agent_control(session, client, data)
     elif _is_heygen_talk(session, data):
         # The SDK's TALK + ASYNC path publishes the text itself on the data channel.
