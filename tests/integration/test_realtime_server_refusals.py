@@ -244,8 +244,10 @@ def test_push_to_talk_turn_is_capped_at_15_minutes(server: EmulatorProcess) -> N
                 "15 minutes" in errors[0]["message"]
                 and "input_audio_buffer.clear" in (errors[0]["message"])
             )
-            # Without the cap 16 appends held 184 MB; with it at most 43.2 MB (+ parsing).
-            assert grown < 110, f"server grew {grown:.0f} MB"
+            # Without the cap 16 appends held 184 MB; with it at most 43.2 MB, plus the
+            # parsing of each 15 MB message, which glibc may keep for a while (up to 114 MB
+            # seen on a loaded machine): 150 still tells the two apart.
+            assert grown < 150, f"server grew {grown:.0f} MB"
             # Cleared, the same connection takes a normal turn again.
             await client.send({"type": "input_audio_buffer.clear"})
             await client.until("input_audio_buffer.cleared")
