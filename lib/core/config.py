@@ -49,6 +49,8 @@ class ProviderSpec:
     mode: str | None = None  # LiveAvatar's session mode: "FULL" (its voice) or "LITE" (ours)
     # The bridge modes it can show: text → its voice, our audio → lip-sync, it hears the user.
     bridges: tuple[str, ...] = ("text", "audio", "listen")
+    # (bridge mode, why it is not offered): said when someone asks for it anyway.
+    why_not: tuple[tuple[str, str], ...] = ()
 
     @property
     def embedded(self) -> bool:
@@ -59,6 +61,11 @@ _LIVEAVATAR_KEY = ("LIVEAVATAR_API_KEY", "LIVEAVATAR_BASE_URL", "https://api.liv
 # FULL speaks text with LiveAvatar's voice and hears the user; LITE only lip-syncs our audio.
 _FULL_BRIDGES = ("text", "listen")
 _LITE_BRIDGES = ("audio", "connector")
+_LITE_WHY_NOT = (
+    ("text", "LITE has no voice of its own: it lip-syncs audio it is sent"),
+    ("listen", "LITE has no speech recognition of its own"),
+)
+_FULL_WHY_NOT = (("audio", "FULL speaks with LiveAvatar's voice: it takes text, not audio"),)
 
 PROVIDERS: Final[dict[str, ProviderSpec]] = {
     "local": ProviderSpec("local", "Local (embedded HeyGen-compatible server)", None, None, None),
@@ -71,6 +78,7 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
         api="liveavatar",
         mode="FULL",
         bridges=_FULL_BRIDGES,
+        why_not=_FULL_WHY_NOT,
     ),
     "local-liveavatar-lite": ProviderSpec(
         "local-liveavatar-lite",
@@ -81,6 +89,7 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
         api="liveavatar",
         mode="LITE",
         bridges=_LITE_BRIDGES,
+        why_not=_LITE_WHY_NOT,
     ),
     "heygen": ProviderSpec(
         "heygen",
@@ -88,6 +97,15 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
         "HEYGEN_API_KEY",
         "HEYGEN_BASE_URL",
         "https://api.heygen.com",
+        bridges=("text", "audio"),
+        why_not=(
+            (
+                "listen",
+                "HeyGen's voice chat answers with its own LLM (a default knowledge base even "
+                "without one) and nothing documented turns that off: the avatar would answer "
+                "twice",
+            ),
+        ),
     ),
     "liveavatar": ProviderSpec(
         "liveavatar",
@@ -96,6 +114,7 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
         api="liveavatar",
         mode="FULL",
         bridges=_FULL_BRIDGES,
+        why_not=_FULL_WHY_NOT,
     ),
     "liveavatar-lite": ProviderSpec(
         "liveavatar-lite",
@@ -104,6 +123,7 @@ PROVIDERS: Final[dict[str, ProviderSpec]] = {
         api="liveavatar",
         mode="LITE",
         bridges=_LITE_BRIDGES,
+        why_not=_LITE_WHY_NOT,
     ),
 }
 BRIDGE_NAMES: Final = {
@@ -119,9 +139,11 @@ def check_bridge(provider: str, bridge: str) -> None:
     spec = PROVIDERS[provider]
     if bridge not in spec.bridges:
         can = ", ".join(BRIDGE_NAMES.get(b, b) for b in spec.bridges)
+        why = dict(spec.why_not).get(bridge)
         raise ConfigError(
-            f"{spec.label} cannot do '{BRIDGE_NAMES.get(bridge, bridge)}'; it can do: {can}. "
-            "Choose another bridge mode or another avatar provider."
+            f"{spec.label} cannot do '{BRIDGE_NAMES.get(bridge, bridge)}'"
+            + (f" ({why})" if why else "")
+            + f"; it can do: {can}. Choose another bridge mode or another avatar provider."
         )
 
 

@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
 from lib.bench.harness import ROOT
 from lib.store.database import Store
+from tests.integration.test_analytics_pages import page
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
@@ -88,7 +90,7 @@ def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_pa
         (["--avatar", "liveavatar-lite", "--bridge", "audio"], "LIVEAVATAR_API_KEY"),
         (
             ["--avatar", "local-liveavatar-lite", "--bridge", "text,audio"],
-            "cannot do 'Text → avatar voice'; it can do: Audio → avatar lip-sync",
+            "cannot do 'Text → avatar voice' (LITE has no voice of its own",
         ),
         (["--avatar", "local-liveavatar", "--bridge", "audio"], "it can do: Text → avatar voice"),
         (["--brain", "openai"], "OPENAI_API_KEY"),
@@ -130,7 +132,9 @@ def test_sweep_on_liveavatar_lite_lip_syncs_the_models_audio(tmp_path, local_hey
     assert set(sessions["status"]) == {"stopped"}
 
 
-def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(tmp_path, local_heygen):
+def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(
+    tmp_path, local_heygen, monkeypatch
+):
     """The same spoken questions through our bridge (the model's audio to LITE) and through
     LiveAvatar's own OpenAI Realtime connector: both recorded, speech end → avatar talking
     measured for each."""
@@ -164,3 +168,16 @@ def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(tmp_path, lo
     ).shape[0]  # nothing of ours spoken
     sessions = store.frame("SELECT status FROM avatar_sessions")
     assert set(sessions["status"]) == {"stopped"}
+    # The Experiments page shows the two side by side, speech end → avatar talking for each.
+    monkeypatch.setenv("AVATARLAB_DB", str(db))
+    monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", local_heygen.base_url)
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
+    ):
+        table = page("experiments").dataframe[0].value
+    rows = [str(i) for i in table.index]
+    assert (
+        len(rows) == 2 and any("connector" in r for r in rows) and any("audio" in r for r in rows)
+    )
+    assert table["e2e"].notna().all() and all("n=2" in str(v) for v in table["e2e"]), table

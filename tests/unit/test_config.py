@@ -65,6 +65,7 @@ PAIR = ("liveavatar", "liveavatar-lite")
         ("liveavatar-lite", "text", "Audio → avatar lip-sync"),
         ("local-liveavatar-lite", "listen", "Audio → avatar lip-sync"),
         ("liveavatar", "audio", "Text → avatar voice, Avatar listens → text model"),
+        ("heygen", "listen", "Text → avatar voice, Audio → avatar lip-sync"),
     ],
 )
 def test_a_bridge_mode_the_provider_cannot_show_is_refused_saying_what_it_can(
@@ -97,3 +98,9 @@ def test_the_reaper_looks_wherever_our_sessions_can_outlive_us(monkeypatch):
     assert reap_providers() == [
         "local", "local-liveavatar", "local-liveavatar-lite", "liveavatar", "liveavatar-lite",
     ]  # fmt: skip
+
+
+def test_a_refused_combination_says_why():
+    with pytest.raises(config.ConfigError) as err:
+        config.check_bridge("heygen", "listen")
+    assert "answers with its own LLM" in str(err.value) and "answer twice" in str(err.value)
