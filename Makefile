@@ -33,6 +33,9 @@ chromium:
 $(WEB_SDK)/node_modules/.installed: $(WEB_SDK)/package-lock.json
 	@command -v npm >/dev/null || { $(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	@node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 18 ? 1 : 0)' || { \
+		echo "LiveAvatar's web SDK test needs Node.js 18 or newer (found $$(node --version))"; \
+		exit 1; }
 	cd $(WEB_SDK) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 

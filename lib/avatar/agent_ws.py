@@ -69,9 +69,10 @@ class AgentSocket:
                 elif (
                     self.talking_events
                     and kind in ("agent.speak_ended", "agent.speak_interrupted")
-                    and task_id not in self._stopped
+                    and (not task_id or task_id not in self._stopped)
                 ):
-                    self._stopped.append(task_id)
+                    if task_id:
+                        self._stopped.append(task_id)
                     sink.on_event(StopTalking(task_id=task_id, duration_ms=msg.get("duration_ms")))
                 sink.on_event(ProviderEvent(kind=kind, payload=msg))
 

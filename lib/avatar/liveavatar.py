@@ -6,6 +6,7 @@ LITE mode: we bring the audio (`agent.speak` on `ws_url`), the avatar lip-syncs 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 import uuid
@@ -316,12 +317,14 @@ class LiveAvatarProvider(RoomProvider[LiveAvatarApi]):
         self.sandbox = sandbox
         self._voice_model_key = voice_model_key
         self._secrets: dict[Secret, str] = {}  # OpenAI key → its id with LiveAvatar
+        self._secrets_lock = asyncio.Lock()  # two starts at once store the key once
 
     async def _secret_id(self, key: Secret) -> str:
         """The key stored once per provider (deleted again in aclose)."""
-        if key not in self._secrets:
-            self._secrets[key] = await self.api.create_secret(key, "avatarlab-openai")
-        return self._secrets[key]
+        async with self._secrets_lock:
+            if key not in self._secrets:
+                self._secrets[key] = await self.api.create_secret(key, "avatarlab-openai")
+            return self._secrets[key]
 
     async def aclose(self) -> None:
         for secret_id in self._secrets.values():

@@ -56,5 +56,10 @@ def _embedded_realtime_key() -> config.Secret:
     """The embedded LiveAvatar server's connector calls the embedded Realtime server."""
     from lib.emulators.launcher import local_server
 
-    _, key = local_server("realtime", os.environ.get("AVATARLAB_LOCAL_REALTIME_URL"))
+    # A server we did not start (tests, dev) was pointed at its Realtime server by whoever
+    # started it: ask for the key of a server given by URL, never start one of our own for it.
+    given = os.environ.get("AVATARLAB_LOCAL_REALTIME_URL") or os.environ.get(
+        "AVATARLAB_LOCAL_HEYGEN_URL"
+    )
+    _, key = local_server("realtime", given)
     return config.Secret(key)

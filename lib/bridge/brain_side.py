@@ -237,6 +237,12 @@ class BrainSide(TurnEnds):
         if turn.response_id and self._chunker is not None and self.config.speaks_text:
             for piece in self._chunker.finish():
                 self._send_text(turn, piece, ev.at)
+        elif turn.response_id and self._audio is not None and not self._audio_only:
+            # Close the avatar's audio buffer: what arrived is played, the next reply is its own.
+            rest = self._audio.finish()
+            if rest or any(c.kind == "audio" for c in turn.chunks):
+                self._send_audio(turn, rest, turn.response_id, end=True)
+            self._audio = None
         self.timeline.note(turn, "brain_lost", "the voice model connection dropped", ev.at)
         self.timeline.close(turn, "error", f"the voice model connection dropped ({ev.reason})")
 

@@ -216,9 +216,12 @@ class AvatarRunner:
                 return
             try:
                 self._loop.run(self._stop(reason), timeout=15)
-                self._loop.run(self._providers.aclose(), timeout=10)
             except Exception:
                 log.exception("avatar runner shutdown")
+            try:  # even after a failed stop: providers release what they keep (a stored key)
+                self._loop.run(self._providers.aclose(), timeout=10)
+            except Exception:
+                log.exception("avatar providers close")
             self._watchdog.cancel()
             self._sender.cancel()
             self._loop.close()

@@ -127,8 +127,13 @@ class Conversation:
         self.listens = config.bridge.mode in ("listen", "connector")
         self.vendor_answers = config.bridge.mode == "connector"
         # The conversation watches the page; its runner need not watch on its own.
+        # A session renewed before the provider's cap would start the vendor's model afresh
+        # (a new context, no history, its opening line again): the connector keeps its one.
         self.runner = runner or AvatarRunner(
-            store, media=AvatarMedia(), heartbeat_timeout_s=None, renew_before_cap=True
+            store,
+            media=AvatarMedia(),
+            heartbeat_timeout_s=None,
+            renew_before_cap=not self.vendor_answers,
         )
         self.brain: Brain = brain or (
             VendorBrain(self.runner)
@@ -450,6 +455,12 @@ class Conversation:
 
     def _fall_back(self, why: str) -> None:
         """The avatar failed: the model speaks with its own voice; the page says so."""
+        if self.vendor_answers:  # the avatar session was the voice model too: nothing is left
+            self._finish("failed", why)
+            with self._lock:
+                self._banner = f"LiveAvatar's connector ended ({why}) — press Stop, then Start."
+            self.bridge.note("fallback", self._banner, time.time())
+            return
         with self._lock:
             self._state = "audio_only"
             self._banner = f"Avatar unavailable ({why}) — continuing with voice only."

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from lib.emulators.launcher import EmulatorProcess, start_emulator
+from lib.emulators.launcher import EmulatorProcess
 from lib.wire import localroom
 from tests.integration.conftest import TEST_KEY
 from tests.integration.test_heygen_server import Viewer, async_test, peak
@@ -27,18 +27,11 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 WEB_SDK = Path(__file__).resolve().parents[1] / "clients" / "liveavatar-web-sdk"
 
 
-@pytest.fixture(scope="module")
-def servers() -> Iterator[tuple[EmulatorProcess, EmulatorProcess]]:
-    realtime = start_emulator("realtime", "--ttft-ms", "0")
-    avatar = start_emulator("heygen", "--api-key", TEST_KEY, "--openai-base-url", realtime.base_url)
-    yield avatar, realtime
-    avatar.stop()
-    realtime.stop()
-
-
 @pytest.fixture
-def api(servers: tuple[EmulatorProcess, EmulatorProcess]) -> Iterator[LiveAvatar]:
-    client = LiveAvatar(servers[0].base_url, TEST_KEY)
+def api(local_heygen: EmulatorProcess) -> Iterator[LiveAvatar]:
+    """The run's embedded avatar server, its connector pointed at the run's Realtime server
+    (tests/conftest.py)."""
+    client = LiveAvatar(local_heygen.base_url, TEST_KEY)
     yield client
     client.cleanup()
 

@@ -62,9 +62,10 @@ def test_a_reply_streamed_in_fresh_id_chunks_plays_out_as_one(plugin_run: dict[s
 def test_a_barge_in_stops_the_avatar_within_half_a_second(plugin_run: dict[str, Any]) -> None:
     cut = plugin_run["interrupt"]
     assert cut["interrupted"] is True
-    heard = dict((kind, at) for at, kind in reversed(plugin_run["heard"]))
-    assert heard["agent.speak_interrupted"] - cut["cut_at"] < 500
-    assert heard["agent.audio_buffer_cleared"] - cut["cut_at"] < 500
+    after = [(at, kind) for at, kind in plugin_run["heard"] if at >= cut["cut_at"]]
+    for kind in ("agent.speak_interrupted", "agent.audio_buffer_cleared"):
+        first = next(at for at, k in after if k == kind)  # the server's answer to this cut
+        assert 0 <= first - cut["cut_at"] < 500, (kind, first - cut["cut_at"])
 
 
 def test_closing_the_agent_stops_the_session(plugin_run: dict[str, Any]) -> None:

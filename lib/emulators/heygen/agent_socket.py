@@ -3,11 +3,12 @@ LiveAvatar LITE's `ws_url` (`/v1/liveavatar/ws/{session_id}?token=...`).
 
 Clients stream PCM16 24 kHz mono as base64 `agent.speak {audio, event_id}` chunks and end an
 utterance with `agent.speak_end`; the avatar lip-syncs it and plays it on the room at 48 kHz.
-The audio is one buffer until `speak_end`, whatever ids the chunks carry: LiveKit's LiveAvatar
-plugin gives every chunk (and the `speak_end`) a fresh `event_id`, and the service's newer names
-(`agent.audio_buffer_append/commit/clear`, accepted as aliases) say the same. So a reply gets
-one `agent.speak_started` and one `agent.speak_ended` once the buffer has played out (or
-`agent.speak_interrupted`). LITE sockets also acknowledge the buffer commands
+On LiveAvatar LITE the audio is one buffer until `speak_end`, whatever ids the chunks carry:
+LiveKit's LiveAvatar plugin gives every chunk (and the `speak_end`) a fresh `event_id`, and the
+service's newer names (`agent.audio_buffer_append/commit/clear`, accepted as aliases) say the
+same. So a reply gets one `agent.speak_started` and one `agent.speak_ended` once the buffer has
+played out (after `agent.speak_interrupted` when cut short). On HeyGen's endpoint, as pipecat
+uses it, a new `event_id` starts a new utterance. LITE sockets also acknowledge the buffer commands
 (`agent.audio_buffer_appended/committed/cleared`) and report `agent.state_updated`
 (idle / listening / talking), which the plugin takes as speaking state.
 Messages over 1 MB close the socket with 1009 (uvicorn's `ws_max_size`, set by the CLI).
@@ -85,7 +86,7 @@ class _AgentConnection:
         self._wake = asyncio.Event()
         self.overflowed = asyncio.Event()
         self.lite = session.api == "liveavatar"
-        events: SpeechListener = AgentSocketEvents(self.send)
+        events: SpeechListener = AgentSocketEvents(self.send, end_after_interrupt=self.lite)
         self.states: AgentStates | None = None
         if self.lite:
             self.states = AgentStates(self.send, listening=lambda: session.listening)
@@ -158,7 +159,8 @@ class _AgentConnection:
             if self._speak(event_id, msg.get("audio")):
                 self.ack("agent.audio_buffer_appended", event_id)
         elif kind in SPEAK_END:
-            if self.speech is not None:
+            # LITE commits whatever was buffered; HeyGen's endpoint ends the utterance named.
+            if self.speech is not None and (self.lite or event_id in ("", self.speech.event_id)):
                 self.speech.end_input()
                 self.speech = None
             self.ack("agent.audio_buffer_committed", event_id)
@@ -190,6 +192,9 @@ class _AgentConnection:
             self.error(event_id, "agent.speak 'audio' has an odd number of bytes (PCM16 expected)")
             return False
         speech = self.speech
+        if speech is not None and not self.lite and event_id and event_id != speech.event_id:
+            speech.end_input()  # HeyGen's endpoint: a new event_id starts a new utterance
+            speech = None
         if speech is None:
             # The reply is known by its first chunk's id (the events carry it).
             speech = StreamedSpeech(self.events, event_id=event_id or uuid.uuid4().hex)

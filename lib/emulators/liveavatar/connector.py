@@ -19,9 +19,10 @@ import base64
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import quote
 
@@ -42,12 +43,14 @@ CONNECT_TIMEOUT_S: Final = 10.0
 MAX_MESSAGE: Final = 16 * 2**20
 TRANSCRIPTION_MODEL: Final = "gpt-4o-mini-transcribe"
 MAX_TEXT: Final = 4_000  # a typed message's characters passed on
+JOIN_WAIT_S: Final = 30.0
+MAX_CANCELLED: Final = 64
 
 
 @dataclass(frozen=True)
 class ConnectorConfig:
     base_url: str  # the Realtime endpoint's base, e.g. https://api.openai.com
-    key: str  # the stored secret's value
+    key: str = field(repr=False)  # the stored secret's value
     model: str
     voice: str
     temperature: float
@@ -68,6 +71,8 @@ class RealtimeConnector:
         self._speaking_response: str | None = None
         self.failed: str | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        # Answers cut short: their deltas still in flight must not restart the avatar.
+        self._cancelled: set[str] = set()
 
     def start(self, on_failure: Callable[[str], None]) -> None:
         self._task = asyncio.create_task(self._run(on_failure), name="realtime-connector")
@@ -84,6 +89,7 @@ class RealtimeConnector:
             ) as ws:
                 self._ws = ws
                 await self._send(self._session_update())
+                await self._someone_watching()
                 if self.config.opening_text:
                     await self._send(
                         {
@@ -106,6 +112,12 @@ class RealtimeConnector:
         if not self.session.closed:
             on_failure(self.failed or "the voice model closed the connection")
 
+    async def _someone_watching(self) -> None:
+        """The opening line waits for a viewer: the room's events reach only those present."""
+        deadline = time.monotonic() + JOIN_WAIT_S
+        while not self.session.ever_joined and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
     def _session_update(self) -> dict[str, Any]:
         pcm = {"type": "audio/pcm", "rate": RATE}
         return {
@@ -127,7 +139,8 @@ class RealtimeConnector:
 
     async def _send(self, event: dict[str, Any]) -> None:
         if self._ws is not None:
-            await self._ws.send(json.dumps(event))
+            with contextlib.suppress(websockets.ConnectionClosed):  # the run loop ends it
+                await self._ws.send(json.dumps(event))
 
     # ---- the user's microphone from the room ----------------------------------------------
     async def hear(self, pcm: npt.NDArray[np.int16], sample_rate: int) -> None:
@@ -136,8 +149,7 @@ class RealtimeConnector:
         if sample_rate != RATE:
             pcm = resample(pcm, sample_rate, RATE)
         audio = base64.b64encode(pcm.astype("<i2").tobytes()).decode()
-        with contextlib.suppress(websockets.ConnectionClosed):
-            await self._send({"type": "input_audio_buffer.append", "audio": audio})
+        await self._send({"type": "input_audio_buffer.append", "audio": audio})
 
     # ---- commands on the room (`agent-control`), as the web SDK sends them -----------------
     def control(self, data: dict[str, Any]) -> None:
@@ -146,8 +158,9 @@ class RealtimeConnector:
         kind = str(data.get("event_type", ""))
         text = str(data.get("text") or "").strip()[:MAX_TEXT]
         if kind == "avatar.interrupt":
+            if self._speaking_response is not None:  # else nothing to cancel (no error back)
+                self._fire({"type": "response.cancel"})
             self._interrupt()
-            self._fire({"type": "response.cancel"})
         elif kind == "avatar.speak_response" and text:
             self._fire(
                 {
@@ -187,6 +200,9 @@ class RealtimeConnector:
         elif kind == "response.output_audio_transcript.done":
             self._room("avatar.transcription", text=str(event.get("transcript", "")))
         elif kind == "response.done":
+            response = event.get("response") or {}
+            if response.get("status") == "cancelled":
+                self._cancelled.add(str(response.get("id", "")))
             self._end_speech()
         elif kind == "error":
             log.warning("connector %s: %s", self.session.session_id, event.get("error"))
@@ -204,6 +220,8 @@ class RealtimeConnector:
             )
 
     def _speak(self, response_id: str, delta: str) -> None:
+        if response_id in self._cancelled:
+            return
         try:
             pcm = np.frombuffer(base64.b64decode(delta), dtype="<i2").astype(np.int16)
         except ValueError:
@@ -224,10 +242,15 @@ class RealtimeConnector:
         self._speech, self._speaking_response = None, None
 
     def _interrupt(self) -> None:
+        if self._speaking_response is not None:
+            self._cancelled.add(self._speaking_response)
+            while len(self._cancelled) > MAX_CANCELLED:
+                self._cancelled.pop()
         self._speech, self._speaking_response = None, None
         self.session.stream.interrupt()
 
     def stop(self) -> None:
-        """The session ended: close the voice model's session (its task ends on its own)."""
-        if self._task is not None:
-            self._task.cancel()
+        """The session ended: close the voice model's session and drop what was to be sent."""
+        for task in (self._task, *self._pending):
+            if task is not None:
+                task.cancel()

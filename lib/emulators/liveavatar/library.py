@@ -29,7 +29,7 @@ class StoredSecret:
     secret_id: str
     secret_type: str
     secret_name: str
-    value: str
+    value: str = field(repr=False)  # never shown: not in answers, logs or tracebacks
     created_at: float = field(default_factory=time.time)
 
     def shown(self) -> dict[str, Any]:

@@ -137,6 +137,8 @@ async def session_token(request: Request) -> JSONResponse:
     registry = registry_of(request)
     body = parse_fastapi(SessionTokenBody, await read_fastapi_json(request))
     avatar, voice, language, speed = _resolve(body)
+    cfg = body.openai_realtime_config
+    connector = _connector_config(request, cfg, body.mode) if cfg is not None else None
     _check_capacity(registry)
     config = registry.config
     duration = min(float(body.max_session_duration or 1e12), config.session_duration_limit_s)
@@ -162,10 +164,8 @@ async def session_token(request: Request) -> JSONResponse:
         is_sandbox=body.is_sandbox,
         listening=body.mode == "FULL",  # FULL mode converses: it listens from the start
     )
-    if body.openai_realtime_config is not None:
-        session.connector = RealtimeConnector(
-            session, _connector_config(request, body.openai_realtime_config, session.mode)
-        )
+    if connector is not None:
+        session.connector = RealtimeConnector(session, connector)
         session.on_close.append(lambda reason: session.connector.stop())
     session.session_token = tokens.mint(
         registry.token_key, session.session_id, _start_session_data(body, session), duration
@@ -179,7 +179,7 @@ async def session_token(request: Request) -> JSONResponse:
 
 def _connector_config(request: Request, cfg: OpenAIRealtimeConfig, mode: str) -> ConnectorConfig:
     """The OpenAI Realtime connector's settings, from the stored secret and context."""
-    if mode != "LITE":
+    if mode == "FULL":
         raise liveavatar_error(400, "openai_realtime_config is a LITE mode connector: use LITE")
     library = library_of(request)
     secret = library.secrets.get(cfg.secret_id)

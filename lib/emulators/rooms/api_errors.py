@@ -147,7 +147,9 @@ def validation_error(details: Sequence[Mapping[str, Any]]) -> ApiError:
 
 
 def is_liveavatar_path(path: str) -> bool:
-    return path.startswith(("/v1/sessions", "/v1/avatars", "/v1/voices"))
+    return path.startswith(
+        ("/v1/sessions", "/v1/avatars", "/v1/voices", "/v1/secrets", "/v1/contexts")
+    )
 
 
 def body_too_large(path: str, limit: int) -> ApiError:

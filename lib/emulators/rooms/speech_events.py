@@ -86,8 +86,11 @@ class LiveAvatarRoomEvents:
 class AgentSocketEvents:
     """Events for audio a client streamed in; `send` queues JSON on that client's socket."""
 
-    def __init__(self, send: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(
+        self, send: Callable[[dict[str, Any]], None], *, end_after_interrupt: bool = False
+    ) -> None:
         self._send = send
+        self._end_after_interrupt = end_after_interrupt
 
     def _event(self, speech: Speech, kind: str, **fields: Any) -> None:
         event_id = speech.event_id if isinstance(speech, StreamedSpeech) else speech.task_id
@@ -100,10 +103,12 @@ class AgentSocketEvents:
         pass  # streamed audio has no words
 
     def ended(self, speech: Speech, spoken_ms: float, interrupted: bool) -> None:
-        # An interrupted reply also ends: LiveAvatar's web SDK knows only speak_ended, and
-        # LiveKit's plugin, having latched speak_interrupted, does not count the end as played.
+        # On LITE an interrupted reply also ends: LiveAvatar's web SDK knows only speak_ended,
+        # and LiveKit's plugin, having latched speak_interrupted, does not count it as played.
         if interrupted:
             self._event(speech, "agent.speak_interrupted", duration_ms=_ms(spoken_ms))
+            if not self._end_after_interrupt:
+                return  # HeyGen's endpoint: the interrupted event alone
         self._event(
             speech, "agent.speak_ended", duration_ms=_ms(spoken_ms), interrupted=interrupted
         )
