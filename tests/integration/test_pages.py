@@ -287,3 +287,25 @@ def test_a_corrupt_database_is_explained_on_every_page(monkeypatch, tmp_path, lo
     assert not at.exception, at.exception
     shown = " ".join(str(e.value) for e in at.error)
     assert "cannot open the database" in shown and "AVATARLAB_DB" in shown, shown
+
+
+def test_studio_on_liveavatar_lite_says_it_has_no_voice_of_its_own(
+    monkeypatch, tmp_db, local_heygen
+):
+    """LITE lip-syncs audio it is sent: the Studio lists LiveAvatar's own avatars for it and,
+    instead of a Speak box that could only fail, says where to hear it speak."""
+    at = app_test(monkeypatch, tmp_db, local_heygen.base_url)
+    at.run()
+    try:
+        provider = next(s for s in at.selectbox if s.label == "Provider")
+        assert "Local LiveAvatar LITE (embedded)" in provider.options
+        provider.set_value("local-liveavatar-lite").run()
+        assert not at.exception, at.exception
+        avatars = next(s for s in at.selectbox if s.label == "Avatar")
+        assert avatars.options  # LiveAvatar's list (GET /v1/avatars/public)
+        assert any("lip-syncs audio it is sent" in str(i.value) for i in at.info)
+        speak = next(b for b in at.button if b.label == "Speak")
+        assert speak.disabled
+        assert next(t for t in at.text_area if t.label.startswith("What should")).disabled
+    finally:
+        shutdown(at)
