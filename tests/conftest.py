@@ -17,17 +17,18 @@ patches.apply_all()
 
 
 @pytest.fixture(scope="session")
-def connector_realtime() -> Iterator[EmulatorProcess]:
-    """The Realtime server LiveAvatar's connector sessions of `local_heygen` talk to."""
+def local_realtime() -> Iterator[EmulatorProcess]:
+    """One embedded Realtime server for the whole run (ttft 0): the conversations' voice model
+    in the browser tests, and what `local_heygen`'s LiveAvatar connector sessions talk to."""
     emu = start_emulator("realtime", "--ttft-ms", "0")
     yield emu
     emu.stop()
 
 
 @pytest.fixture(scope="session")
-def local_heygen(connector_realtime: EmulatorProcess) -> Iterator[EmulatorProcess]:
+def local_heygen(local_realtime: EmulatorProcess) -> Iterator[EmulatorProcess]:
     """One embedded HeyGen-compatible server for the whole run (any key accepted)."""
-    emu = start_emulator("heygen", "--openai-base-url", connector_realtime.base_url)
+    emu = start_emulator("heygen", "--openai-base-url", local_realtime.base_url)
     yield emu
     emu.stop()
 

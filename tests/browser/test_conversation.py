@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY
 from lib.bench.studio_driver import StudioDriver, mouth_box_rel
 from lib.bridge.agents import agents_for
-from lib.emulators.launcher import EmulatorProcess, start_emulator
 from lib.metrics.latency import in_order
 from lib.store.database import Store
 from tests.conftest import live_sessions
@@ -60,24 +58,6 @@ def two_questions_wav(tmp: Path) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def realtime() -> Iterator[EmulatorProcess]:
-    emu = start_emulator("realtime", "--ttft-ms", "0")
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="module")
-def app(realtime, local_heygen, tmp_path_factory) -> Iterator[App]:
-    tmp = tmp_path_factory.mktemp("conversation")
-    env = {
-        "AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url,
-        "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
-    }
-    with streamlit_app(tmp, env) as running:
-        yield running
-
-
 def wait_turns(store: Store, predicate, timeout_s: float, page) -> object:
     deadline = time.monotonic() + timeout_s
     while True:
@@ -89,10 +69,10 @@ def wait_turns(store: Store, predicate, timeout_s: float, page) -> object:
 
 
 def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
-    app, local_heygen, tmp_path
+    conversation_app, local_heygen, tmp_path
 ):
     wav = two_questions_wav(tmp_path)
-    store = Store(str(app.log_path.parent / "avatarlab.db"))
+    store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(
             executable_path=CHROMIUM,
@@ -102,7 +82,7 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
         context = browser.new_context()
         context.add_init_script(PC_SPY)
         page = context.new_page()
-        page.goto(app.url)
+        page.goto(conversation_app.url)
         page.get_by_role("link", name="Conversation").click()
         page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
         driver = StudioDriver(page)  # its waits work on any page of the app

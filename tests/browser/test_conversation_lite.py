@@ -8,17 +8,15 @@ from __future__ import annotations
 
 import time
 import wave
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App
 from lib.bench.studio_driver import StudioDriver, mouth_box_rel
 from lib.bridge.agents import agents_for
-from lib.emulators.launcher import EmulatorProcess, start_emulator
 from lib.metrics.latency import in_order
 from lib.store.database import Store
 
@@ -59,24 +57,6 @@ def live_liveavatar_sessions(base_url: str) -> list[dict]:
     )
     resp.raise_for_status()
     return list(resp.json()["data"]["results"])
-
-
-@pytest.fixture(scope="module")
-def realtime() -> Iterator[EmulatorProcess]:
-    emu = start_emulator("realtime", "--ttft-ms", "0")
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture(scope="module")
-def app(realtime, local_heygen, tmp_path_factory) -> Iterator[App]:
-    tmp = tmp_path_factory.mktemp("conversation-lite")
-    env = {
-        "AVATARLAB_LOCAL_REALTIME_URL": realtime.base_url,
-        "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
-    }
-    with streamlit_app(tmp, env) as running:
-        yield running
 
 
 def open_lite_conversation(p, app: App, wav: Path) -> tuple[object, object, object]:
@@ -143,10 +123,12 @@ def stop_and_check(page, base_url: str) -> None:
     assert live_liveavatar_sessions(base_url) == []
 
 
-def test_a_conversation_on_liveavatar_lite_lip_syncs_the_models_audio(app, local_heygen, tmp_path):
-    store = Store(str(app.log_path.parent / "avatarlab.db"))
+def test_a_conversation_on_liveavatar_lite_lip_syncs_the_models_audio(
+    conversation_app, local_heygen, tmp_path
+):
+    store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
     with playwright.sync_playwright() as p:
-        browser, page, driver = open_lite_conversation(p, app, question_wav(tmp_path))
+        browser, page, driver = open_lite_conversation(p, conversation_app, question_wav(tmp_path))
         driver.click("Start")
         avatar = agents_for("concierge")[0].avatar_id
         driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
@@ -164,12 +146,12 @@ def test_a_conversation_on_liveavatar_lite_lip_syncs_the_models_audio(app, local
         browser.close()
 
 
-def test_a_conversation_through_liveavatars_connector(app, local_heygen, tmp_path):
+def test_a_conversation_through_liveavatars_connector(conversation_app, local_heygen, tmp_path):
     """LiveAvatar runs the voice model: the question goes into its room, its answer is
     lip-synced, and the turn is recorded from what the room reports."""
-    store = Store(str(app.log_path.parent / "avatarlab.db"))
+    store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
     with playwright.sync_playwright() as p:
-        browser, page, driver = open_lite_conversation(p, app, question_wav(tmp_path))
+        browser, page, driver = open_lite_conversation(p, conversation_app, question_wav(tmp_path))
         page.get_by_text(CONNECTOR).click()
         driver.wait_idle()
         driver.click("Start")

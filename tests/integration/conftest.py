@@ -4,6 +4,7 @@ heygen --port 0 ...`), waited for on their READY line, and terminated afterwards
 from __future__ import annotations
 
 from collections.abc import Iterator
+from unittest import mock
 
 import pytest
 
@@ -33,3 +34,14 @@ def fast_emulator() -> Iterator[EmulatorProcess]:
     emu = start_emulator("heygen", "--idle-timeout", "2", "--sandbox-duration", "3")
     yield emu
     _stop_and_check(emu)
+
+
+@pytest.fixture
+def webrtc_under_apptest() -> Iterator[None]:
+    """Pages under AppTest: streamlit-webrtc asks the real Runtime for the session, and
+    AppTest has a mock runtime."""
+    with (
+        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
+        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
+    ):
+        yield

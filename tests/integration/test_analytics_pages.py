@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import time
-from unittest import mock
 
 import numpy as np
 import pytest
@@ -22,17 +21,7 @@ from lib.metrics.pricing.tables import load_tables
 from lib.store.database import Store, open_store
 from tests.integration.test_pages import shutdown
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest():
-    # streamlit-webrtc asks the real Runtime for the session; AppTest has a mock runtime.
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 
 
 @pytest.fixture

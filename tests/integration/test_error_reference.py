@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 import re
 import tomllib
-from collections.abc import Iterator
 from unittest import mock
 
 import pytest
@@ -18,17 +17,8 @@ from lib.bench.harness import ROOT
 from lib.ui.error_guard import run_guarded
 from tests.integration.test_pages import shutdown
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 SECRET = "/home/alice/.config/token-5e1f"
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest() -> Iterator[None]:
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
 
 
 def app(monkeypatch, base_url: str) -> AppTest:

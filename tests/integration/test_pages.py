@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from unittest import mock
 
 import httpx
 import pytest
@@ -15,18 +13,8 @@ from lib.emulators.engines.looks import AVATARS
 from lib.emulators.launcher import start_emulator
 from tests.conftest import live_sessions
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 PAGES = ["studio", "conversation", "latency", "costs", "experiments", "sessions", "settings"]
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest() -> Iterator[None]:
-    # streamlit-webrtc asks the real Runtime for the session; AppTest has a mock runtime.
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
 
 
 def app_test(monkeypatch, tmp_db, base_url: str) -> AppTest:

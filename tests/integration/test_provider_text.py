@@ -7,8 +7,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import re
-from collections.abc import Iterator
-from unittest import mock
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -16,19 +14,10 @@ from streamlit.testing.v1 import AppTest
 from lib.bench.harness import ROOT
 from tests.integration.test_pages import shutdown, wait_state
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 markdown_it = pytest.importorskip("markdown_it")  # CommonMark, as Streamlit's renderer reads it
 IMAGE = "![x](http://127.0.0.1:9/pixel.png)"
 LINK = "[click](javascript:alert(1))"
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest() -> Iterator[None]:
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
 
 
 def studio(monkeypatch, base_url: str) -> AppTest:

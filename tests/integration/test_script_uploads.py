@@ -7,9 +7,7 @@ from __future__ import annotations
 import io
 import re
 import wave
-from collections.abc import Iterator
 from pathlib import Path
-from unittest import mock
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -17,17 +15,8 @@ from streamlit.testing.v1 import AppTest
 from lib.bench.harness import ROOT
 from tests.integration.test_pages import shutdown
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("webrtc_under_apptest")]
 CLIP = (ROOT / "tests" / "fixtures" / "speech" / "piper_hours.wav").read_bytes()
-
-
-@pytest.fixture(autouse=True)
-def _webrtc_under_apptest() -> Iterator[None]:
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        yield
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -102,6 +101,7 @@ def test_bad_arguments_say_what_to_fix(tmp_path, args, says):
     assert done.returncode == 2 and says in done.stderr, done.stderr
 
 
+@pytest.mark.usefixtures("webrtc_under_apptest")
 def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(
     tmp_path, local_heygen, monkeypatch
 ):
@@ -149,11 +149,7 @@ def test_sweep_compares_our_audio_bridge_with_liveavatars_connector(
     # The Experiments page shows the two side by side, speech end → avatar talking for each.
     monkeypatch.setenv("AVATARLAB_DB", str(db))
     monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", local_heygen.base_url)
-    with (
-        mock.patch("streamlit_webrtc.component.get_this_session_info", return_value=None),
-        mock.patch("streamlit_webrtc.shutdown.get_this_session_info", return_value=None),
-    ):
-        table = page("experiments").dataframe[0].value
+    table = page("experiments").dataframe[0].value
     rows = [str(i) for i in table.index]
     assert (
         len(rows) == 2 and any("connector" in r for r in rows) and any("audio" in r for r in rows)
