@@ -4,7 +4,8 @@ shares with them (tools, voice, max_output_tokens, output_modalities)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Final
 
 from lib.emulators.realtime.fields import (
     InvalidField,
@@ -173,6 +174,20 @@ def metadata(value: Any, param: str) -> JsonDict | None:
     return pairs
 
 
+# The response fields checked on their own, in the order they are checked: field → check.
+RESPONSE_CHECKS: Final[dict[str, Callable[[Any, str], object]]] = {
+    "instructions": instructions,
+    "max_output_tokens": max_output_tokens,
+    "metadata": metadata,
+    "output_modalities": output_modalities,
+    "parallel_tool_calls": boolean,
+    "prompt": nullable_object,
+    "reasoning": obj,
+    "tool_choice": tool_choice,
+    "tools": tools,
+}
+
+
 def response_params(value: Any) -> JsonDict:
     """response.create's `response` (absent or null: the session's defaults)."""
     if value is None:
@@ -194,24 +209,9 @@ def response_params(value: Any) -> JsonDict:
     if "input" in params:
         for i, item in enumerate(array(params["input"], "response.input", MAX_CONVERSATION_ITEMS)):
             obj(item, f"response.input[{i}]")
-    if "instructions" in params:
-        instructions(params["instructions"], "response.instructions")
-    if "max_output_tokens" in params:
-        max_output_tokens(params["max_output_tokens"], "response.max_output_tokens")
-    if "metadata" in params:
-        metadata(params["metadata"], "response.metadata")
-    if "output_modalities" in params:
-        output_modalities(params["output_modalities"], "response.output_modalities")
-    if "parallel_tool_calls" in params:
-        boolean(params["parallel_tool_calls"], "response.parallel_tool_calls")
-    if "prompt" in params:
-        nullable_object(params["prompt"], "response.prompt")
-    if "reasoning" in params:
-        obj(params["reasoning"], "response.reasoning")
-    if "tool_choice" in params:
-        tool_choice(params["tool_choice"], "response.tool_choice")
-    if "tools" in params:
-        tools(params["tools"], "response.tools")
+    for name, check in RESPONSE_CHECKS.items():
+        if name in params:
+            check(params[name], f"response.{name}")
     return params
 
 
