@@ -13,8 +13,11 @@ LiveKit's plugin 1.8.9 (600 / 1,000 ms). For each, over the spoken concierge que
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Callable
 from typing import Any, Final
+
+import pandas as pd
 
 from lib.bridge.config import BridgeConfig
 from lib.metrics.latency import median_of, p90_of
@@ -60,7 +63,7 @@ def lite_path(
         turns = [
             r
             for r in rows.to_dict("records")
-            if r["chunking"] == bridge.label and r["avatar_start_at"] == r["avatar_start_at"]
+            if r["chunking"] == bridge.label and pd.notna(r["avatar_start_at"])
         ]
         to_talking = [(r["avatar_start_at"] - r["first_delta_at"]) * 1000 for r in turns]
         filling = [(r["first_sent_at"] - r["first_delta_at"]) * 1000 for r in turns]
@@ -68,7 +71,7 @@ def lite_path(
         ratio = [
             (r["avatar_stop_at"] - r["avatar_start_at"]) * 1000 / r["sent_audio_ms"]
             for r in turns
-            if r["avatar_stop_at"] == r["avatar_stop_at"] and r["sent_audio_ms"]
+            if pd.notna(r["avatar_stop_at"]) and r["sent_audio_ms"]
         ]
         out[name] = {
             "pieces_ms": bridge.label.removeprefix("audio:"),
@@ -76,6 +79,6 @@ def lite_path(
             "first_audio_to_avatar_talking_ms": _spread(to_talking),
             "chunking_wait_ms": _spread(filling),
             "avatar_side_ms": _spread(avatar_side),
-            "spoken_over_sent_median": round(sorted(ratio)[len(ratio) // 2], 3) if ratio else None,
+            "spoken_over_sent_median": round(statistics.median(ratio), 3) if ratio else None,
         }
     return {"avatar": AVATAR, "by_pieces": out, "experiment_id": sweep.experiment_id}
