@@ -12,6 +12,7 @@ from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, reap_providers
 from lib.store.database import StoreError, open_store
 from lib.ui.error_guard import run_guarded
 from lib.ui.page_leave import enter_page, page_key
+from lib.ui.sweep_progress import sweep_sidebar
 
 st.set_page_config(page_title="Avatar Lab", page_icon=":material/record_voice_over:", layout="wide")
 
@@ -58,6 +59,7 @@ with st.sidebar:
         status = config.provider_status(name)
         mark = ":green[:material/check_circle:]" if status.usable else ":material/block:"
         st.markdown(f"{mark} **{name}** — {status.reason}")
+    sweep_sidebar()  # a running sweep's progress, on every page
 
 # An error in the page: a reference in the browser, the traceback in the app log.
 run_guarded(page.run, f"page {page.title!r}")

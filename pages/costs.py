@@ -15,6 +15,7 @@ from lib.metrics.analytics import COST_COMPONENTS, session_costs
 from lib.metrics.pricing.cost import Output, projection
 from lib.metrics.pricing.tables import PricingError, save_table, table_in_effect, user_dir
 from lib.ui.charts import cost_stack, cost_vs_latency, minutes_over_time
+from lib.ui.first_run import first_run
 from lib.ui.widgets import filter_bar, store_and_tables_or_stop, usd
 
 LOCAL_AS = {
@@ -27,6 +28,7 @@ st.title("Costs")
 store, tables = store_and_tables_or_stop(
     "What to do: fix or remove the table named above (Costs page → Pricing tables)."
 )
+first_run(store, "Costs")
 
 filters = filter_bar(store, "costs")
 c1, c2 = st.columns(2)

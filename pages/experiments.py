@@ -2,7 +2,8 @@
 
 A sweep is `python -m lib sweep` run from here: each configuration × repeat is a full
 conversation (voice model + avatar + bridge) playing the script; everything lands in the store
-under the experiment, so the Latency and Costs pages can be filtered to it.
+under the experiment, so the Latency and Costs pages can be filtered to it. The sweep is a job of
+the app process: it keeps running while you visit other pages, reload, or close the tab.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from lib.core import config
 from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
 from lib.runtime.script_upload import MAX_FILE_MB, UploadError, discard, save_uploads
-from lib.runtime.sweep import SweepPlan, configurations
-from lib.runtime.sweep_job import SweepJob
+from lib.runtime.sweep import ResumeError, SweepPlan, configurations, plan_of
+from lib.runtime.sweep_jobs import JOBS
+from lib.store.database import Store
 from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
+from lib.ui.first_run import first_run
 from lib.ui.page_leave import on_leave, page_key
 from lib.ui.plain_text import plain
+from lib.ui.sweep_progress import job_progress
 from lib.ui.widgets import store_or_stop
 
-RUN_KEY = "experiment_run"
 UPLOAD_KEY = "experiment_upload"  # the folder the page's upload is saved in
 
 
@@ -83,11 +86,10 @@ def pick_script() -> Script | None:
 st.title("Experiments")
 THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page is entered
 store = store_or_stop()
+first_run(store, "Experiments", stop=False)
 
-run: SweepJob | None = st.session_state.get(RUN_KEY)
-busy = run is not None and not run.done
-
-with st.expander("New sweep", expanded=not busy):
+running = JOBS.active()
+with st.expander("New sweep", expanded=not running):
     c1, c2, c3 = st.columns(3)
     brains = ["local"] + (["openai"] if brain_status().name == "openai" else [])
     brain = c1.selectbox(
@@ -141,38 +143,44 @@ with st.expander("New sweep", expanded=not busy):
         )
 
     def on_run() -> None:
-        if plan is None:
-            return
-        new = SweepJob(store, plan)
-        st.session_state[RUN_KEY] = new
-        on_leave(st.session_state, THIS_PAGE, "experiment", new.sweep.cancel)
-        new.start()
+        if plan is not None:
+            JOBS.start(store, plan)
 
-    st.button("Run sweep", type="primary", on_click=on_run, disabled=plan is None or busy)
+    st.button("Run sweep", type="primary", on_click=on_run, disabled=plan is None)
+    if running:
+        st.caption("A sweep is running: a new one waits for it (one at a time keeps timings fair).")
 
 
 @st.fragment(run_every="1s")
 def progress_panel() -> None:
-    current: SweepJob | None = st.session_state.get(RUN_KEY)
-    if current is None:
-        return
-    p = current.progress
-    if not current.done:
-        share = p.done / p.total if p and p.total else 0.0
-        text = (
-            f"{p.done}/{p.total} turns · {p.config} · run {p.repeat} · {p.turn}"
-            if p
-            else "starting…"
-        )
-        st.progress(share, text=text)
-        st.button("Cancel", on_click=current.sweep.cancel, key="cancel-sweep")
-    elif current.error:
-        st.error(f"The sweep stopped: {plain(current.error)}. What ran is stored.")
-    else:
-        st.success(f"Sweep done: {len(current.results)} configurations compared below.")
+    """The sweeps of this app process (whoever started them), newest last."""
+    for job in JOBS.jobs()[-5:]:
+        job_progress(job, "experiments")
 
 
-progress_panel()
+def resume_panel(store: Store) -> None:
+    """Sweeps a stopped app left unfinished: resumed under the same experiment."""
+    cut = experiments(store)
+    cut = cut[cut["status"] == "interrupted"]
+    for row in cut.head(3).to_dict("records"):
+        eid = str(row["id"])
+        c1, c2 = st.columns([4, 1])
+        c1.warning(plain(f"Sweep {row['name']} ({eid[:8]}) was interrupted: {row['error']}"))
+        try:
+            plan = plan_of(store, eid)
+        except ResumeError as exc:
+            c1.caption(plain(f"Cannot resume: {exc}."))
+            continue
+
+        def resume(eid: str = eid, plan: SweepPlan = plan) -> None:
+            JOBS.start(store, plan, resume=eid)
+
+        c2.button("Resume", key=f"resume-{eid}", on_click=resume, width="stretch")
+
+
+if JOBS.jobs():
+    progress_panel()
+resume_panel(store)
 
 st.subheader("Compare configurations")
 recorded = experiments(store)

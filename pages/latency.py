@@ -20,10 +20,12 @@ from lib.ui.charts import (
     session_waterfall,
     strategy_figure,
 )
+from lib.ui.first_run import first_run
 from lib.ui.widgets import filter_bar, ms, store_and_tables_or_stop, usd
 
 st.title("Latency")
 store, tables = store_and_tables_or_stop()
+first_run(store, "Latency")
 
 filters = filter_bar(store, "latency")
 data = latency_page_data(store, tables, filters)

@@ -16,6 +16,7 @@ from lib.store.queries import (
     conversations_saying,
     studio_sessions,
 )
+from lib.ui.first_run import first_run
 from lib.ui.widgets import downloads, store_or_stop
 
 
@@ -35,6 +36,7 @@ def conversation_list(store: Store, query: str) -> pd.DataFrame:
 
 st.title("Sessions")
 store = store_or_stop()
+first_run(store, "Sessions")
 
 tab_conv, tab_studio = st.tabs(["Conversations", "Avatar Studio"])
 with tab_conv:

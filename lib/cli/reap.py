@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
         print(
             f"stopped {len(result.sessions_stopped)} session(s) on {where}; "
             f"{result.sessions_gone} already gone; {result.turns_interrupted} turn(s) and "
-            f"{result.conversations_ended} conversation(s) marked interrupted"
+            f"{result.conversations_ended} conversation(s) and {result.experiments_interrupted} "
+            "sweep(s) marked interrupted"
         )
         for p in result.problems:
             print(f"  - {p}", file=sys.stderr)

@@ -27,6 +27,7 @@ from lib.store.queries import (
     open_turn_ids,
     provider_sessions,
     unfinished_chunks,
+    unfinished_experiments,
 )
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,7 @@ OPEN_CONVERSATION: Final = ("starting", "live", "audio_only")
 class Recovery:
     turns_interrupted: int = 0
     conversations_ended: int = 0
+    experiments_interrupted: int = 0
     sessions_stopped: list[str] = field(default_factory=list)  # provider session ids
     sessions_gone: int = 0  # already ended at the provider
     problems: list[str] = field(default_factory=list)
@@ -68,6 +70,20 @@ def recover_store(store: Store, result: Recovery) -> None:
             {"status": "interrupted", "stopped_at": now, "error": "the app stopped"},
         )
         result.conversations_ended += 1
+    for eid, owner in unfinished_experiments(store).itertuples(index=False):
+        if owner_alive(owner):
+            continue
+        store.update(
+            "experiments",
+            eid,
+            {
+                "status": "interrupted",
+                "finished_at": now,
+                "error": "the app stopped during this sweep; what ran is kept (Resume runs "
+                "the rest)",
+            },
+        )
+        result.experiments_interrupted += 1
 
 
 async def _reap_provider(
@@ -146,7 +162,11 @@ class Reaper:
         while not self._stop.is_set():
             try:
                 self.last = reap(self.store, self.factory, self.providers)
-                if self.last.sessions_stopped or self.last.turns_interrupted:
+                if (
+                    self.last.sessions_stopped
+                    or self.last.turns_interrupted
+                    or self.last.experiments_interrupted
+                ):
                     log.info("reaper: %s", self.last)
             except Exception:  # a reaper bug must not take the app down
                 log.exception("reaper pass failed")

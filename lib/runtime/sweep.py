@@ -13,7 +13,8 @@ import json
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
@@ -25,9 +26,10 @@ from lib.bridge.chunking import Strategy
 from lib.bridge.config import BridgeConfig, BridgeMode
 from lib.metrics.latency import durations_frame, median_of, p90_of
 from lib.runtime.conversation import Conversation, ConversationConfig
-from lib.runtime.script import RATE, Script, read_turn_audio
+from lib.runtime.owner import OWNER
+from lib.runtime.script import RATE, Script, ScriptTurn, read_turn_audio
 from lib.store.database import Store
-from lib.store.queries import conversation_timings, user_turns
+from lib.store.queries import completed_runs, conversation_timings, experiment_runs, user_turns
 
 TURN_TIMEOUT_S: Final = 90.0
 CHUNK_MS: Final = 100
@@ -89,12 +91,22 @@ ProgressFn = Callable[[Progress], None]
 
 @dataclass
 class _Run:
-    conversation_ids: dict[str, list[str]] = field(default_factory=dict)
     done: int = 0
 
 
 class Sweep:
-    def __init__(self, store: Store, plan: SweepPlan, progress: ProgressFn | None = None) -> None:
+    """One experiment's runs. `status` is stored as "queued" until `run` (a job waiting for its
+    turn); `resume` names an interrupted experiment whose missing runs are played under it."""
+
+    def __init__(
+        self,
+        store: Store,
+        plan: SweepPlan,
+        progress: ProgressFn | None = None,
+        *,
+        status: str = "running",
+        resume: str | None = None,
+    ) -> None:
         if plan.repeat < 1:
             raise ValueError("--repeat must be at least 1")
         if not plan.bridges:
@@ -103,29 +115,50 @@ class Sweep:
         self.plan = plan
         self._progress = progress or (lambda p: None)
         self._cancel = threading.Event()
-        self.experiment_id = store.insert(
-            "experiments",
-            {
-                "name": plan.name,
-                "plan": json.dumps(_plan_json(plan), sort_keys=True),
-                "created_at": time.time(),
-                "status": "running",
-            },
+        # Runs already complete (a resumed experiment's), per configuration label.
+        self._done_before = completed_runs(store, resume) if resume else {}
+        fields = {"status": status, "owner": OWNER, "finished_at": None, "error": None}
+        if resume:
+            store.update("experiments", resume, fields)
+            self.experiment_id = resume
+        else:
+            self.experiment_id = store.insert(
+                "experiments",
+                {
+                    "name": plan.name,
+                    "plan": json.dumps(_plan_json(plan), sort_keys=True),
+                    "created_at": time.time(),
+                }
+                | fields,
+            )
+
+    @property
+    def turns_left(self) -> int:
+        runs = sum(
+            max(0, self.plan.repeat - self._done_before.get(b.label, 0)) for b in self.plan.bridges
         )
+        return runs * len(self.plan.script.turns)
 
     def cancel(self) -> None:
         self._cancel.set()
 
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
     def run(self) -> list[dict[str, Any]]:
         state = _Run()
         status, error = "done", None
+        self.store.update("experiments", self.experiment_id, {"status": "running"})
         try:
             for bridge in self.plan.bridges:
-                for rep in range(1, self.plan.repeat + 1):
+                for rep in range(self._done_before.get(bridge.label, 0) + 1, self.plan.repeat + 1):
                     if self._cancel.is_set():
                         status = "cancelled"
                         break
                     self._run_one(bridge, rep, state)
+            if self._cancel.is_set():
+                status = "cancelled"
         except Exception as exc:
             status, error = "error", f"{type(exc).__name__}: {exc}"
             raise
@@ -139,8 +172,9 @@ class Sweep:
                     **({"error": error} if error else {}),
                 },
             )
+        ids = experiment_runs(self.store, self.experiment_id)
         return [
-            summarize(self.store, b.label, state.conversation_ids.get(b.label, []))
+            summarize(self.store, b.label, ids.get(b.label, []))
             | {
                 "config": b.label,
                 "bridge": b.mode,
@@ -175,7 +209,6 @@ class Sweep:
             )
         )
         conv = Conversation(self.store, config, brain=brain, heartbeat_timeout_s=None)
-        state.conversation_ids.setdefault(bridge.label, []).append(conv.record_id)
         conv.mic.enabled = False  # the script is the only voice
         try:
             conv.start()
@@ -186,7 +219,7 @@ class Sweep:
                 if self._cancel.is_set():
                     return
                 self._progress(
-                    Progress(state.done, plan.turns_total, bridge.label, rep, turn.label[:60])
+                    Progress(state.done, self.turns_left, bridge.label, rep, turn.label[:60])
                 )
                 if turn.pause_s:
                     time.sleep(turn.pause_s)
@@ -198,7 +231,7 @@ class Sweep:
                 if not _wait_turn_done(conv, seen, TURN_TIMEOUT_S, self._cancel):
                     conv.bridge.abandon(f"turn {n} did not finish within {TURN_TIMEOUT_S:.0f} s")
                 state.done += 1
-            self._progress(Progress(state.done, plan.turns_total, bridge.label, rep, "", "done"))
+            self._progress(Progress(state.done, self.turns_left, bridge.label, rep, "", "done"))
         finally:
             conv.shutdown()
 
@@ -282,5 +315,54 @@ def _plan_json(plan: SweepPlan) -> dict[str, Any]:
         "script": plan.script.name,
         "persona": plan.script.persona,
         "turns": [t.label for t in plan.script.turns],
+        "script_turns": [
+            {"text": t.text, "wav": str(t.wav) if t.wav else None, "pause_s": t.pause_s}
+            for t in plan.script.turns
+        ],
         "repeat": plan.repeat,
+        "quality": plan.quality,
+        "timed_brain": plan.local_brain_url is not None,
     }
+
+
+class ResumeError(ValueError):
+    """An experiment that cannot be resumed; the message says why and what to do instead."""
+
+
+def plan_of(store: Store, experiment_id: str) -> SweepPlan:
+    """The stored experiment's plan, to resume it (raises ResumeError with the reason)."""
+    row = store.get("experiments", experiment_id)
+    if row is None:
+        raise ResumeError(f"no experiment {experiment_id!r}")
+    try:
+        data = json.loads(row["plan"] or "{}")
+        raw_turns = data["script_turns"]
+        bridges = tuple(BridgeConfig(**c) for c in data["configs"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ResumeError(
+            "this experiment was recorded by an older version, which did not keep its script: "
+            "run the sweep again"
+        ) from exc
+    if data.get("timed_brain"):
+        raise ResumeError(
+            "this sweep ran on an embedded model with chosen timing, which the resumed runs "
+            "would not share: run it again with the same --ttft-ms / --tokens-per-s"
+        )
+    turns = []
+    for t in raw_turns:
+        wav = Path(t["wav"]) if t.get("wav") else None
+        if wav is not None and not wav.is_file():
+            raise ResumeError(
+                f"the script's audio {wav.name} is gone (uploads are kept while a sweep runs): "
+                "upload the script again and run a new sweep"
+            )
+        turns.append(ScriptTurn(text=t.get("text", ""), wav=wav, pause_s=t.get("pause_s", 0.0)))
+    return SweepPlan(
+        brain=data["brain"],
+        avatar=data["avatar"],
+        bridges=bridges,
+        script=Script(data["script"], data["persona"], tuple(turns)),
+        repeat=int(data["repeat"]),
+        quality=data.get("quality", "low"),
+        name=str(row["name"]),
+    )

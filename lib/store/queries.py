@@ -197,6 +197,41 @@ def experiments(store: Store) -> pd.DataFrame:
     return store.frame("SELECT * FROM experiments ORDER BY created_at DESC")
 
 
+def recorded_nothing(store: Store) -> bool:
+    """An empty lab: no conversation and no Studio session recorded yet."""
+    counts = store.frame(
+        "SELECT (SELECT COUNT(*) FROM conversations) + (SELECT COUNT(*) FROM avatar_sessions) AS n"
+    )
+    return int(counts["n"].iloc[0]) == 0
+
+
+def experiment_runs(store: Store, experiment_id: str) -> dict[str, list[str]]:
+    """The experiment's conversation ids per configuration label, oldest first."""
+    rows = store.frame(
+        "SELECT id, chunking FROM conversations WHERE experiment_id = ? ORDER BY requested_at",
+        (experiment_id,),
+    )
+    out: dict[str, list[str]] = {}
+    for cid, label in rows.itertuples(index=False):
+        out.setdefault(str(label), []).append(str(cid))
+    return out
+
+
+def completed_runs(store: Store, experiment_id: str) -> dict[str, int]:
+    """How many runs of each configuration played to the end (not cut by a crash or a failure)."""
+    rows = store.frame(
+        "SELECT chunking, COUNT(*) AS n FROM conversations WHERE experiment_id = ? "
+        "AND status = 'stopped' GROUP BY chunking",
+        (experiment_id,),
+    )
+    return {str(label): int(n) for label, n in rows.itertuples(index=False)}
+
+
+def unfinished_experiments(store: Store) -> pd.DataFrame:
+    """(id, owner) of experiments stored as queued or running."""
+    return store.frame("SELECT id, owner FROM experiments WHERE status IN ('queued', 'running')")
+
+
 def experiment_conversation_ids(store: Store, experiment_id: str) -> list[str]:
     ids = store.frame("SELECT id FROM conversations WHERE experiment_id = ?", (experiment_id,))
     return [str(i) for i in ids["id"]]

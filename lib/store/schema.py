@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 # table → ordered columns (name, SQL type). `id` is a client-made UUID (portable, no sequences).
 TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -70,8 +70,9 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("plan", "TEXT"),
         ("created_at", "DOUBLE PRECISION NOT NULL"),
         ("finished_at", "DOUBLE PRECISION"),
-        ("status", "TEXT NOT NULL"),
+        ("status", "TEXT NOT NULL"),  # queued | running | done | cancelled | error | interrupted
         ("error", "TEXT"),
+        ("owner", "TEXT"),  # the process running it: a dead owner's sweep is marked interrupted
     ),
     # A conversation: one brain session + one avatar session (per agent) + the bridge config.
     "conversations": (
