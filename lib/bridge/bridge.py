@@ -21,6 +21,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from lib.avatar.base import UserStarted, UserStopped, UserTranscript
+from lib.brain.events import SpeechStarted, SpeechStopped, TranscriptDone
 from lib.bridge.avatar_side import AvatarSide
 from lib.bridge.brain_side import BrainSide
 from lib.bridge.timeline import Turn
@@ -39,6 +41,8 @@ class BridgeSnapshot:
 class Bridge(BrainSide, AvatarSide):
     """Built with `BridgeState`'s arguments: the timeline, the two ports, the config, the
     agents and the page's callbacks."""
+
+    _heard_item = ""  # the avatar-heard user turn in progress (avatar-listens)
 
     # ---- controls -------------------------------------------------------------------------
     def user_text(self, text: str) -> Turn:
@@ -63,6 +67,21 @@ class Bridge(BrainSide, AvatarSide):
                 self.timeline.stamp(turn, "interrupted_at", now)
                 self.timeline.note(turn, "stopped", why, now)
                 self._close_interrupted(turn, now)
+
+    def user_heard(self, ev: UserStarted | UserStopped | UserTranscript) -> str | None:
+        """The avatar's ears (avatar-listens): its user events as this turn's stages. The
+        transcript's text once the user finished (None before)."""
+        if isinstance(ev, UserStarted):
+            self._heard_item = f"avatar_{ev.at:.6f}"
+            self.on_brain_event(SpeechStarted("avatar.user_start", 0, self._heard_item, at=ev.at))
+            return None
+        if isinstance(ev, UserStopped):
+            self.on_brain_event(SpeechStopped("avatar.user_stop", 0, self._heard_item, at=ev.at))
+            return None
+        text = ev.text.strip()
+        item = self._heard_item
+        self.on_brain_event(TranscriptDone("avatar.user_transcript", item, text, None, at=ev.at))
+        return text
 
     def abandon(self, why: str) -> None:
         """Give up on the open turn (e.g. a sweep's turn timed out): stored as failed."""

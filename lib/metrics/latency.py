@@ -28,6 +28,8 @@ STAGES: Final = (
     "avatar_start_at",
     "avatar_stop_at",
     "response_done_at",
+    "avatar_lost_at",  # not a healthy turn's: an avatar that dropped, then its replacement
+    "avatar_back_at",
 )
 
 
@@ -55,6 +57,7 @@ INTERVALS: Final[tuple[Interval, ...]] = (
     Interval("speaking", "avatar speaking", ("avatar_start_at",), "avatar_stop_at", False),
     Interval("streaming", "model streaming", ("first_delta_at",), "response_done_at", False),
     Interval("e2e", "end to end", ("speech_end_at",), "avatar_start_at"),
+    Interval("avatar_gap", "avatar replaced (gap)", ("avatar_lost_at",), "avatar_back_at", False),
 )
 BY_NAME: Final = {i.name: i for i in INTERVALS}
 
@@ -186,7 +189,7 @@ def waterfall(
         return (t - t0) * 1000
 
     bars: list[Bar] = []
-    for name in (*CRITICAL, "transcription", "streaming", "speaking"):
+    for name in (*CRITICAL, "transcription", "streaming", "speaking", "avatar_gap"):
         interval = BY_NAME[name]
         start, end = start_of(interval, stamps), stamp(stamps, interval.end)
         if start is None or (end is None and now is None):

@@ -78,7 +78,13 @@ class AvatarRecord:
             record_id, "session_started", started, payload={"remote_session_id": remote_session_id}
         )
 
-    def stopped(self, record_id: str, reason: str, error: str | None) -> None:
+    def stopped(
+        self, record_id: str, reason: str, error: str | None, *, ended_before: bool = False
+    ) -> None:
+        """Stopped by us. `ended_before`: the provider had ended it before we stopped it (a
+        dropped avatar being replaced), so the row keeps the provider's reason and time."""
+        if ended_before:
+            return
         self.store.update(
             "avatar_sessions",
             record_id,
@@ -89,6 +95,10 @@ class AvatarRecord:
                 **({"error": error} if error else {}),
             },
         )
+
+    def is_stopped(self, record_id: str) -> bool:
+        row = self.store.get("avatar_sessions", record_id)
+        return row is not None and row["status"] == "stopped"
 
     def kept_alive(self, record_id: str) -> None:
         self.store.add_event(record_id, "keep_alive", time.time())

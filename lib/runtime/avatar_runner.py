@@ -182,6 +182,16 @@ class AvatarRunner:
         not cancel the switch."""
         self._outbox.put(Outgoing("", switch_to=(provider, options)))
 
+    def replace_now(self, provider: str, options: SessionOptions, reason: str) -> None:
+        """A new session in place of one that dropped (recovery): unlike a switch it does not
+        wait its turn behind queued pieces (the old session cannot speak them); those wait for
+        the new one, as the state reads "starting" from now on."""
+        if not self._loop.alive:
+            return
+        with self._lock:
+            self._live.state = "starting"
+        self._loop.submit(self.replace(provider, options, reason))
+
     def listen_soon(self, on: bool = True) -> None:
         """Have the avatar's own speech recognition listen to the user (avatar-listens)."""
         if self._loop.alive:
@@ -405,6 +415,8 @@ class AvatarRunner:
                 await asyncio.wait_for(asyncio.shield(starting), START_DRAIN_S)
         with self._lock:
             session, record_id = self._live.session, self._live.record_id
+        # Recorded as ended by the provider before we stopped it: a dropped avatar, replaced.
+        ended_before = record_id is not None and self._record.is_stopped(record_id)
         stop_error: str | None = None
         if session is not None:
             try:
@@ -412,7 +424,7 @@ class AvatarRunner:
             except Exception as exc:  # noqa: BLE001 - the session is over for us either way
                 stop_error = problem_of(exc).message
         if record_id is not None:
-            self._record.stopped(record_id, reason, stop_error)
+            self._record.stopped(record_id, reason, stop_error, ended_before=ended_before)
         with self._lock:
             self._live.state = "ended"
             self._live.ended_reason = reason

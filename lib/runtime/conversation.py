@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Final, Literal
+from typing import Final
 
 import numpy as np
 
@@ -27,20 +27,17 @@ from lib.avatar.base import (
     UserTranscript,
     VendorVoiceModel,
 )
-from lib.brain.base import Brain, BrainSnapshot
+from lib.brain.base import Brain
 from lib.brain.events import (
     AudioDelta,
     BrainEvent,
     SessionState,
-    SpeechStarted,
-    SpeechStopped,
-    TranscriptDone,
 )
 from lib.brain.providers import build_brain
 from lib.brain.settings import RealtimeSettings, TurnDetection
 from lib.brain.textmodel import DEFAULT_TEXT_MODEL
 from lib.bridge.agents import Agent, agents_for
-from lib.bridge.bridge import Bridge, BridgeSnapshot
+from lib.bridge.bridge import Bridge
 from lib.bridge.config import BridgeConfig
 from lib.bridge.ports import TaskNote
 from lib.bridge.timeline import Timeline
@@ -48,8 +45,9 @@ from lib.core import config as app_config
 from lib.media.mic import MicForwarder
 from lib.media.tracks import AvatarMedia
 from lib.runtime.avatar_outbox import Switching
+from lib.runtime.avatar_recovery import AvatarRecovery
 from lib.runtime.avatar_runner import AvatarRunner, Listener
-from lib.runtime.avatar_state import AvatarSnapshot
+from lib.runtime.conversation_snapshot import ConversationSnapshot, ConversationState
 from lib.runtime.exit import StopAtExit
 from lib.runtime.owner import OWNER
 from lib.runtime.vendor_brain import VendorBrain
@@ -60,7 +58,6 @@ log = logging.getLogger(__name__)
 
 SLOW_MODEL_S: Final = 3.0
 START_TIMEOUT_S: Final = 60.0  # no first delta this long after the user finished: "waiting"
-ConversationState = Literal["starting", "live", "audio_only", "ended", "failed"]
 # Personas whose agent speaks first (a greeting or the first interview question).
 SPEAKS_FIRST: Final = frozenset({"interviewer", "greeter"})
 # LiveAvatar's contexts require an opening line: the connector says it when a session starts.
@@ -88,20 +85,6 @@ class ConversationConfig:
         if self.agents:
             return list(self.agents)
         return agents_for(self.persona, interview_questions=self.interview_questions)
-
-
-@dataclass(frozen=True)
-class ConversationSnapshot:
-    state: ConversationState
-    record_id: str
-    brain: BrainSnapshot
-    avatar: AvatarSnapshot
-    bridge: BridgeSnapshot
-    waiting_for_model: bool
-    banner: str | None
-    brain_ready_s: float | None
-    avatar_ready_s: float | None
-    switch_ms: tuple[float, ...]
 
 
 class Conversation:
@@ -164,6 +147,15 @@ class Conversation:
         )
         self.runner.conversation_id = self.record_id
         self.timeline = Timeline(store, self.record_id)
+        self.recovery = AvatarRecovery(
+            self.timeline,
+            live=lambda: self._state == "live" and not self._closed,
+            closed=lambda: self._closed,
+            avatar=self.runner.snapshot,
+            replace=self._replace_avatar,
+            voice_only=self._fall_back,
+            note=lambda *args: self.bridge.note(*args),
+        )
         self.bridge = Bridge(
             self.timeline,
             self.runner,
@@ -179,7 +171,6 @@ class Conversation:
             self.runner.send_user_audio_soon if self.listens else self.brain.append_audio
         )
         self.mic = MicForwarder(self.mic_sink)
-        self._user_item = ""  # the avatar-heard user turn in progress
         self._lock = threading.Lock()
         self._state: ConversationState = "starting"
         self._banner: str | None = None
@@ -204,6 +195,10 @@ class Conversation:
             )
         self.runner.start(self.config.avatar, self._options_for(self.agents[0]))
         threading.Thread(target=self._watch_start, name="conversation-start", daemon=True).start()
+        if not self.vendor_answers:
+            threading.Thread(
+                target=self.recovery.watch, name="avatar-recovery", daemon=True
+            ).start()
         if self._page.limit is not None:
             threading.Thread(target=self._watch_page, name="conversation-page", daemon=True).start()
 
@@ -342,6 +337,8 @@ class Conversation:
                 avatar_ready_s=(
                     (self._avatar_ready - self._requested) if self._avatar_ready else None
                 ),
+                gaps_ms=tuple(g.ms for g in self.recovery.gaps),
+                replacing=self.recovery.replacing,
                 switch_ms=tuple(self._switches),
             )
 
@@ -402,41 +399,44 @@ class Conversation:
                     {"ms": self._switches[-1]},
                 )
                 self._switch_from = None
+            if self.recovery.back(note.at) is not None:
+                with self._lock:
+                    self._banner = None
+        elif isinstance(note, Disconnected) and self.recovery.replacing:
+            return  # the dropped session, closed for its replacement
         elif (
             isinstance(note, Disconnected)
             and self._switch_from is None
             and not self._closed
             and self._state in ("starting", "live")
         ):
-            self._fall_back(f"the avatar session ended: {note.reason}")
+            why = f"the avatar session ended: {note.reason}"
+            if self._state == "live" and not self.vendor_answers:
+                self.recovery.dropped(why, note.at)
+            else:
+                self._fall_back(why)
         if isinstance(note, Disconnected) and self._switch_from is not None:
             return  # the last agent's avatar, stopped for the switch
         self.bridge.on_avatar(note)
+
+    def _replace_avatar(self, why: str) -> None:
+        """Recovery: a new session for the current agent in place of the one that dropped."""
+        with self._lock:
+            self._banner = f"The avatar dropped ({why}) — starting a new one…"
+        options = self._options_for(self.bridge.agent)
+        self.runner.replace_now(self.config.avatar, options, "REPLACED")
 
     def _on_user_heard(self, ev: UserStarted | UserStopped | UserTranscript) -> None:
         """The avatar's ears (avatar-listens): its user events are this turn's stages."""
         if not self.listens:
             return
-        if isinstance(ev, UserStarted):
-            self._user_item = f"avatar_{ev.at:.6f}"
-            self.bridge.on_brain_event(
-                SpeechStarted("avatar.user_start", 0, self._user_item, at=ev.at)
-            )
-        elif isinstance(ev, UserStopped):
-            self.bridge.on_brain_event(
-                SpeechStopped("avatar.user_stop", 0, self._user_item, at=ev.at)
-            )
+        text = self.bridge.user_heard(ev)
+        if text is None or self.vendor_answers:
+            return  # mid-turn; or the vendor's model heard it too, and answers by itself
+        if text:
+            self.brain.send_text(text)
         else:
-            text = ev.text.strip()
-            self.bridge.on_brain_event(
-                TranscriptDone("avatar.user_transcript", self._user_item, text, None, at=ev.at)
-            )
-            if self.vendor_answers:
-                return  # the vendor's model heard it too, and answers by itself
-            if text:
-                self.brain.send_text(text)
-            else:
-                self.bridge.abandon("the avatar heard nothing it could transcribe")
+            self.bridge.abandon("the avatar heard nothing it could transcribe")
 
     def _on_speaking(self, speaking: bool) -> None:
         if self.config.hold_mic_while_speaking and self.config.turn.kind != "push_to_talk":

@@ -116,6 +116,8 @@ TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
         ("avatar_stop_at", "DOUBLE PRECISION"),
         ("response_done_at", "DOUBLE PRECISION"),
         ("interrupted_at", "DOUBLE PRECISION"),
+        ("avatar_lost_at", "DOUBLE PRECISION"),  # the avatar dropped during or after this turn
+        ("avatar_back_at", "DOUBLE PRECISION"),  # ...and its replacement showed its first frame
         ("usage", "TEXT"),
         ("chunks", "INTEGER"),
         ("status", "TEXT NOT NULL"),

@@ -14,7 +14,7 @@ from html import escape
 
 from lib.bridge.timeline import Turn
 from lib.metrics.latency import ChunkTimes, durations_ms, waterfall
-from lib.runtime.conversation import ConversationSnapshot
+from lib.runtime.conversation_snapshot import ConversationSnapshot
 from lib.ui.charts import waterfall_html
 from lib.ui.transcript import transcript_html
 
@@ -43,6 +43,8 @@ def status_html(snap: ConversationSnapshot) -> str:
     parts = [f"<b>{escape(label)}</b>", f"agent <b>{escape(snap.bridge.agent)}</b>"]
     if snap.state == "audio_only":
         parts.append("voice only")
+    elif snap.replacing:
+        parts.append(_tag("avatar dropped: starting a new one…", _ORANGE))
     elif snap.bridge.speaking:
         parts.append(_tag("◉ avatar speaking", _GREEN))
     elif snap.avatar.state == "starting":
@@ -64,6 +66,9 @@ def readiness_html(snap: ConversationSnapshot, mic_level: float) -> str:
         ready.append(f"avatar first frame {snap.avatar_ready_s:.2f} s")
     if snap.switch_ms:
         ready.append(f"avatar switch {snap.switch_ms[-1]:.0f} ms")
+    if snap.gaps_ms:
+        times = "once" if len(snap.gaps_ms) == 1 else f"{len(snap.gaps_ms)} times"
+        ready.append(f"avatar replaced {times}, last gap {snap.gaps_ms[-1]:.0f} ms")
     meter = "▮" * min(10, int(mic_level * 40))
     ready.append(f"mic {meter or '·'}")
     return (

@@ -231,8 +231,12 @@ def test_model_going_away_mid_answer_stores_the_turn_as_failed_and_keeps_the_res
 
 
 def test_avatar_session_ended_by_the_provider_mid_answer_is_stored_and_voice_takes_over(
-    conversation, local_heygen
+    conversation, local_heygen, monkeypatch
 ):
+    from lib.runtime import avatar_recovery
+
+    # With replacements spent (tests/integration/test_faults.py replaces it within the budget).
+    monkeypatch.setattr(avatar_recovery, "MAX_REPLACEMENTS", 0)
     conv = conversation(bridge=BridgeConfig(chunking="sentence:20"))
     conv.send_text(PRICES)
     wait_for(lambda: conv.runner.snapshot().speaking, 30, "the avatar to start talking")

@@ -168,25 +168,69 @@ def test_the_model_socket_closing_mid_answer_fails_the_turn_and_reconnects(
     assert finished_turn(conv, 2).status == "done"
 
 
-def test_idle_expiry_ends_the_avatar_and_the_conversation_says_so(conv_on, faulty_heygen):
+def test_an_avatar_the_provider_ends_is_replaced_and_speaks_the_next_answer(conv_on, faulty_heygen):
+    conv = conv_on(bridge=BridgeConfig(chunking="whole"))
+    conv.send_text(PRICES)
+    assert finished_turn(conv, 1).status == "done"
+    first = conv.runner.snapshot().session_id
+    fault(faulty_heygen, "idle_expiry")  # the provider ends every live session now
+    wait_for(lambda: conv.snapshot().replacing, 10)
+    snap = wait_for(lambda: (s := conv.snapshot()).gaps_ms and s, 15)
+    assert snap.state == "live" and not snap.replacing and snap.banner is None
+    assert 0 < snap.gaps_ms[0] < 5000  # replaced within a few seconds
+    second = conv.runner.snapshot().session_id
+    assert second and second != first
+    # The gap is the turn's own stage, and the conversation's events say what happened.
+    turn = conv.store.get("turns", finished_turn(conv, 1).id)
+    gap_ms = (turn["avatar_back_at"] - turn["avatar_lost_at"]) * 1000
+    assert gap_ms == pytest.approx(snap.gaps_ms[0], abs=1)
+    kinds = list(conv.store.frame("SELECT kind FROM conversation_events ORDER BY at")["kind"])
+    assert "avatar_lost" in kinds and kinds.index("avatar_lost") < kinds.index("avatar_replaced")
+    rows = conv.store.frame(
+        "SELECT id, remote_session_id, status, stop_reason, conversation_id FROM avatar_sessions "
+        "ORDER BY requested_at"
+    )
+    assert list(rows["remote_session_id"]) == [first, second]
+    assert rows["conversation_id"].nunique() == 1
+    assert rows["status"].iloc[0] == "stopped" and rows["stop_reason"].iloc[0] == "ROOM_DELETED"
+    # The next answer is spoken by the new session.
+    conv.send_text("Where can I park my car?")
+    turn2 = finished_turn(conv, 2)
+    assert turn2.status == "done"
+    spoken_by = conv.store.frame(
+        "SELECT DISTINCT session_id FROM avatar_tasks WHERE text != '' AND requested_at > ?",
+        (turn["avatar_back_at"],),
+    )
+    assert list(spoken_by["session_id"]) == [rows["id"].iloc[1]]
+
+
+def test_a_stalled_avatar_is_replaced(conv_on, faulty_heygen, monkeypatch):
+    from lib.runtime import avatar_recovery
+
+    monkeypatch.setattr(avatar_recovery, "STALL_REPLACE_S", 1.5)
     conv = conv_on(bridge=BridgeConfig())
+    first = conv.runner.snapshot().session_id
+    fault(faulty_heygen, "media_stall", value=5_000)  # the session lives on, frozen
+    snap = wait_for(lambda: (s := conv.snapshot()).gaps_ms and s, 20)
+    assert snap.state == "live" and conv.runner.snapshot().session_id != first
+    reason = conv.store.frame("SELECT stop_reason FROM avatar_sessions ORDER BY requested_at")
+    assert reason["stop_reason"].iloc[0] == "REPLACED"  # we stopped the frozen one: not billed on
+
+
+def test_an_avatar_that_keeps_dropping_leaves_the_conversation_in_voice(
+    conv_on, faulty_heygen, monkeypatch
+):
+    from lib.runtime import avatar_recovery
+
+    monkeypatch.setattr(avatar_recovery, "MAX_REPLACEMENTS", 1)
+    conv = conv_on(bridge=BridgeConfig())
+    fault(faulty_heygen, "idle_expiry")
+    wait_for(lambda: conv.snapshot().gaps_ms, 15)  # the first drop is within the budget
     fault(faulty_heygen, "idle_expiry")
     wait_for(lambda: conv.snapshot().state == "audio_only", 10)
     assert "ROOM_DELETED" in (conv.snapshot().banner or "")
-    row = wait_for(  # the runner records the end right after the event
-        lambda: next(
-            (
-                r
-                for r in conv.store.frame(
-                    "SELECT status, stop_reason FROM avatar_sessions"
-                ).to_dict("records")
-                if r["status"] == "stopped"
-            ),
-            None,
-        ),
-        10,
-    )
-    assert row["stop_reason"] == "ROOM_DELETED"
+    conv.send_text(PRICES)  # the conversation goes on in the model's voice
+    assert finished_turn(conv, 1).status == "done"
 
 
 def test_stalled_and_slow_video_are_noticed_and_recover(tmp_path, faulty_heygen):

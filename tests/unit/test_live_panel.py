@@ -16,6 +16,8 @@ def _snap(**over: Any) -> Any:
         "brain_ready_s": 0.42,
         "avatar_ready_s": 0.9,
         "switch_ms": (),
+        "gaps_ms": (),
+        "replacing": False,
     }
     base.update(over)
     return SimpleNamespace(**base)
@@ -61,3 +63,12 @@ def test_panel_is_one_block_with_readiness_waterfall_and_transcript():
     assert html.index("end to end") < html.index("By the door.")  # waterfall, then transcript
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "Turn 1" not in live_panel_html(_snap(), mic_level=0.0)  # no turn yet: no waterfall
+
+
+def test_a_replaced_avatar_shows_while_it_starts_and_its_gap_after():
+    html = status_html(
+        _snap(replacing=True, bridge=SimpleNamespace(agent="a", speaking=True, thinking=False))
+    )
+    assert "starting a new one" in html and "avatar speaking" not in html
+    ready = live_panel_html(_snap(gaps_ms=(2310.4, 1804.6)), 0.0)
+    assert "avatar replaced 2 times, last gap 1805 ms" in ready
