@@ -241,6 +241,26 @@ def strategy_figure(
     )
 
 
+def whatif_figure(table: pd.DataFrame, metric: str, label: str) -> go.Figure:
+    """Predicted beside measured per configuration, for one metric of the what-if table."""
+    rows = table[table["metric"] == metric]
+    fig = go.Figure()
+    for column, name, n in (
+        ("predicted", "predicted (replay)", "n_predicted"),
+        ("measured", "measured", "n_measured"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                x=rows["config"],
+                y=rows[column],
+                text=[f"n={k}" if k else "" for k in rows[n]],
+                textposition="outside",
+            )
+        )
+    return _laid_out(fig, 320, -0.3, barmode="group", yaxis_title=label)
+
+
 def session_waterfall(turns: pd.DataFrame) -> go.Figure:
     """One row per turn of a session: the critical-path stages stacked, from speech end."""
     from lib.metrics.latency import CRITICAL

@@ -1,6 +1,6 @@
 """The Experiments page's comparison of an experiment's configurations: medians and p90s with
 their confidence intervals, which differences are significant at this sample size, the table
-as CSV / Parquet / JSON."""
+as CSV / Parquet / JSON, and what other chunk strategies would have given (the what-if)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from lib.store.database import Store
 from lib.store.queries import Filters, experiments
 from lib.ui.charts import strategy_figure
 from lib.ui.plain_text import plain
+from lib.ui.whatif_panel import whatif_panel
 from lib.ui.widgets import downloads
 
 STAGES: Final = ("e2e", "chunking", "model_ttft", "avatar_latency", "transcription")
@@ -104,3 +105,4 @@ def compare_panel(store: Store) -> None:
         icon=":material/timer:",
         query_params={"experiment": exp},
     )
+    whatif_panel(store, exp)
