@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: serve, emulator, bench, sweep, cost, report, reap."""
+"""`python -m lib <command>`: serve, emulator, bench, sweep, replay, cost, report, reap."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ def main(argv: list[str] | None = None) -> int:
         "emulator": "lib.emulators.cli",
         "bench": "lib.cli.bench",
         "sweep": "lib.cli.sweep",
+        "replay": "lib.cli.replay",
         "cost": "lib.cli.cost",
         "report": "lib.cli.report",
         "reap": "lib.cli.reap",

@@ -16,14 +16,13 @@ from lib.brain.providers import brain_status
 from lib.bridge.chunking import DEFAULT_STRATEGIES, StrategyError, parse_strategies
 from lib.bridge.config import BRIDGE_MODES, BridgeMode
 from lib.core import config
-from lib.metrics.analytics import by_config, turns_frame
 from lib.runtime.script import DEMO_SCRIPT, Script, ScriptError, load_script
 from lib.runtime.script_upload import MAX_FILE_MB, UploadError, discard, save_uploads
 from lib.runtime.sweep import ResumeError, SweepPlan, configurations, plan_of
 from lib.runtime.sweep_jobs import JOBS
 from lib.store.database import Store
-from lib.store.queries import Filters, experiments
-from lib.ui.charts import strategy_figure
+from lib.store.queries import experiments
+from lib.ui.compare_panel import compare_panel
 from lib.ui.first_run import first_run
 from lib.ui.page_leave import on_leave, page_key
 from lib.ui.plain_text import plain
@@ -182,37 +181,4 @@ if JOBS.jobs():
     progress_panel()
 resume_panel(store)
 
-st.subheader("Compare configurations")
-recorded = experiments(store)
-if recorded.empty:
-    st.info("No experiments yet: run a sweep above, or `python -m lib sweep` in a terminal.")
-    st.stop()
-labels = {
-    str(r["id"]): f"{r['name']} · {r['status']} · {str(r['id'])[:8]}"
-    for r in recorded.to_dict("records")
-}
-exp = str(st.selectbox("Experiment", list(labels), format_func=labels.__getitem__))
-turns = turns_frame(store, Filters(experiment=exp))
-if turns.empty:
-    st.info("This experiment has no turns recorded (yet).")
-    st.stop()
-stages = ("e2e", "chunking", "model_ttft", "avatar_latency", "transcription")
-table = by_config(turns, stages)
-st.plotly_chart(strategy_figure(table), key="experiment-strategy")
-pivot = table.assign(
-    cell=[
-        f"{m:.0f} ms ({lo:.0f}–{hi:.0f}), n={n}"
-        for m, lo, hi, n in zip(
-            table["median_ms"], table["p25_ms"], table["p75_ms"], table["n"], strict=True
-        )
-    ]
-).pivot(index="config", columns="stage", values="cell")
-st.dataframe(pivot[[s for s in stages if s in pivot.columns]])
-if turns["simulated"].any():
-    st.caption(":orange[Model timing in this experiment is simulated (the embedded model).]")
-st.page_link(
-    "pages/latency.py",
-    label="Open in Latency, filtered to this experiment",
-    icon=":material/timer:",
-    query_params={"experiment": exp},
-)
+compare_panel(store)

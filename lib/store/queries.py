@@ -246,6 +246,33 @@ def user_turns(store: Store, conversation_ids: Sequence[str]) -> pd.DataFrame:
     )
 
 
+def replay_turns(store: Store, experiment_id: str) -> pd.DataFrame:
+    """An experiment's answered user turns, each with its conversation's bridge, chunking
+    label, avatar provider and model session, and its first piece's ready_at and chars."""
+    return store.frame(
+        """SELECT t.id, t.response_id, t.speech_end_at, t.first_delta_at, t.avatar_start_at,
+                  t.chunks, c.bridge, c.chunking, c.avatar_provider, c.brain_session_id,
+                  f.ready_at AS first_ready_at, f.chars AS first_chars
+           FROM turns t JOIN conversations c ON c.id = t.conversation_id
+           LEFT JOIN chunks f ON f.turn_id = t.id AND f.seq = 1
+           WHERE c.experiment_id = ? AND t.status = 'done' AND t.source != 'agent'
+           ORDER BY c.requested_at, t.seq""",
+        (experiment_id,),
+    )
+
+
+def response_events(store: Store, session_ids: Sequence[str], kinds: Sequence[str]) -> pd.DataFrame:
+    """response_id, kind, at, payload of the model sessions' events of these kinds, in time
+    order."""
+    ids, wanted = tuple(session_ids), tuple(kinds)
+    return store.frame(
+        f"""SELECT response_id, kind, at, payload FROM brain_events
+            WHERE session_id IN ({_marks(ids)}) AND kind IN ({_marks(wanted)})
+            ORDER BY at""",
+        (*ids, *wanted),
+    )
+
+
 def conversation_timings(store: Store, conversation_ids: Sequence[str]) -> pd.Series:
     """Each conversation's timing ("simulated" or "measured")."""
     ids = tuple(conversation_ids)

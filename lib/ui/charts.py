@@ -210,9 +210,14 @@ def ecdf_figure(turns: pd.DataFrame, column: str = "e2e_ms") -> go.Figure:
 
 
 def strategy_figure(
-    by_config: pd.DataFrame, stages: tuple[str, ...] = ("chunking", "e2e")
+    by_config: pd.DataFrame,
+    stages: tuple[str, ...] = ("chunking", "e2e"),
+    spread: tuple[str, str] = ("p25_ms", "p75_ms"),
+    spread_label: str = "p25–p75",
 ) -> go.Figure:
-    """Median per configuration with the p25–p75 spread, and n on each bar."""
+    """Median per configuration with a bar from the `spread` columns (the p25–p75 spread, or
+    the median's confidence interval), and n on each bar."""
+    lo, hi = spread
     fig = go.Figure()
     for stage in stages:
         rows = by_config[by_config["stage"] == stage]
@@ -224,14 +229,36 @@ def strategy_figure(
                 error_y={
                     "type": "data",
                     "symmetric": False,
-                    "array": rows["p75_ms"] - rows["median_ms"],
-                    "arrayminus": rows["median_ms"] - rows["p25_ms"],
+                    "array": rows[hi] - rows["median_ms"],
+                    "arrayminus": rows["median_ms"] - rows[lo],
                 },
                 text=[f"n={n}" for n in rows["n"]],
                 textposition="outside",
             )
         )
-    return _laid_out(fig, 340, -0.3, barmode="group", yaxis_title="median ms (bars: p25–p75)")
+    return _laid_out(
+        fig, 340, -0.3, barmode="group", yaxis_title=f"median ms (bars: {spread_label})"
+    )
+
+
+def whatif_figure(table: pd.DataFrame, metric: str, label: str) -> go.Figure:
+    """Predicted beside measured per configuration, for one metric of the what-if table."""
+    rows = table[table["metric"] == metric]
+    fig = go.Figure()
+    for column, name, n in (
+        ("predicted", "predicted (replay)", "n_predicted"),
+        ("measured", "measured", "n_measured"),
+    ):
+        fig.add_trace(
+            go.Bar(
+                name=name,
+                x=rows["config"],
+                y=rows[column],
+                text=[f"n={k}" if k else "" for k in rows[n]],
+                textposition="outside",
+            )
+        )
+    return _laid_out(fig, 320, -0.3, barmode="group", yaxis_title=label)
 
 
 def session_waterfall(turns: pd.DataFrame) -> go.Figure:

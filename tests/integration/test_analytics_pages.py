@@ -165,11 +165,31 @@ def test_sessions_page_searches_shows_the_transcript_and_deletes(seeded):
 
 
 def test_experiments_page_compares_and_links_into_latency(seeded):
+    from lib.metrics.analytics import turns_frame
+    from lib.metrics.compare import compare_table
+    from lib.store.queries import Filters
+
     at = page("experiments")
     table = at.dataframe[0].value
     assert "e2e" in table.columns and all("n=" in str(v) for v in table["e2e"].dropna())
     links = [p for p in at.get("page_link")]
     assert links and "experiment=" in str(links[0].proto)
+    # The bars are the median's confidence interval, n on each; the table exports as such.
+    exp = next(s for s in at.selectbox if s.label == "Experiment").value
+    want = compare_table(turns_frame(open_store(), Filters(experiment=exp)), ("e2e",))
+    bars = next(t for t in charts(at)[0]["data"] if t["name"] == "end to end")
+    assert list(values(bars["y"])) == pytest.approx(list(want["median_ms"]))
+    upper = values(bars["error_y"]["array"]) + values(bars["y"])
+    assert list(upper) == pytest.approx(list(want["median_hi_ms"]))
+    assert list(bars["text"]) == [f"n={n}" for n in want["n"]]
+    assert "95 % CI of the median" in charts(at)[0]["layout"]["yaxis"]["title"]["text"]
+    buttons = [b.label for b in at.get("download_button")]
+    assert buttons == [f"Comparison table · {f}" for f in ("CSV", "JSON", "PARQUET")]
+    said = " ".join(str(m.value) for m in at.markdown)
+    assert "is faster than" in said or "no difference is significant" in said.lower(), said
+    assert any("Holm" in str(c.value) for c in at.caption)
+    # The seeded store has no answers' text deltas: the what-if says so.
+    assert any("Nothing to replay" in str(i.value) for i in at.info)
 
 
 def test_report_prints_one_summary_per_session_with_cost(seeded):

@@ -15,6 +15,7 @@ import pytest
 from lib.bench.harness import ROOT
 from lib.store.database import Store
 from tests.integration.test_analytics_pages import page
+from tests.integration.test_replay import check_replay_of_the_sweep
 
 pytestmark = pytest.mark.integration
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
@@ -33,7 +34,10 @@ def sweep(
     )
 
 
-def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_path, local_heygen):
+@pytest.mark.usefixtures("webrtc_under_apptest")
+def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(
+    tmp_path, local_heygen, monkeypatch
+):
     shutil.copy(FIXTURES / "piper_hours.wav", tmp_path / "hours.wav")
     script = tmp_path / "script.toml"
     script.write_text(
@@ -77,6 +81,16 @@ def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(tmp_pa
     assert set(chunks["status"]) == {"done"} and len(chunks) >= 4
     # No avatar session left behind.
     assert set(store.frame("SELECT status FROM avatar_sessions")["status"]) == {"stopped"}
+    # Each strategy predicted from the other's recorded answers agrees with what it measured.
+    check_replay_of_the_sweep(str(db), str(exp["id"][0]))
+    # The Experiments page shows the prediction beside the measured runs.
+    monkeypatch.setenv("AVATARLAB_DB", str(db))
+    monkeypatch.setenv("AVATARLAB_LOCAL_HEYGEN_URL", local_heygen.base_url)
+    whatif = page("experiments").dataframe[1].value
+    assert list(dict.fromkeys(whatif["config"])) == ["sentence:20", "whole", "clause:12"]
+    measured = whatif[whatif["config"] != "clause:12"]
+    assert measured["predicted"].notna().all() and measured["measured"].notna().all()
+    assert whatif[whatif["config"] == "clause:12"]["measured"].isna().all()
 
 
 @pytest.mark.parametrize(
