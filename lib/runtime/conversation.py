@@ -19,6 +19,7 @@ import numpy as np
 from lib.avatar.base import (
     AvatarEvent,
     Disconnected,
+    Emotion,
     FirstFrame,
     Quality,
     SessionOptions,
@@ -75,6 +76,10 @@ class ConversationConfig:
     persona: str = "concierge"
     agents: tuple[Agent, ...] = ()  # default: the persona's agents
     quality: Quality = "medium"
+    # The avatar's voice, where its provider takes them (lib.avatar.providers.session_controls).
+    emotion: Emotion | None = None
+    rate: float = 1.0
+    language: str = "en"
     turn: TurnDetection = field(default_factory=TurnDetection)
     transcription_model: str | None = "gpt-4o-mini-transcribe"
     model: str = "gpt-realtime"
@@ -372,6 +377,9 @@ class Conversation:
             avatar_id=agent.avatar_id,
             voice_id=agent.avatar_voice,
             quality=self.config.quality,
+            emotion=self.config.emotion,
+            rate=self.config.rate,
+            language=self.config.language,
             voice_model=voice_model,
         )
 
@@ -476,7 +484,10 @@ class Conversation:
 
 def _public_config(config: ConversationConfig) -> dict[str, object]:
     data = asdict(replace(config, agents=()))
-    data["agents"] = [a.name for a in config.resolved_agents()]
+    data["agents"] = [
+        {"name": a.name, "avatar_id": a.avatar_id, "avatar_voice": a.avatar_voice}
+        for a in config.resolved_agents()
+    ]
     return data
 
 
