@@ -53,6 +53,7 @@ from lib.runtime.avatar_runner import AvatarRunner, Listener
 from lib.runtime.avatar_state import AvatarSnapshot
 from lib.runtime.exit import StopAtExit
 from lib.runtime.owner import OWNER
+from lib.runtime.push_to_talk import PushToTalk
 from lib.runtime.vendor_brain import VendorBrain
 from lib.runtime.watchdog import HEARTBEAT_TIMEOUT_S, PageWatch, TabOpen
 from lib.store.database import Store
@@ -184,6 +185,13 @@ class Conversation:
             self.runner.send_user_audio_soon if self.listens else self.brain.append_audio
         )
         self.mic = MicForwarder(self.mic_sink)
+        self.push_to_talk = PushToTalk(
+            self.mic,
+            self.brain,
+            stop_answer=lambda: self.interrupt("push to talk"),
+            # The avatar's ears mark its turns themselves (`_on_user_heard`).
+            mark_turn=None if self.listens else self.bridge.on_brain_event,
+        )
         self._user_item = ""  # the avatar-heard user turn in progress
         self._lock = threading.Lock()
         self._state: ConversationState = "starting"
@@ -281,6 +289,7 @@ class Conversation:
             return
         log.info("conversation %s ends: %s", self.record_id, reason)
         self._closed = True
+        self.push_to_talk.close()
         self.mic.enabled = False
         self.bridge.end("the conversation was stopped")
         try:
@@ -303,20 +312,9 @@ class Conversation:
         self.bridge.user_text(text)
         self.brain.send_text(text)
 
-    def interrupt(self) -> None:
-        self.bridge.interrupt("interrupt button")
+    def interrupt(self, why: str = "interrupt button") -> None:
+        self.bridge.interrupt(why)
         self.media.voice.clear()
-
-    def talk_pressed(self) -> None:
-        self.bridge.interrupt("push to talk")
-        self.media.voice.clear()
-        self.brain.clear_audio()
-        self.mic.enabled = True
-
-    def talk_released(self) -> None:
-        self.mic.flush()
-        self.mic.enabled = False
-        self.brain.push_to_talk_end()
 
     def heartbeat(self) -> None:
         self._page.beat()

@@ -84,6 +84,7 @@ def open_lite_conversation(p, app: App, wav: Path) -> tuple[object, object, obje
     assert page.get_by_text("Audio → avatar lip-sync").count() == 1
     assert page.get_by_text(CONNECTOR).count() == 1
     driver.wait_idle()
+    driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
     return browser, page, driver
 
 
@@ -131,7 +132,7 @@ def test_a_conversation_on_liveavatar_lite_lip_syncs_the_models_audio(
         browser, page, driver = open_lite_conversation(p, conversation_app, question_wav(tmp_path))
         driver.click("Start")
         avatar = agents_for("concierge")[0].avatar_id
-        driver.install_monitor(mouth_box_rel(avatar), timeout_s=60)
+        driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
         assert driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
         turn = wait_heard_turn(store, page, "audio")
         assert in_order(turn.to_dict(), STAGES), turn.to_dict()
@@ -156,7 +157,7 @@ def test_a_conversation_through_liveavatars_connector(conversation_app, local_he
         driver.wait_idle()
         driver.click("Start")
         avatar = agents_for("concierge")[0].avatar_id
-        driver.install_monitor(mouth_box_rel(avatar), timeout_s=60)
+        driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
         assert driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
         turn = wait_heard_turn(store, page, "connector")
         assert in_order(

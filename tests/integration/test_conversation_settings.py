@@ -92,9 +92,10 @@ def test_the_conversation_stores_its_settings_and_the_avatar_session_gets_them(
     box(at, "Voice for concierge").set_value("devon-029")
     box(at, "Emotion").set_value("soothing")
     box(at, "Language").set_value("fr")
-    next(s for s in at.slider if s.label == "Speaking rate").set_value(0.9).run()
+    next(s for s in at.slider if s.label == "Speaking rate").set_value(0.9)
+    next(r for r in at.radio if r.label == "Turns").set_value("Push to talk").run()
     next(b for b in at.button if b.label == "Start").click().run()
-    assert not at.exception, at.exception
+    assert not at.exception, at.exception  # the page with its hold-to-talk control
     conv = at.session_state["conversation_live"]
     try:
         deadline = time.monotonic() + 30
@@ -113,6 +114,7 @@ def test_the_conversation_stores_its_settings_and_the_avatar_session_gets_them(
             "fr",
         )
         assert stored["bridge"]["emotion_per_chunk"] is False  # the chosen one holds
+        assert stored["turn"]["kind"] == "push_to_talk"
         session = conv.store.frame(
             "SELECT * FROM avatar_sessions WHERE conversation_id = ?", (conv.record_id,)
         ).iloc[0]
