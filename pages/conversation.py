@@ -16,6 +16,7 @@ from lib.core.text import MAX_SAY, TextError, to_say
 from lib.runtime.conversation import Conversation
 from lib.store.database import StoreError, open_store
 from lib.ui.conversation_form import settings_form
+from lib.ui.hold_to_talk import hold_to_talk
 from lib.ui.live_panel import live_panel_html
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
 from lib.ui.plain_text import plain
@@ -110,6 +111,13 @@ def live() -> None:
     render_live(current)
 
 
+@st.fragment
+def talk_control(conv: Conversation) -> None:
+    """A fragment: a press or a release reruns only this, so it reaches the conversation
+    without waiting for the whole page."""
+    hold_to_talk("conversation-talk", conv.push_to_talk.press, conv.push_to_talk.release)
+
+
 if conversation is not None:
     stage, panel = st.columns([2, 3], gap="large")
     with stage:
@@ -117,11 +125,11 @@ if conversation is not None:
         play = play_after_mount(STAGE_KEY, conversation.record_id)
         avatar_streamer(STAGE_KEY, conversation.media, play=play, mic=conversation.mic)
         conv = conversation  # a plain name keeps the narrowing inside the callbacks
-        i1, i2, i3 = st.columns(3)
+        i1, i2 = st.columns([1, 2])
         i1.button("Interrupt", on_click=conv.interrupt, width="stretch")
         if conv.config.turn.kind == "push_to_talk":
-            i2.button("Talk", on_click=conv.talk_pressed, width="stretch", help="Press, speak…")
-            i3.button("Send", type="primary", on_click=conv.talk_released, width="stretch")
+            with i2:
+                talk_control(conv)
         typed = st.chat_input("…or type a message", max_chars=MAX_SAY)
         if typed is not None:
             try:

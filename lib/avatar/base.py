@@ -96,6 +96,25 @@ class VendorVoiceModel:
     temperature: float = 0.8
 
 
+# The speech languages HeyGen's streaming sessions take (its demo's list; LiveAvatar's too).
+LANGUAGES: tuple[str, ...] = (
+    "en", "de", "es", "fr", "it", "pt", "nl", "pl", "sv", "da", "fi", "no", "cs", "ro",
+    "hu", "tr", "el", "ru", "uk", "bg", "sk", "hi", "id", "ms", "vi", "ja", "ko", "zh",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SessionControls:
+    """What a provider's session takes beyond the avatar and the quality: each provider module
+    says its own (the pages offer only these)."""
+
+    voice: bool = False
+    emotion: bool = False
+    emotion_per_piece: bool = False  # an emotion per spoken piece too (the embedded server)
+    rate: tuple[float, float] | None = None  # the speaking-rate range it accepts
+    language: bool = False
+
+
 @dataclass(frozen=True)
 class SessionOptions:
     avatar_id: str

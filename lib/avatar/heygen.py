@@ -22,6 +22,7 @@ from lib.avatar.base import (
     EndMessage,
     MediaSink,
     RemoteSession,
+    SessionControls,
     SessionOptions,
     SpeakResult,
     TaskMode,
@@ -34,6 +35,8 @@ from lib.avatar.transport import MediaTransport
 from lib.core.config import Secret
 
 TASK_TIMEOUT = httpx.Timeout(300.0, connect=5.0)  # sync tasks answer only after speaking
+# streaming.new's voice takes an id, an emotion and a rate (0.5–1.5); the session a language.
+CONTROLS = SessionControls(voice=True, emotion=True, rate=(0.5, 1.5), language=True)
 
 
 @dataclass(frozen=True)

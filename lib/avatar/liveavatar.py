@@ -23,6 +23,7 @@ from lib.avatar.base import (
     Emotion,
     MediaSink,
     RemoteSession,
+    SessionControls,
     SessionOptions,
     SpeakResult,
     TaskMode,
@@ -38,6 +39,13 @@ Mode = Literal["FULL", "LITE"]
 # HeyGen quality names → LiveAvatar video_settings.quality.
 QUALITY = {"low": "low", "medium": "medium", "high": "high"}
 CONTROL_TOPIC = "agent-control"
+SPEED_RANGE = (0.8, 1.2)  # avatar_persona.voice_settings.speed (HeyGen's rate range is wider)
+# FULL's avatar_persona takes a voice, a speed and a language (no emotion); LITE lip-syncs our
+# audio, so its session takes the avatar and the quality only.
+CONTROLS: dict[Mode, SessionControls] = {
+    "FULL": SessionControls(voice=True, rate=SPEED_RANGE, language=True),
+    "LITE": SessionControls(),
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +89,7 @@ class LiveAvatarApi(ProviderApi):
         if mode == "FULL":
             # No context_id: LiveAvatar's "restricted mode", in which the avatar transcribes the
             # user but never answers by itself (our model's answer is the only one).
-            # LiveAvatar accepts speed 0.8–1.2; HeyGen's rate range is wider (0.5–1.5).
-            speed = min(max(options.rate, 0.8), 1.2)
+            speed = min(max(options.rate, SPEED_RANGE[0]), SPEED_RANGE[1])
             persona: dict[str, Any] = {
                 "language": options.language,
                 "voice_settings": {"speed": speed},

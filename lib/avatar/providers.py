@@ -4,9 +4,11 @@ LiveAvatar (FULL / LITE), or the real HeyGen and LiveAvatar services."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from typing import cast
 
-from lib.avatar.base import AvatarProvider
+from lib.avatar import heygen, liveavatar
+from lib.avatar.base import AvatarProvider, SessionControls
 from lib.avatar.heygen import HeyGenApi, HeyGenProvider
 from lib.avatar.liveavatar import LiveAvatarApi, LiveAvatarProvider, Mode
 from lib.avatar.livekit_transport import LiveKitTransport
@@ -50,6 +52,15 @@ def build_provider(name: str, *, local_base_url: str | None = None) -> AvatarPro
             voice_model_key=lambda: config.require_key("OPENAI_API_KEY"),
         )
     return HeyGenProvider(HeyGenApi(key, config.base_url(name)), LiveKitTransport)
+
+
+def session_controls(name: str) -> SessionControls:
+    """What provider `name`'s session takes besides the avatar and the quality."""
+    spec = config.PROVIDERS[name]
+    if spec.api == "liveavatar":
+        return liveavatar.CONTROLS[cast(Mode, spec.mode)]
+    # The embedded server takes an emotion per task as well (`task_emotion` above).
+    return replace(heygen.CONTROLS, emotion_per_piece=spec.embedded)
 
 
 def _embedded_realtime_key() -> config.Secret:

@@ -273,6 +273,12 @@ class StudioDriver:
         box.blur()  # commit the widget value before clicking Speak
         self.wait_idle()
 
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` in the select box labelled `label`; returns once the page has rerun."""
+        self.page.get_by_role("combobox", name=label).click()
+        self.page.get_by_role("option", name=option, exact=True).click()
+        self.wait_idle()
+
     def wait_idle(self, timeout_ms: int = 15_000) -> None:
         """Wait for Streamlit's rerun to finish (its running indicator goes away)."""
         self.page.wait_for_function(

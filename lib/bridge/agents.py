@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
+from lib.avatar.base import AvatarInfo
 from lib.bridge.tools import LOOKUP_TOOLS, transfer_tool
 
 
@@ -21,15 +22,24 @@ class Agent:
     avatar_voice: str | None = None  # the avatar provider's voice (text bridge)
     model_voice: str = "marin"  # the Realtime voice (audio bridge, audio-only fallback)
     tools: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    # The avatar's name where a provider lists it under another id (LiveAvatar's are UUIDs).
+    avatar_name: str = ""
 
 
 _BASE = "You are a friendly, concise assistant for Avatar Lab. Answer in one to three sentences."
 
-# Default avatars are the embedded server's; with HeyGen or LiveAvatar the page lets the user
-# pick from the provider's own list.
+# Default avatars are the embedded server's (HeyGen ids; its LiveAvatar side lists them by name
+# under UUIDs); the page lets the user pick another from the provider's own list.
 _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
     "concierge": (
-        Agent("concierge", f"{_BASE} persona:concierge", "Ava_Studio_public", "ava-us", "marin"),
+        Agent(
+            "concierge",
+            f"{_BASE} persona:concierge",
+            "Ava_Studio_public",
+            "ava-us",
+            "marin",
+            avatar_name="Ava (studio)",
+        ),
     ),
     "interviewer": (
         Agent(
@@ -38,9 +48,19 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "Priya_Newsroom_public",
             "olivia-gb",
             "shimmer",
+            avatar_name="Priya (newsroom)",
         ),
     ),
-    "echo": (Agent("echo", f"{_BASE} persona:echo", "Kenji_Casual_public", "james-gb", "ash"),),
+    "echo": (
+        Agent(
+            "echo",
+            f"{_BASE} persona:echo",
+            "Kenji_Casual_public",
+            "james-gb",
+            "ash",
+            avatar_name="Kenji (casual)",
+        ),
+    ),
     "lookup": (
         Agent(
             "lookup",
@@ -49,6 +69,7 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "isla-scot",
             "coral",
             LOOKUP_TOOLS,
+            avatar_name="Isla (garden)",
         ),
     ),
     "greeter": (
@@ -60,6 +81,7 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "ava-us",
             "marin",
             (transfer_tool("specialist", "billing or technical questions"),),
+            avatar_name="Ava (studio)",
         ),
         Agent(
             "specialist",
@@ -67,10 +89,18 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "Marcus_Office_public",
             "marcus-us",
             "cedar",
+            avatar_name="Marcus (office)",
         ),
     ),
 }
 PERSONAS: Final = tuple(_AGENTS)
+PERSONA_ABOUT: Final = {
+    "concierge": "answers from a small FAQ (hours, prices, location…)",
+    "interviewer": "asks your questions in order and acknowledges each answer",
+    "echo": "repeats what you said (latency tests)",
+    "lookup": "looks orders, weather and stocks up with tool calls",
+    "greeter": "greets you and hands off to a specialist (avatar switch)",
+}
 # The interviewer's questions until the user writes their own (sent in its instructions; the
 # embedded server's interviewer keeps the same list for a model asked with none).
 DEFAULT_QUESTIONS: Final = (
@@ -90,8 +120,15 @@ def agents_for(persona: str, *, interview_questions: tuple[str, ...] = ()) -> li
     return agents
 
 
-def with_avatar(agent: Agent, avatar_id: str | None, voice: str | None) -> Agent:
-    """The same agent on a user-picked avatar/voice (non-local providers)."""
-    return replace(
-        agent, avatar_id=avatar_id or agent.avatar_id, avatar_voice=voice or agent.avatar_voice
-    )
+def with_avatar(agent: Agent, avatar: AvatarInfo, voice: str | None) -> Agent:
+    """The same agent on a picked avatar and voice (None: the provider takes no voice)."""
+    return replace(agent, avatar_id=avatar.avatar_id, avatar_name=avatar.name, avatar_voice=voice)
+
+
+def own_avatar(agent: Agent, avatars: list[AvatarInfo]) -> AvatarInfo | None:
+    """The agent's own avatar in a provider's list: by id, or by name where the provider lists
+    it under another id (None: the provider has no such avatar)."""
+    by_id = next((a for a in avatars if a.avatar_id == agent.avatar_id), None)
+    if by_id is not None or not agent.avatar_name:
+        return by_id
+    return next((a for a in avatars if a.name == agent.avatar_name), None)

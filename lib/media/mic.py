@@ -34,17 +34,19 @@ class MicForwarder:
         if pcm:
             samples = np.frombuffer(pcm, dtype=np.int16)
             self.level = float(np.sqrt(np.mean((samples / 32768.0) ** 2)))
-        if not self.enabled:
-            return
+        # Checked and sent under the lock: once `enabled` is off and `flush()` has returned,
+        # nothing more is sent (push to talk commits the turn right after).
         with self._lock:
+            if not self.enabled:
+                return
             self._buf += pcm
             if len(self._buf) < TARGET_RATE * 2 * BATCH_MS // 1000:
                 return
             chunk, self._buf = bytes(self._buf), bytearray()
-        self._send(chunk)
+            self._send(chunk)
 
     def flush(self) -> None:
         with self._lock:
             chunk, self._buf = bytes(self._buf), bytearray()
-        if chunk:
-            self._send(chunk)
+            if chunk:
+                self._send(chunk)

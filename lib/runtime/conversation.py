@@ -19,6 +19,7 @@ import numpy as np
 from lib.avatar.base import (
     AvatarEvent,
     Disconnected,
+    Emotion,
     FirstFrame,
     Quality,
     SessionOptions,
@@ -50,6 +51,7 @@ from lib.runtime.avatar_runner import AvatarRunner, Listener
 from lib.runtime.conversation_snapshot import ConversationSnapshot, ConversationState
 from lib.runtime.exit import StopAtExit
 from lib.runtime.owner import OWNER
+from lib.runtime.push_to_talk import PushToTalk
 from lib.runtime.vendor_brain import VendorBrain
 from lib.runtime.watchdog import HEARTBEAT_TIMEOUT_S, PageWatch, TabOpen
 from lib.store.database import Store
@@ -72,6 +74,10 @@ class ConversationConfig:
     persona: str = "concierge"
     agents: tuple[Agent, ...] = ()  # default: the persona's agents
     quality: Quality = "medium"
+    # The avatar's voice, where its provider takes them (lib.avatar.providers.session_controls).
+    emotion: Emotion | None = None
+    rate: float = 1.0
+    language: str = "en"
     turn: TurnDetection = field(default_factory=TurnDetection)
     transcription_model: str | None = "gpt-4o-mini-transcribe"
     model: str = "gpt-realtime"
@@ -171,6 +177,13 @@ class Conversation:
             self.runner.send_user_audio_soon if self.listens else self.brain.append_audio
         )
         self.mic = MicForwarder(self.mic_sink)
+        self.push_to_talk = PushToTalk(
+            self.mic,
+            self.brain,
+            stop_answer=lambda: self.interrupt("push to talk"),
+            # The avatar's ears mark its turns themselves (`_on_user_heard`).
+            mark_turn=None if self.listens else self.bridge.on_brain_event,
+        )
         self._lock = threading.Lock()
         self._state: ConversationState = "starting"
         self._banner: str | None = None
@@ -271,6 +284,7 @@ class Conversation:
             return
         log.info("conversation %s ends: %s", self.record_id, reason)
         self._closed = True
+        self.push_to_talk.close()
         self.mic.enabled = False
         self.bridge.end("the conversation was stopped")
         try:
@@ -293,20 +307,9 @@ class Conversation:
         self.bridge.user_text(text)
         self.brain.send_text(text)
 
-    def interrupt(self) -> None:
-        self.bridge.interrupt("interrupt button")
+    def interrupt(self, why: str = "interrupt button") -> None:
+        self.bridge.interrupt(why)
         self.media.voice.clear()
-
-    def talk_pressed(self) -> None:
-        self.bridge.interrupt("push to talk")
-        self.media.voice.clear()
-        self.brain.clear_audio()
-        self.mic.enabled = True
-
-    def talk_released(self) -> None:
-        self.mic.flush()
-        self.mic.enabled = False
-        self.brain.push_to_talk_end()
 
     def heartbeat(self) -> None:
         self._page.beat()
@@ -369,6 +372,9 @@ class Conversation:
             avatar_id=agent.avatar_id,
             voice_id=agent.avatar_voice,
             quality=self.config.quality,
+            emotion=self.config.emotion,
+            rate=self.config.rate,
+            language=self.config.language,
             voice_model=voice_model,
         )
 
@@ -476,7 +482,10 @@ class Conversation:
 
 def _public_config(config: ConversationConfig) -> dict[str, object]:
     data = asdict(replace(config, agents=()))
-    data["agents"] = [a.name for a in config.resolved_agents()]
+    data["agents"] = [
+        {"name": a.name, "avatar_id": a.avatar_id, "avatar_voice": a.avatar_voice}
+        for a in config.resolved_agents()
+    ]
     return data
 
 

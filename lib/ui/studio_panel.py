@@ -8,44 +8,13 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from lib.avatar.base import EMOTIONS, QUALITIES, SessionOptions
+from lib.avatar.base import EMOTIONS, LANGUAGES, QUALITIES, SessionOptions
 from lib.core import config
 from lib.core.problem import Problem
 from lib.runtime.avatar_problem import problem_of
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.runtime.avatar_state import AvatarSnapshot
 from lib.ui.plain_text import plain
-
-LANGUAGES = (
-    "en",
-    "de",
-    "es",
-    "fr",
-    "it",
-    "pt",
-    "nl",
-    "pl",
-    "sv",
-    "da",
-    "fi",
-    "no",
-    "cs",
-    "ro",
-    "hu",
-    "tr",
-    "el",
-    "ru",
-    "uk",
-    "bg",
-    "sk",
-    "hi",
-    "id",
-    "ms",
-    "vi",
-    "ja",
-    "ko",
-    "zh",
-)
 
 
 def show_problem(problem: Problem | None) -> None:

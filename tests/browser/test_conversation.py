@@ -5,11 +5,13 @@ question spoken while the avatar talks stops it, and the test measures how fast.
 
 from __future__ import annotations
 
+import re
 import time
 import wave
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY
@@ -87,6 +89,7 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
         page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
         driver = StudioDriver(page)  # its waits work on any page of the app
         driver.wait_idle()
+        driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
         t_start = driver.click("Start")
         avatar = agents_for("concierge")[0].avatar_id
         driver.install_monitor(mouth_box_rel(avatar, 640, 360), timeout_s=60)
@@ -152,5 +155,107 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
         while live_sessions(local_heygen.base_url) and time.monotonic() < deadline:
             page.wait_for_timeout(200)
         assert live_sessions(local_heygen.base_url) == []
+        context.close()
+        browser.close()
+
+
+def looped_question_wav(tmp: Path) -> Path:
+    """The hours question over and over (1 s of quiet between): a hold anywhere hears speech."""
+    rate, one = read_wav("piper_hours.wav")
+    out = tmp / "hours_looped.wav"
+    with wave.open(str(out), "wb") as dst:
+        dst.setnchannels(1)
+        dst.setsampwidth(2)
+        dst.setframerate(rate)
+        dst.writeframes(np.tile(one, 12).tobytes())
+    return out
+
+
+PAGE_CLOCK = "() => performance.timeOrigin + performance.now()"
+
+
+def stamped(turns: pd.DataFrame, i: int, stage: str) -> bool:
+    return len(turns) > i and pd.notna(turns.iloc[i][stage])
+
+
+def test_a_held_push_to_talk_turn_gets_its_end_to_end_figure(conversation_app, tmp_path):
+    """Hold the Talk control while the fake mic speaks, let go: the release is the turn's
+    speech end (the page's clock and the server's agree), so the stored turn and the live
+    waterfall have its end-to-end figure. The space bar holds too, but not in the chat box."""
+    wav = looped_question_wav(tmp_path)
+    store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
+    known = set(store.frame("SELECT id FROM turns")["id"])
+
+    def new_turns() -> pd.DataFrame:
+        turns = store.frame("SELECT * FROM turns ORDER BY seq")
+        return turns[~turns["id"].isin(known)]
+
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+        )
+        context = browser.new_context()
+        context.add_init_script(PC_SPY)
+        page = context.new_page()
+        page.goto(conversation_app.url)
+        page.get_by_role("link", name="Conversation").click()
+        page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
+        driver = StudioDriver(page)
+        driver.wait_idle()
+        driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
+        page.get_by_text("Push to talk", exact=True).click()
+        driver.wait_idle()
+        driver.click("Start")
+        page.get_by_text("Listening", exact=True).wait_for(timeout=60_000)
+        assert driver.wait_until(lambda: driver.stats()["state"] == "connected", 120)
+        talk = page.get_by_role("button", name="Hold to talk (or the space bar)")
+        talk.hover()
+
+        page.mouse.down()
+        page.get_by_role("button", name="Talking… release to send").wait_for(timeout=5_000)
+        page.wait_for_timeout(3_000)
+        released = page.evaluate(PAGE_CLOCK) / 1000
+        page.mouse.up()
+        deadline = time.monotonic() + 60
+        while not stamped(turns := new_turns(), 0, "avatar_start_at"):
+            assert time.monotonic() < deadline, turns.to_dict("records")
+            page.wait_for_timeout(200)
+        held = turns.iloc[0]
+        assert in_order(held.to_dict(), (*VOICE_STAGES[:-2], "avatar_start_at")), held.to_dict()
+        # The release, on the server's clock: after the page's moment just before it, by no
+        # more than the quickest delivery of an event (this machine: one clock).
+        lag_ms = (held["speech_end_at"] - released) * 1000
+        print(f"push to talk: release stamped {lag_ms:.0f} ms after the page let go")
+        assert -5 <= lag_ms < 500, lag_ms
+        assert held["speech_end_at"] - held["speech_started_at"] >= 2.9
+        e2e = (held["avatar_start_at"] - held["speech_end_at"]) * 1000
+        print(f"push to talk: release → avatar start talking {e2e:.0f} ms")
+        # The live waterfall's title has the same figure.
+        shown = page.get_by_text(re.compile(r"Turn 1 \(\w+\) · end to end \d+ ms")).first
+        shown.wait_for(timeout=10_000)
+        figure = re.search(r"end to end (\d+) ms", shown.inner_text())
+        assert figure and abs(int(figure.group(1)) - e2e) <= 1, (shown.inner_text(), e2e)
+
+        # Spaces typed in the chat box are text, not a hold.
+        chat = page.get_by_placeholder("…or type a message")
+        chat.press_sequentially("not a hold")
+        page.wait_for_timeout(500)
+        assert talk.is_visible() and len(new_turns()) == 1
+        chat.fill("")
+        # The space bar, with the page focused elsewhere, holds like the button.
+        page.locator("h1").first.click()
+        page.keyboard.down("Space")
+        page.get_by_role("button", name="Talking… release to send").wait_for(timeout=5_000)
+        page.wait_for_timeout(1_500)
+        page.keyboard.up("Space")
+        deadline = time.monotonic() + 30
+        while not stamped(turns := new_turns(), 1, "speech_end_at"):
+            assert time.monotonic() < deadline, turns.to_dict("records")
+            page.wait_for_timeout(200)
+
+        page.get_by_role("button", name="Stop", exact=True).click()
+        driver.wait_idle()
         context.close()
         browser.close()

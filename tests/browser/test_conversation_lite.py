@@ -84,6 +84,7 @@ def open_lite_conversation(p, app: App, wav: Path) -> tuple[object, object, obje
     assert page.get_by_text("Audio → avatar lip-sync").count() == 1
     assert page.get_by_text(CONNECTOR).count() == 1
     driver.wait_idle()
+    driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
     return browser, page, driver
 
 
