@@ -10,6 +10,7 @@ import time
 import wave
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pandas as pd
 import pytest
@@ -178,10 +179,14 @@ def stamped(turns: pd.DataFrame, i: int, stage: str) -> bool:
     return len(turns) > i and pd.notna(turns.iloc[i][stage])
 
 
-def test_a_held_push_to_talk_turn_gets_its_end_to_end_figure(conversation_app, tmp_path):
+def test_a_held_push_to_talk_turn_gets_its_end_to_end_figure_and_a_killed_avatar_is_replaced(
+    conversation_app, local_heygen, tmp_path
+):
     """Hold the Talk control while the fake mic speaks, let go: the release is the turn's
     speech end (the page's clock and the server's agree), so the stored turn and the live
-    waterfall have its end-to-end figure. The space bar holds too, but not in the chat box."""
+    waterfall have its end-to-end figure. The space bar holds too, but not in the chat box.
+    Then the avatar is killed (the provider ends its session): a new one takes its place within
+    seconds, in the same conversation and on the same WebRTC stream, and speaks the next answer."""
     wav = looped_question_wav(tmp_path)
     store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
     known = set(store.frame("SELECT id FROM turns")["id"])
@@ -254,6 +259,39 @@ def test_a_held_push_to_talk_turn_gets_its_end_to_end_figure(conversation_app, t
         while not stamped(turns := new_turns(), 1, "speech_end_at"):
             assert time.monotonic() < deadline, turns.to_dict("records")
             page.wait_for_timeout(200)
+
+        # The avatar killed mid-conversation: replaced, and the next answer is the new one's.
+        httpx.post(
+            f"{local_heygen.base_url}/_control/faults",
+            json={"kind": "idle_expiry"},
+            headers={"x-api-key": "tester"},
+            timeout=10,
+        ).raise_for_status()
+        replaced = page.get_by_text(re.compile(r"avatar replaced once, last gap \d+ ms")).first
+        replaced.wait_for(timeout=20_000)
+        gap = re.search(r"last gap (\d+) ms", replaced.inner_text())
+        print(f"avatar killed → replacement's first frame: {gap and gap.group(1)} ms")
+        assert gap and int(gap.group(1)) < 5_000
+        before = len(new_turns())
+        chat.fill("What are your opening hours?")
+        chat.press("Enter")
+        deadline = time.monotonic() + 60
+        while not stamped(turns := new_turns(), before, "avatar_start_at"):
+            assert time.monotonic() < deadline, turns.to_dict("records")
+            page.wait_for_timeout(200)
+        answer = turns.iloc[before]
+        sessions = store.frame(
+            "SELECT id, status, stop_reason FROM avatar_sessions WHERE conversation_id = ? "
+            "ORDER BY requested_at",
+            (answer["conversation_id"],),
+        )
+        assert list(sessions["stop_reason"][:1]) == ["ROOM_DELETED"] and len(sessions) == 2
+        spoken_by = store.frame(
+            "SELECT DISTINCT session_id FROM avatar_tasks WHERE requested_at >= ?",
+            (answer["speech_end_at"],),
+        )
+        assert list(spoken_by["session_id"]) == [sessions["id"].iloc[1]]
+        assert driver.peer_connections() == 1  # the page's stream carried on
 
         page.get_by_role("button", name="Stop", exact=True).click()
         driver.wait_idle()
