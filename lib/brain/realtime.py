@@ -3,8 +3,10 @@
 The page (script thread) calls the thread-safe methods and polls `snapshot()`; the mic sink
 (aiortc thread) calls `append_audio`. Events are parsed once (`lib.brain.events`), recorded in
 the store with their receive time, and fanned out to subscribers (the bridge, later). A dropped
-connection is reconnected with backoff and the session settings re-sent; the transcript so far
-is kept. A refused key is not retried: it is shown with what to do.
+connection is reconnected with backoff, the session settings re-sent and the conversation so far
+given to the new session as items (`lib.brain.history`), so the model does not forget it; the
+retry budget refills after a healthy stretch. A refused key is not retried: it is shown with what
+to do.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -38,6 +41,7 @@ from lib.brain.events import (
     TranscriptDone,
     parse,
 )
+from lib.brain.history import history_items
 from lib.brain.outlets import BrainOutlets
 from lib.brain.settings import RealtimeSettings
 from lib.core.config import Secret
@@ -48,6 +52,9 @@ from lib.store.database import Store
 log = logging.getLogger(__name__)
 
 RECONNECT_DELAYS_S = (0.5, 1.0, 2.0, 4.0, 8.0)
+# A connection up this long was working: its drop is a blip, and the retry budget refills (a
+# long conversation survives many blips; a server that drops every few seconds still runs out).
+HEALTHY_S = 30.0
 AUTH_CODES = frozenset({"invalid_api_key", "missing_api_key"})
 CONNECT_TIMEOUT_S = 15.0
 
@@ -99,7 +106,12 @@ class RealtimeClient(BrainOutlets):
         self._settings: RealtimeSettings | None = None
         self._auth_refused: str | None = None  # the server refused the key: never retry
         self._pending_create = False  # a response.create waiting for the active one to end
-        self._waiting: list[dict[str, Any]] = []  # sent before the connection was up
+        # Sent before the connection was up, with the key of the typed line each one carries.
+        self._waiting: list[tuple[dict[str, Any], str | None]] = []
+        # Typed lines whose item is not on the wire yet (lock held): a reconnect's replay leaves
+        # them out (their own item follows it), so they are not sent twice.
+        self._unsent: set[str] = set()
+        self._opened_at: float | None = None  # when the current connection opened (monotonic)
 
     # ---- script-thread API --------------------------------------------------------------
     def start(self, settings: RealtimeSettings) -> None:
@@ -171,18 +183,20 @@ class RealtimeClient(BrainOutlets):
         self.respond()
 
     def send_text(self, text: str) -> None:
-        self._fire(
-            {
-                "type": "conversation.item.create",
-                "item": {
-                    "type": "message",
-                    "role": "user",
-                    "content": [{"type": "input_text", "text": text}],
-                },
-            }
-        )
+        key = f"text-{uuid.uuid4().hex}"
         with self._lock:
-            self._st.lines.append(Line("user", f"text-{time.time()}", text, time.time(), True))
+            self._st.lines.append(Line("user", key, text, time.time(), True))
+            self._unsent.add(key)
+        event = {
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": text}],
+            },
+        }
+        if self._loop.alive:
+            self._loop.submit(self._send(event, key))
         self.respond()
 
     def send_function_output(self, call_id: str, output: str) -> None:
@@ -231,18 +245,24 @@ class RealtimeClient(BrainOutlets):
         if self._loop.alive:
             self._loop.submit(self._send(event))
 
-    async def _send(self, event: dict[str, Any]) -> None:
+    async def _send(self, event: dict[str, Any], line_key: str | None = None) -> None:
         conn = self._conn
         if conn is None:
             # Not connected yet (or reconnecting): what the user typed or asked for waits for
             # the connection; mic audio of this gap is dropped (it would arrive stale).
             if event.get("type") != "input_audio_buffer.append" and not self._stopping:
-                self._waiting.append(event)
+                self._waiting.append((event, line_key))
             return
         try:
             await conn.send(event)
         except Exception as exc:  # noqa: BLE001 - the receive loop handles the reconnect
             log.debug("send failed: %s", exc)
+        self._sent(line_key)
+
+    def _sent(self, line_key: str | None) -> None:
+        if line_key is not None:
+            with self._lock:
+                self._unsent.discard(line_key)
 
     async def _respond(self) -> None:
         with self._lock:
@@ -266,10 +286,11 @@ class RealtimeClient(BrainOutlets):
             api_key=self._key.reveal(), websocket_base_url=self._ws_url, max_retries=0
         )
         attempt = 0
+        opened = False  # a connection was open before: the next one resumes its conversation
         while not self._stopping:
+            self._opened_at = None
             try:
-                await self._connect_once(client)
-                attempt = 0  # a session that ended normally after connecting
+                await self._connect_once(client, replay=opened)
             except AuthRefused as exc:
                 self._fail(
                     str(exc),
@@ -282,6 +303,10 @@ class RealtimeClient(BrainOutlets):
             except Exception as exc:  # noqa: BLE001 - any transport failure: reconnect
                 if self._stopping:
                     return  # our own close, not a failure
+                if self._opened_at is not None:
+                    opened = True
+                    if time.monotonic() - self._opened_at >= HEALTHY_S:
+                        attempt = 0  # it worked for a while: a blip, not a failing server
                 log.info("realtime connection failed: %s", exc)
                 if attempt >= len(RECONNECT_DELAYS_S):
                     self._fail(
@@ -308,10 +333,14 @@ class RealtimeClient(BrainOutlets):
                 self._st.state, self._st.connected = "reconnecting", False
                 self._st.reconnects += 1
                 self._st.active_response = None
+                # An answer asked for after the lost one went with it: the bridge has closed
+                # that turn as dropped, so it is not asked for again on the new connection.
+                self._pending_create = False
             await asyncio.sleep(RECONNECT_DELAYS_S[min(attempt, len(RECONNECT_DELAYS_S) - 1)])
             attempt += 1
 
-    async def _connect_once(self, client: Any) -> None:
+    async def _connect_once(self, client: Any, *, replay: bool) -> None:
+        """One connection until it closes; `replay`: give it the conversation so far first."""
         assert self._settings is not None
         try:
             manager = client.realtime.connect(model=self._settings.model)
@@ -321,7 +350,7 @@ class RealtimeClient(BrainOutlets):
             if _status_of(exc) in (401, 403) or "401" in str(exc):
                 raise AuthRefused(f"the voice model refused the API key ({exc})") from exc
             raise
-        self._conn = conn
+        self._opened_at = time.monotonic()
         try:
             # If the server already refused us (bad key), this send fails; still read what it
             # said before closing, so the refusal is shown instead of retried.
@@ -329,9 +358,20 @@ class RealtimeClient(BrainOutlets):
                 await conn.send(
                     {"type": "session.update", "session": self._settings.session_payload()}
                 )
-                waiting, self._waiting = self._waiting, []
-                for event in waiting:
-                    await conn.send(event)
+                if replay:  # a new server-side conversation: the earlier turns, no response
+                    with self._lock:
+                        lines, unsent = list(self._st.lines), set(self._unsent)
+                    for event in history_items(lines, skip=unsent):
+                        await conn.send(event)
+                # Sends of the gap go out only now (self._conn is still None), after the
+                # replay, so they are neither interleaved with it nor sent twice; until none
+                # is left, as more may come while these are sent.
+                while self._waiting:
+                    waiting, self._waiting = self._waiting, []
+                    for event, line_key in waiting:
+                        await conn.send(event)
+                        self._sent(line_key)
+            self._conn = conn
             while True:
                 raw = await conn.recv_bytes()
                 self._handle(parse(json.loads(raw)))

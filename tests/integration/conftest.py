@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from unittest import mock
 
+import httpx
 import pytest
 
 from lib.emulators.launcher import EmulatorProcess, start_emulator
 
 TEST_KEY = "test-key"
+# The control endpoint takes the server's key (servers started without one: any non-empty key).
+CONTROL = {"x-api-key": "tester"}
 
 
 def _stop_and_check(emu: EmulatorProcess) -> None:
@@ -18,6 +21,18 @@ def _stop_and_check(emu: EmulatorProcess) -> None:
     # The server must have handled everything the tests threw at it without crashing a handler.
     problems = [line for line in emu.output if "Traceback" in line or "ERROR" in line]
     assert not problems, "\n".join(emu.output[-40:])
+
+
+def fault(emu: EmulatorProcess, kind: str, **spec: object) -> None:
+    """Set a fault on a running server through its control endpoint, as a tester would."""
+    resp = httpx.post(
+        f"{emu.base_url}/_control/faults", json={"kind": kind, **spec}, headers=CONTROL, timeout=10
+    )
+    resp.raise_for_status()
+
+
+def clear_faults(emu: EmulatorProcess) -> None:
+    httpx.delete(f"{emu.base_url}/_control/faults", headers=CONTROL, timeout=10)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from lib.emulators.launcher import EmulatorProcess, start_emulator
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.store.database import Store
 from tests.integration.bridge_conftest import conversation, finished_turn, paced_realtime, wait_for
-from tests.integration.conftest import _stop_and_check
+from tests.integration.conftest import CONTROL, _stop_and_check, clear_faults, fault
 
 pytestmark = pytest.mark.integration
 __all__ = ["conversation", "paced_realtime"]  # fixtures used below
@@ -40,17 +40,6 @@ def faulty_realtime() -> Iterator[EmulatorProcess]:
     _stop_and_check(emu)
 
 
-# The control endpoint takes the server's key (these servers have none: any non-empty key).
-CONTROL = {"x-api-key": "tester"}
-
-
-def fault(emu: EmulatorProcess, kind: str, **spec: object) -> None:
-    resp = httpx.post(
-        f"{emu.base_url}/_control/faults", json={"kind": kind, **spec}, headers=CONTROL, timeout=10
-    )
-    resp.raise_for_status()
-
-
 def runner_on(emu: EmulatorProcess, store: Store) -> AvatarRunner:
     """An avatar runner whose `local` provider is the given server."""
     return AvatarRunner(
@@ -66,7 +55,7 @@ def _clear(request) -> Iterator[None]:
     for name in ("faulty_heygen", "faulty_realtime"):
         if name in request.fixturenames:
             emu = request.getfixturevalue(name)
-            httpx.delete(f"{emu.base_url}/_control/faults", headers=CONTROL, timeout=10)
+            clear_faults(emu)
 
 
 @pytest.fixture
