@@ -40,7 +40,7 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "shimmer",
         ),
     ),
-    "echo": (Agent("echo", f"{_BASE} persona:echo", "Kenji_Casual_public", "james-gb", "ash"),),
+    "echo": (Agent("echo", f"{_BASE} persona:echo", "Kenji_Casual_public", "joe-us", "ash"),),
     "lookup": (
         Agent(
             "lookup",
@@ -65,7 +65,7 @@ _AGENTS: Final[dict[str, tuple[Agent, ...]]] = {
             "specialist",
             f"{_BASE} You are the billing and technical specialist. persona:specialist",
             "Marcus_Office_public",
-            "marcus-us",
+            "joe-us",
             "cedar",
         ),
     ),
