@@ -1,7 +1,7 @@
 """Offline text-to-speech: the voices, and text → 48 kHz PCM with word and phoneme timings.
 
 Two engines: eSpeak NG (`engines.espeak`: every voice, 27 more languages, ~500x real time,
-robotic) and neural Piper models (`engines.neural`: natural, English only, ~16x real time).
+robotic) and neural Piper models (`engines.neural`: natural, English only, ~10x real time).
 A voice with a neural model speaks with it in its own language, and with its eSpeak voice in
 the others, or when the model cannot be had (its package missing, or a failure: logged once).
 Both give phoneme times, which drive the lip-sync.
@@ -308,7 +308,6 @@ class _Request:
 
     cleaned: str
     index: list[int]
-    voice: VoiceSpec
     espeak_voice: str
     delivery: _Delivery
     rate: float
@@ -339,7 +338,7 @@ def _check(
     espeak_voice = _resolve_voice(voice, language)
     delivery = _DELIVERY[emotion] if emotion else _NEUTRAL
     own = voice.neural is not None and _own_language(voice, language)
-    return _Request(cleaned, index, voice, espeak_voice, delivery, rate, own)
+    return _Request(cleaned, index, espeak_voice, delivery, rate, own)
 
 
 def _espeak_piece(req: _Request, start: int, stop: int) -> Utterance:
