@@ -2,7 +2,9 @@
 
 Reports browser-decoded fps, server CPU per stream (the Streamlit app + the local avatar server,
 median of 1 s samples, % of one core), Start click → first avatar frame, and speak → first mouth
-movement (from the click, and from the moment the app sent the task to the provider).
+movement (from the click, and from the moment the app sent the task to the provider) and → first
+sound, in the avatar's eSpeak voice and again in the neural one (`neural_voice`); and the two
+engines' real-time factor and wait for their first audio, in-process (`tts`, `voice_speed`).
 """
 
 from __future__ import annotations
@@ -12,11 +14,13 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from lib.bench import voice_speed
 from lib.bench.harness import CHROMIUM_ARGS, PC_SPY, streamlit_app, user_chromium
 from lib.bench.studio_driver import (
     StudioDriver,
@@ -37,6 +41,7 @@ TARGETS = {
 }
 Progress = Callable[[str], None]
 STARTS = 4
+NEURAL_VOICE_NAME = "Joe — US English, natural male (neural)"  # as the voice list names it
 
 
 def cpu_seconds(pid: int) -> float:
@@ -66,6 +71,11 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
     from lib.emulators.engines.looks import AVATARS
     from lib.store.database import Store
 
+    tts = voice_speed.measure(progress)
+    for engine in voice_speed.VOICES:
+        if tts.get(engine):
+            e = tts[engine]
+            progress(f"{engine}: RTF {e['rtf']}, first audio {e['first_audio_ms_median']} ms")
     emu = start_emulator("heygen")
     tmp = Path(tempfile.mkdtemp(prefix="avatarlab-bench-"))
     result: dict[str, Any] = {"stream": "local 854x480 @ 25 fps, VP8", "targets": TARGETS}
@@ -116,63 +126,22 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
             emu_cpu = cpu_percent_samples([emu.proc.pid], 3, wait)
 
             store = Store(str(tmp / "avatarlab.db"))
-            from_click, from_request, to_start_talking = [], [], []
-            click_to_voice: list[float] = []
-            click_to_sound: list[float] = []
-            to_received, received_to_shown = [], []
-            idle_alarms = early = 0
-            rounds: list[dict[str, float | None]] = []
             rounds_n = max(repeat, MIN_SPEAK_ROUNDS)
-            for i in range(rounds_n):
-                progress(f"speak → mouth {i + 1}/{rounds_n}")
-                page.wait_for_timeout(1500)  # let the mouth rest to get a baseline
-                drv.type_text(f"Testing the mouth, round {i + 1}.")
-                t_speak = drv.click("Speak")
-                drv.wait_until(
-                    lambda t=t_speak: first_mouth_frame(drv.samples(t - 1.5), t) is not None, 10
-                )
-                samples = drv.samples(t_speak - 1.5)
-                # The detector on idle frames (the half second before Speak, against the second
-                # before that) must find nothing: else its first "movement" could be noise.
-                idle = [s for s in samples if s.t < t_speak]
-                idle_alarms += first_mouth_frame(idle, t_speak - 0.5) is not None
-                mouth_frame = first_mouth_frame(samples, t_speak)
-                sid = store.sessions().iloc[0]["id"]
-                # Until the avatar has finished this sentence (the page's "listening" may still
-                # be showing from before it began): the next round's rest must be a real rest.
-                drv.wait_until(lambda s=sid: _finished(store.tasks(s)), 30)
-                task = store.tasks(sid).iloc[-1]
-                if mouth_frame is None:
-                    continue
-                requested, started = float(task["requested_at"]), float(task["started_at"])
-                # Shown before the request left the app: the detector saw noise. (Before the
-                # voice starts is expected: the lips part while the voice is being made.)
-                early += mouth_frame.t < requested
-                from_click.append((mouth_frame.t - t_speak) * 1000)
-                from_request.append((mouth_frame.t - requested) * 1000)
-                to_start_talking.append((started - requested) * 1000)
-                click_to_voice.append((started - t_speak) * 1000)
-                sound = drv.first_sound(t_speak)
-                if sound is not None:
-                    click_to_sound.append((sound - t_speak) * 1000)
-                if mouth_frame.rx is not None:
-                    to_received.append((mouth_frame.rx - requested) * 1000)
-                    received_to_shown.append((mouth_frame.t - mouth_frame.rx) * 1000)
-                rounds.append(
-                    {
-                        "click_to_request": round((requested - t_speak) * 1000, 1),
-                        "request_to_start_talking": round(to_start_talking[-1], 1),
-                        "request_to_received": round(to_received[-1], 1)
-                        if mouth_frame.rx is not None
-                        else None,
-                        "click_to_shown": round(from_click[-1], 1),
-                        "click_to_sound": round(click_to_sound[-1], 1)
-                        if sound is not None
-                        else None,
-                    }
-                )
+            said = _speak_rounds(drv, store, rounds_n, progress)
             drv.click("Stop")
             stats = drv.stats()
+            # The same rounds in the neural voice: same avatar and mouth detector, the voice
+            # picked in the Studio as a user would.
+            progress(f"neural voice: {NEURAL_VOICE_NAME}")
+            page.wait_for_timeout(2000)
+            drv.choose("Voice", NEURAL_VOICE_NAME)
+            t_click = drv.click("Start")
+            drv.install_monitor(mouth_box_rel(AVATARS[0].avatar_id))
+            drv.wait_until(lambda: first_avatar_frame(drv.samples(), t_click) is not None, 30)
+            drv.live()
+            neural_said = _speak_rounds(drv, store, rounds_n, progress)
+            neural_stats = drv.stats()
+            drv.click("Stop")
             context.close()
             browser.close()
         result.update(
@@ -188,34 +157,41 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
                 if starts
                 else None,
                 "start_samples_s": [round(x, 3) for x in starts],
-                "speak_click_to_first_mouth_ms_median": median_of(from_click),
-                "speak_request_to_first_mouth_ms_median": median_of(from_request),
-                "speak_samples_ms": [round(x) for x in from_click],
-                "speak_rounds_ms": rounds,
+                "speak_click_to_first_mouth_ms_median": median_of(said.from_click),
+                "speak_request_to_first_mouth_ms_median": median_of(said.from_request),
+                "speak_samples_ms": [round(x) for x in said.from_click],
+                "speak_rounds_ms": said.rounds,
                 # The split: the provider's avatar_start_talking reaches the app, then the frame
                 # with the open mouth reaches the browser's screen.
-                "speak_request_to_start_talking_ms_median": median_of(to_start_talking),
+                "speak_request_to_start_talking_ms_median": median_of(said.to_start_talking),
                 # When the voice itself began (the lips part before it, while it is made),
                 # at the provider and as heard in the browser.
-                "speak_click_to_start_talking_ms_median": median_of(click_to_voice),
-                "speak_click_to_first_sound_ms_median": median_of(click_to_sound),
-                "speak_sound_samples_ms": [round(x) for x in click_to_sound],
+                "speak_click_to_start_talking_ms_median": median_of(said.click_to_voice),
+                "speak_click_to_first_sound_ms_median": median_of(said.click_to_sound),
+                "speak_sound_samples_ms": [round(x) for x in said.click_to_sound],
                 # ... the open-mouth frame's packets reach the browser, then its screen.
-                "speak_request_to_mouth_frame_received_ms_median": median_of(to_received),
-                "speak_mouth_frame_received_to_shown_ms_median": median_of(received_to_shown),
+                "speak_request_to_mouth_frame_received_ms_median": median_of(said.to_received),
+                "speak_mouth_frame_received_to_shown_ms_median": median_of(said.received_to_shown),
                 # Chrome shows video in step with audio: the larger delay of the two sets both
                 # (a target above its minimum is a stream held back for the other one).
-                "browser_jitter_buffers_ms": {
-                    kind: {
-                        k: round(v, 1) if v is not None else None
-                        for k, v in (stats.get(kind) or {}).items()
-                        if k in ("jitterMs", "targetMs", "minimumMs")
-                    }
-                    for kind in ("video", "audio")
+                "browser_jitter_buffers_ms": _jitter_buffers(stats),
+                "n_speak": len(said.from_click),
+                "mouth_detector_idle_false_alarms": said.idle_alarms + neural_said.idle_alarms,
+                "mouth_detected_before_request": said.early + neural_said.early,
+                # The rounds again in the neural voice (it makes the first sentence before
+                # the sound starts; the lips part meanwhile, as for eSpeak).
+                "neural_voice": {
+                    "voice": NEURAL_VOICE_NAME,
+                    "speak_click_to_first_mouth_ms_median": median_of(neural_said.from_click),
+                    "speak_click_to_start_talking_ms_median": median_of(neural_said.click_to_voice),
+                    "speak_click_to_first_sound_ms_median": median_of(neural_said.click_to_sound),
+                    "speak_samples_ms": [round(x) for x in neural_said.from_click],
+                    "speak_sound_samples_ms": [round(x) for x in neural_said.click_to_sound],
+                    "speak_rounds_ms": neural_said.rounds,
+                    "browser_jitter_buffers_ms": _jitter_buffers(neural_stats),
+                    "n_speak": len(neural_said.from_click),
                 },
-                "n_speak": len(from_click),
-                "mouth_detector_idle_false_alarms": idle_alarms,
-                "mouth_detected_before_request": early,
+                "tts": tts,
             }
         )
     finally:
@@ -232,5 +208,82 @@ def run(*, seconds: float = 10.0, repeat: int = 5, progress: Progress = print) -
     return result
 
 
+def _jitter_buffers(stats: dict[str, Any]) -> dict[str, dict[str, float | None]]:
+    return {
+        kind: {
+            k: round(v, 1) if v is not None else None
+            for k, v in (stats.get(kind) or {}).items()
+            if k in ("jitterMs", "targetMs", "minimumMs")
+        }
+        for kind in ("video", "audio")
+    }
+
+
 def _finished(tasks: pd.DataFrame) -> bool:
     return len(tasks) > 0 and bool(pd.notna(tasks.iloc[-1]["stopped_at"]))
+
+
+@dataclass
+class SpeakRounds:
+    """Speak → mouth, voice and sound, per round (ms), as `run` reports them."""
+
+    from_click: list[float] = field(default_factory=list)
+    from_request: list[float] = field(default_factory=list)
+    to_start_talking: list[float] = field(default_factory=list)
+    click_to_voice: list[float] = field(default_factory=list)
+    click_to_sound: list[float] = field(default_factory=list)
+    to_received: list[float] = field(default_factory=list)
+    received_to_shown: list[float] = field(default_factory=list)
+    rounds: list[dict[str, float | None]] = field(default_factory=list)
+    idle_alarms: int = 0
+    early: int = 0
+
+
+def _speak_rounds(drv: StudioDriver, store: Any, n: int, progress: Progress) -> SpeakRounds:
+    """`n` times: type a sentence, click Speak, time the first mouth movement and sound."""
+    out = SpeakRounds()
+    for i in range(n):
+        progress(f"speak → mouth {i + 1}/{n}")
+        drv.page.wait_for_timeout(1500)  # let the mouth rest to get a baseline
+        drv.type_text(f"Testing the mouth, round {i + 1}.")
+        t_speak = drv.click("Speak")
+        drv.wait_until(lambda t=t_speak: first_mouth_frame(drv.samples(t - 1.5), t) is not None, 10)
+        samples = drv.samples(t_speak - 1.5)
+        # The detector on idle frames (the half second before Speak, against the second
+        # before that) must find nothing: else its first "movement" could be noise.
+        idle = [s for s in samples if s.t < t_speak]
+        out.idle_alarms += first_mouth_frame(idle, t_speak - 0.5) is not None
+        mouth_frame = first_mouth_frame(samples, t_speak)
+        sid = store.sessions().iloc[0]["id"]
+        # Until the avatar has finished this sentence (the page's "listening" may still
+        # be showing from before it began): the next round's rest must be a real rest.
+        drv.wait_until(lambda s=sid: _finished(store.tasks(s)), 30)
+        task = store.tasks(sid).iloc[-1]
+        if mouth_frame is None:
+            continue
+        requested, started = float(task["requested_at"]), float(task["started_at"])
+        # Shown before the request left the app: the detector saw noise. (Before the
+        # voice starts is expected: the lips part while the voice is being made.)
+        out.early += mouth_frame.t < requested
+        out.from_click.append((mouth_frame.t - t_speak) * 1000)
+        out.from_request.append((mouth_frame.t - requested) * 1000)
+        out.to_start_talking.append((started - requested) * 1000)
+        out.click_to_voice.append((started - t_speak) * 1000)
+        sound = drv.first_sound(t_speak)
+        if sound is not None:
+            out.click_to_sound.append((sound - t_speak) * 1000)
+        if mouth_frame.rx is not None:
+            out.to_received.append((mouth_frame.rx - requested) * 1000)
+            out.received_to_shown.append((mouth_frame.t - mouth_frame.rx) * 1000)
+        out.rounds.append(
+            {
+                "click_to_request": round((requested - t_speak) * 1000, 1),
+                "request_to_start_talking": round(out.to_start_talking[-1], 1),
+                "request_to_received": round(out.to_received[-1], 1)
+                if mouth_frame.rx is not None
+                else None,
+                "click_to_shown": round(out.from_click[-1], 1),
+                "click_to_sound": round(out.click_to_sound[-1], 1) if sound is not None else None,
+            }
+        )
+    return out

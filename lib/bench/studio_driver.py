@@ -273,18 +273,34 @@ class StudioDriver:
         box.blur()  # commit the widget value before clicking Speak
         self.wait_idle()
 
-    def choose(self, label: str, option: str) -> None:
-        """Pick `option` in the select box labelled `label`; returns once the page has rerun."""
-        self.page.get_by_role("combobox", name=label).click()
-        self.page.get_by_role("option", name=option, exact=True).click()
-        self.wait_idle()
-
     def wait_idle(self, timeout_ms: int = 15_000) -> None:
         """Wait for Streamlit's rerun to finish (its running indicator goes away)."""
         self.page.wait_for_function(
             """() => !document.querySelector('[data-testid="stStatusWidget"]')""",
             timeout=timeout_ms,
         )
+
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` (its whole text) in the select box `label`; returns once the page has
+        rerun. A box locked while a session runs unlocks once it has stopped (a rerun of its
+        own, which closes an open list: then open it again)."""
+        self.page.wait_for_function(
+            """(label) => { const i = document.querySelector(`input[aria-label="${label}"]`);
+                            return !!i && !i.disabled; }""",
+            arg=label,
+            timeout=30_000,
+        )
+        self.wait_idle(60_000)
+        for attempt in range(3):
+            self.page.get_by_role("combobox", name=label).click()
+            try:
+                self.page.get_by_role("option", name=option, exact=True).click(timeout=5_000)
+                break
+            except Exception:  # playwright's TimeoutError: the list closed under us
+                if attempt == 2:
+                    raise
+                self.wait_idle(60_000)
+        self.wait_idle()
 
     def speaking(self, timeout_ms: int = 15_000) -> None:
         """Wait until the page reports the avatar speaking (from the provider's events)."""

@@ -37,6 +37,7 @@ KEY = {"x-api-key": TEST_KEY}
 AVATAR = AVATARS[0].avatar_id
 REALTIME_VOICE = next(v.voice_id for v in VOICES if v.support_realtime)
 STUDIO_VOICE = next(v.voice_id for v in VOICES if not v.support_realtime)
+NEURAL_VOICE = next(v.voice_id for v in VOICES if v.neural)
 UNAUTHORIZED = {"code": 400112, "message": "Unauthorized"}
 CLOSED = {"code": 10005, "message": "session state wrong: closed"}
 SUCCESS = {"code": 100, "message": "success"}
@@ -497,10 +498,12 @@ async def test_room_streams_25fps_video_and_50_audio_messages_per_second(heygen:
         assert np.array_equal(mine.video, theirs)
 
 
+@pytest.mark.parametrize("voice", [REALTIME_VOICE, NEURAL_VOICE])
 @async_test
-async def test_task_events_in_order_with_lip_sync(heygen: HeyGen) -> None:
-    data = heygen.started(quality="low")
-    text = "Hello there, this is a lip sync test."
+async def test_task_events_in_order_with_lip_sync(heygen: HeyGen, voice: str) -> None:
+    data = heygen.started(quality="low", voice={"voice_id": voice})
+    # Two sentences: the neural voice makes the second while the first plays.
+    text = "Hello, this is a lip sync test. Two sentences."
     async with Viewer(room_url(data)) as viewer, httpx.AsyncClient(headers=KEY) as http:
         await asyncio.sleep(0.8)
         idle_frames = [m for _, m in viewer.rec.video]

@@ -11,6 +11,7 @@ from lib.emulators.engines.visemes import (
     VISEMES,
     MouthTimeline,
     PhonemeMark,
+    phoneme_segments,
     pose_from_audio,
     viseme_for_phoneme,
 )
@@ -135,6 +136,34 @@ def test_empty_timeline_is_always_rest():
 def tone(freq: float, amplitude: float, ms: float = 40, rate: int = 48_000) -> np.ndarray:
     t = np.arange(int(rate * ms / 1000)) / rate
     return (np.sin(2 * np.pi * freq * t) * amplitude * 32767).astype(np.int16)
+
+
+def test_code_points_become_whole_phonemes():
+    # "hello word church" as Piper times its code points.
+    points = [
+        (0, "^"), (10, "h"), (20, "ə"), (30, "l"), (40, "ˈ"), (50, "o"), (60, "ʊ"), (70, " "),
+        (80, "w"), (90, "ˈ"), (100, "ɜ"), (110, "ː"), (120, "l"), (130, "d"), (140, " "),
+        (150, "t"), (155, "ʃ"), (160, "ˈ"), (170, "ɜ"), (180, "ː"), (190, "t"), (200, "ʃ"),
+        (210, "$"),
+    ]  # fmt: skip
+    got = phoneme_segments([PhonemeMark(float(t), p) for t, p in points])
+    assert [(m.start_ms, m.phoneme) for m in got] == [
+        (0, "^"), (10, "h"), (20, "ə"), (30, "l"),
+        (40, "ˈoʊ"),  # the stress mark's time starts the vowel; the diphthong is one mark
+        (80, "w"),
+        (90, "ˈɜː"),  # the length mark belongs to the vowel
+        (120, "l"), (130, "d"),
+        (150, "tʃ"),  # an affricate is one mark
+        (160, "ˈɜː"), (190, "tʃ"), (210, "$"),
+    ]  # fmt: skip
+    visemes = [viseme_for_phoneme(m.phoneme) for m in got]
+    assert visemes == ["rest", "K", "E", "L", "O", "U", "E", "L", "L", "S", "E", "S", "rest"]
+
+
+def test_word_gaps_keep_vowels_apart():
+    # "a ɪ" across a word gap is two vowels, not the diphthong "aɪ".
+    marks = [PhonemeMark(0.0, "a"), PhonemeMark(50.0, " "), PhonemeMark(60.0, "ɪ")]
+    assert [m.phoneme for m in phoneme_segments(marks)] == ["a", "ɪ"]
 
 
 def test_pose_from_audio_silence_is_rest():

@@ -39,7 +39,7 @@ AVATARS: tuple[AvatarLook, ...] = (
         bg_top="#e9dccb", bg_bottom="#b39c86", bg_glow="#fff4e6", earrings=True, necklace=True,
     ),
     AvatarLook(
-        "Marcus_Office_public", "Marcus (office)", "marcus-us", "Marcus in the office", "male",
+        "Marcus_Office_public", "Marcus (office)", "joe-us", "Marcus in the office", "male",
         skin="#8a5636", hair="#1c1512", hair_style="short_fade", iris="#3d2616", lips="#7a453b",
         outfit="blazer_shirt", outfit_color="#22304f", inner_color="#eef1f4",
         bg_top="#c9d6e3", bg_bottom="#6f8297", bg_glow="#f2f7ff", beard=True,
@@ -51,7 +51,7 @@ AVATARS: tuple[AvatarLook, ...] = (
         bg_top="#d9c9e6", bg_bottom="#6c4f86", bg_glow="#fbf1ff", earrings=True,
     ),
     AvatarLook(
-        "Kenji_Casual_public", "Kenji (casual)", "james-gb", "Kenji at his desk", "male",
+        "Kenji_Casual_public", "Kenji (casual)", "joe-us", "Kenji at his desk", "male",
         skin="#e9c29c", hair="#16110e", hair_style="side_part", iris="#3b2a1e", lips="#b8736b",
         outfit="crew", outfit_color="#5d6773", inner_color="#5d6773",
         bg_top="#d3e5d8", bg_bottom="#5f8a76", bg_glow="#f4fff6", glasses=True,

@@ -1,27 +1,25 @@
-"""Offline text-to-speech: eSpeak NG (bundled by `espeakng-loader`) called through ctypes.
+"""Offline text-to-speech: the voices, and text → 48 kHz PCM with word and phoneme timings.
 
-Why eSpeak: it ships as a pip wheel (no apt), has many voices, runs at ~500x realtime, and
-reports word and IPA phoneme events with exact audio times, which drive the lip-sync.
-
-eSpeak is one global C state, so every call into it holds `_ESPEAK_LOCK`. The engine is created
-lazily; the library itself is reloaded per utterance for repeatable output (see `_Engine`).
-Nothing else in the process should load this libespeak-ng copy: it would share the state.
+Two engines: eSpeak NG (`engines.espeak`: every voice, 27 more languages, ~500x real time,
+robotic) and neural Piper models (`engines.neural`: natural, English only, ~10x real time).
+A voice with a neural model speaks with it in its own language, and with its eSpeak voice in
+the others, or when the model cannot be had (its package missing, or a failure: logged once).
+Both give phoneme times, which drive the lip-sync.
 """
 
 from __future__ import annotations
 
-import _ctypes
-import ctypes
-import threading
+import logging
+import re
 import unicodedata
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 import av
-import espeakng_loader
 import numpy as np
 import numpy.typing as npt
 
+from lib.emulators.engines import espeak, neural
 from lib.emulators.engines.visemes import MouthPose, MouthTimeline, PhonemeMark
 
 __all__ = [
@@ -37,6 +35,8 @@ __all__ = [
     "WordMark",
     "voice_by_id",
 ]
+
+log = logging.getLogger(__name__)
 
 OUTPUT_RATE = 48_000
 MAX_TEXT_CHARS = 2000
@@ -55,6 +55,9 @@ class VoiceSpec:
     gender: str  # "female" | "male"
     language: str
     support_realtime: bool = True
+    # A neural model (engines.neural.MODELS) that speaks the voice's own language; then
+    # espeak_voice speaks the other languages, and all of them if the model cannot be had.
+    neural: str | None = None
 
 
 VOICES: tuple[VoiceSpec, ...] = (
@@ -67,6 +70,14 @@ VOICES: tuple[VoiceSpec, ...] = (
     ),
     VoiceSpec("devon-029", "Devon — Caribbean English, relaxed male", "en-029+m2", "male", "en"),
     VoiceSpec("nora-nyc", "Nora — New York English, lively female", "en-us-nyc+f2", "female", "en"),
+    VoiceSpec(
+        "joe-us",
+        "Joe — US English, natural male (neural)",
+        "en-us+m7",
+        "male",
+        "en",
+        neural="en_US-joe-medium",
+    ),
     # A whisper is fine for recorded clips but useless in a conversation: not realtime.
     VoiceSpec(
         "hazel-whisper",
@@ -169,156 +180,25 @@ class Utterance:
     def mouth_at(self, t_ms: float) -> MouthPose:
         return self._timeline.mouth_at(t_ms)
 
-
-# --- eSpeak C interface ---------------------------------------------------------------------
-
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INIT_PHONEME_EVENTS = 0x0001
-_INIT_PHONEME_IPA = 0x0002
-_INIT_DONT_EXIT = 0x8000  # report errors instead of calling exit()
-# Audio per callback. The default (0 → tens of ms) calls back into Python ~40 times a sentence,
-# and each call waits for the GIL in a busy server; one call a second is enough for us.
-_BUFFER_MS = 1000
-_POS_CHARACTER = 1
-_CHARS_UTF8 = 0x1  # SSML (0x10) stays off, so "<" in text is spoken literally
-_ENDPAUSE = 0x1000
-_EV_LIST_TERMINATED, _EV_WORD, _EV_PHONEME = 0, 1, 7
-_P_RATE, _P_VOLUME, _P_PITCH, _P_RANGE = 1, 2, 3, 4
-_RAND_SEED = 1
-
-
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),  # 1-based, in characters (verified with UTF-8 input)
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),  # ms
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _EventId),
-    ]
-
-
-_SynthCallback = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
-)
-
-
-class _Capture:
-    """What one espeak_Synth call produced (filled by the C callback)."""
-
-    def __init__(self) -> None:
-        self.chunks: list[npt.NDArray[np.int16]] = []
-        self.words: list[tuple[int, int, int]] = []  # (ms, 1-based char pos, length)
-        self.phonemes: list[tuple[int, str]] = []
-
-
-class _Engine:
-    """eSpeak NG, loaded fresh for every utterance. Only use it while holding _ESPEAK_LOCK.
-
-    Why reload: eSpeak keeps function-static synthesis state (pitch-flutter phase, gain control)
-    that no API call resets, and draws noise from libc rand(). The same request would then sound
-    slightly different depending on what was spoken before. Reloading (~4 ms) and reseeding make
-    the output a pure function of the request, so it can be cached and tested. If the library
-    cannot be unloaded (something else in the process holds it) synthesis still works, just
-    without bit-exact repeatability.
-    """
-
-    def __init__(self) -> None:
-        self._path = espeakng_loader.get_library_path()
-        self._data = espeakng_loader.get_data_path().encode()
-        self._libc = ctypes.CDLL(None)
-        self._capture = _Capture()
-        self._callback = _SynthCallback(self._on_synth)  # keep a reference: C holds the pointer
-        self.sample_rate = 0
-
-    def _open(self) -> ctypes.CDLL:
-        lib = ctypes.CDLL(self._path, mode=ctypes.RTLD_LOCAL)
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
-        lib.espeak_SetSynthCallback.argtypes = [_SynthCallback]
-        lib.espeak_Synth.argtypes = [
-            ctypes.c_char_p,
-            ctypes.c_size_t,
-            ctypes.c_uint,
-            ctypes.c_int,
-            ctypes.c_uint,
-            ctypes.c_uint,
-            ctypes.c_void_p,
-            ctypes.c_void_p,
-        ]
-        options = _INIT_PHONEME_EVENTS | _INIT_PHONEME_IPA | _INIT_DONT_EXIT
-        rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, _BUFFER_MS, self._data, options)
-        if rate <= 0:
-            self._close(lib)
-            raise RuntimeError(f"eSpeak NG failed to initialise (data path {self._data!r})")
-        self.sample_rate = int(rate)
-        lib.espeak_SetSynthCallback(self._callback)
-        return lib
-
     @staticmethod
-    def _close(lib: ctypes.CDLL) -> None:
-        lib.espeak_Terminate()
-        _ctypes.dlclose(lib._handle)
-
-    def _on_synth(
-        self, wav: ctypes._Pointer[ctypes.c_short], n: int, events: ctypes._Pointer[_Event]
-    ) -> int:
-        cap = self._capture
-        if n > 0:
-            cap.chunks.append(np.ctypeslib.as_array(wav, (n,)).astype(np.int16, copy=True))
-        i = 0
-        while events[i].type != _EV_LIST_TERMINATED:
-            ev = events[i]
-            if ev.type == _EV_WORD:
-                cap.words.append((ev.audio_position, ev.text_position, ev.length))
-            elif ev.type == _EV_PHONEME:
-                raw = bytes(ev.id.string).split(b"\0", 1)[0]
-                cap.phonemes.append((ev.audio_position, raw.decode("utf-8", "replace")))
-            i += 1
-        return 0  # 0 = continue synthesis
-
-    def run(self, text: str, voice: str, delivery: _Delivery, wpm: int) -> _Capture:
-        lib = self._open()
-        try:
-            if lib.espeak_SetVoiceByName(voice.encode()) != 0:
-                raise TTSError(f"eSpeak has no voice {voice!r} — pick another voice or language")
-            lib.espeak_SetParameter(_P_RATE, wpm, 0)
-            lib.espeak_SetParameter(_P_PITCH, delivery.pitch, 0)
-            lib.espeak_SetParameter(_P_RANGE, delivery.pitch_range, 0)
-            lib.espeak_SetParameter(_P_VOLUME, delivery.volume, 0)
-            lib.espeak_ng_SetRandSeed(_RAND_SEED)
-            self._libc.srand(_RAND_SEED)
-            self._capture = _Capture()
-            data = text.encode("utf-8")
-            err = lib.espeak_Synth(
-                data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _ENDPAUSE, None, None
-            )
-            lib.espeak_Synchronize()
-            if err != 0:
-                raise RuntimeError(f"espeak_Synth failed with code {err}")
-            return self._capture
-        finally:
-            self._close(lib)
-
-
-_ESPEAK_LOCK = threading.Lock()
-_engine: _Engine | None = None
-
-
-def _get_engine() -> _Engine:
-    """Create the engine on first use. Caller holds _ESPEAK_LOCK."""
-    global _engine
-    if _engine is None:
-        _engine = _Engine()
-    return _engine
+    def joined(pieces: Sequence[Utterance]) -> Utterance:
+        """Pieces (`Synthesizer.stream`) played one after another, as one utterance."""
+        if len(pieces) == 1:
+            return pieces[0]
+        pcm = np.concatenate([p.pcm for p in pieces]) if pieces else np.zeros(0, np.int16)
+        pcm.flags.writeable = False
+        end_ms = 1000.0 * pcm.shape[0] / OUTPUT_RATE
+        words: list[WordMark] = []
+        phonemes: list[PhonemeMark] = []
+        offset = 0.0
+        for p in pieces:
+            # min(): a mark at a piece's very end must not land past the whole by rounding.
+            words += [replace(w, start_ms=min(w.start_ms + offset, end_ms)) for w in p.words]
+            phonemes += [
+                PhonemeMark(min(m.start_ms + offset, end_ms), m.phoneme) for m in p.phonemes
+            ]
+            offset += p.duration_ms
+        return Utterance(pcm, OUTPUT_RATE, tuple(words), tuple(phonemes))
 
 
 # --- text, resampling, trimming -------------------------------------------------------------
@@ -362,22 +242,23 @@ def _resample(pcm: npt.NDArray[np.int16], rate_in: int) -> npt.NDArray[np.int16]
 
 
 def _trim_silence(
-    pcm: npt.NDArray[np.int16], sample_rate: int
+    pcm: npt.NDArray[np.int16], sample_rate: int, *, lead: bool = True, tail: bool = True
 ) -> tuple[npt.NDArray[np.int16], float]:
-    """Cut eSpeak's lead-in (~50 ms) and end-of-utterance pause, so speech starts at once and
-    the duration is the real spoken length. Returns the PCM and the ms cut from the front."""
+    """Cut the engine's lead-in (eSpeak ~50 ms, Piper ~35 ms) and end-of-utterance pause, so
+    speech starts at once and the duration is the real spoken length (a piece with more to
+    follow keeps its pause). Returns the PCM and the ms cut from the front."""
     level = np.abs(pcm.astype(np.int32))
     peak = int(level.max()) if level.size else 0
     loud = np.flatnonzero(level > max(64, peak // 50))
     if not loud.size:
         return pcm[:0], 0.0
-    start = max(0, int(loud[0]) - int(sample_rate * LEAD_MS / 1000.0))
+    start = max(0, int(loud[0]) - int(sample_rate * LEAD_MS / 1000.0)) if lead else 0
     end = min(pcm.shape[0], int(loud[-1]) + 1 + int(sample_rate * TAIL_MS / 1000.0))
-    return pcm[start:end], 1000.0 * start / sample_rate
+    return pcm[start : end if tail else None], 1000.0 * start / sample_rate
 
 
 def _word_marks(
-    cap: _Capture, cleaned: str, index: list[int], at: Callable[[float], float]
+    cap: espeak.Capture, cleaned: str, index: list[int], at: Callable[[float], float]
 ) -> tuple[WordMark, ...]:
     """Word marks with offsets into the caller's text; `at` maps eSpeak ms onto the trimmed
     audio."""
@@ -405,15 +286,130 @@ def _word_marks(
     return tuple(marks)
 
 
-def _resolve_voice(voice: VoiceSpec, language: str | None) -> str:
+def _own_language(voice: VoiceSpec, language: str | None) -> bool:
     lang = (language or voice.language).strip().lower()
-    if lang in ("", "en", voice.language) or lang.startswith("en-"):
+    return lang in ("", "en", voice.language) or lang.startswith("en-")
+
+
+def _resolve_voice(voice: VoiceSpec, language: str | None) -> str:
+    if _own_language(voice, language):
         return voice.espeak_voice
+    lang = (language or "").strip().lower()
     if lang not in LANGUAGES:
         supported = ", ".join(["en", *sorted(LANGUAGES)])
         raise TTSError(f"language {language!r} is not supported — use one of: {supported}")
     _, plus, variant = voice.espeak_voice.partition("+")
     return LANGUAGES[lang] + (plus + variant if plus else "")
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A checked request: the cleaned text (with its index into the caller's) and how to say it."""
+
+    cleaned: str
+    index: list[int]
+    espeak_voice: str
+    delivery: _Delivery
+    rate: float
+    neural: bool  # the voice's neural model, if it has one, speaks this language
+
+
+def _check(
+    text: str, voice: VoiceSpec, emotion: str | None, rate: float, language: str | None
+) -> _Request:
+    cleaned, index = _clean_text(text)
+    if not cleaned.strip():
+        raise TTSError("text is empty — type something for the avatar to say")
+    if len(cleaned) > MAX_TEXT_CHARS:
+        raise TTSError(
+            f"text is {len(cleaned)} characters — the limit is {MAX_TEXT_CHARS}; "
+            "split it into shorter parts"
+        )
+    if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
+        raise TTSError(
+            f"rate {rate} is out of range — use {RATE_RANGE[0]} to {RATE_RANGE[1]}"
+            " (1.0 is normal speed)"
+        )
+    emotion = emotion.lower() if emotion else None  # HeyGen spells them "Excited"
+    if emotion is not None and emotion not in _DELIVERY:
+        raise TTSError(
+            f"emotion {emotion!r} is unknown — use one of: {', '.join(EMOTION_NAMES)} (or none)"
+        )
+    espeak_voice = _resolve_voice(voice, language)
+    delivery = _DELIVERY[emotion] if emotion else _NEUTRAL
+    own = voice.neural is not None and _own_language(voice, language)
+    return _Request(cleaned, index, espeak_voice, delivery, rate, own)
+
+
+def _espeak_piece(req: _Request, start: int, stop: int) -> Utterance:
+    """cleaned[start:stop] spoken by eSpeak, trimmed at both ends."""
+    d = req.delivery
+    wpm = round(min(max(BASE_WPM * req.rate * d.speed, 80.0), 450.0))
+    prosody = espeak.Prosody(wpm, d.pitch, d.pitch_range, d.volume)
+    try:
+        cap, native_rate = espeak.speak(req.cleaned[start:stop], req.espeak_voice, prosody)
+    except LookupError as exc:
+        raise TTSError(str(exc)) from None
+    raw = np.concatenate(cap.chunks) if cap.chunks else np.zeros(0, np.int16)
+    pcm, lead_ms = _trim_silence(_resample(raw, native_rate), OUTPUT_RATE)
+    pcm.flags.writeable = False
+    end_ms = 1000.0 * pcm.shape[0] / OUTPUT_RATE
+
+    def at(ms: float) -> float:
+        return float(min(max(float(ms) - lead_ms, 0.0), end_ms))
+
+    phonemes = tuple(PhonemeMark(at(ms), ph) for ms, ph in cap.phonemes)
+    words = _word_marks(cap, req.cleaned[start:stop], req.index[start:stop], at)
+    return Utterance(pcm=pcm, sample_rate=OUTPUT_RATE, words=words, phonemes=phonemes)
+
+
+def _neural_piece(
+    said: neural.NeuralSpeech, req: _Request, start: int, stop: int, *, first: bool, last: bool
+) -> Utterance:
+    """What the model said for cleaned[start:stop] at 48 kHz; only the utterance's outer ends
+    are trimmed (the pause after a sentence stays)."""
+    pcm = _resample(said.pcm, said.sample_rate)
+    pcm, lead_ms = _trim_silence(pcm, OUTPUT_RATE, lead=first, tail=last)
+    pcm.flags.writeable = False
+    end_ms = 1000.0 * pcm.shape[0] / OUTPUT_RATE
+
+    def at(ms: float) -> float:
+        return float(min(max(ms - lead_ms, 0.0), end_ms))
+
+    phonemes = tuple(PhonemeMark(at(m.start_ms), m.phoneme) for m in said.phonemes)
+    spans = [m.span() for m in re.finditer(r"\S+", req.cleaned[start:stop])]
+    words = tuple(
+        WordMark(
+            at(t),
+            req.cleaned[start + a : start + b],
+            req.index[start + a],
+            req.index[start + b - 1] + 1 - req.index[start + a],
+        )
+        for (a, b), t in zip(spans, neural.spread(len(spans), said.word_starts_ms), strict=True)
+    )
+    return Utterance(pcm=pcm, sample_rate=OUTPUT_RATE, words=words, phonemes=phonemes)
+
+
+_failed: set[str] = set()  # neural models whose failure was logged
+
+
+def _neural_pieces(model: neural.NeuralModel, req: _Request) -> Iterator[tuple[Utterance, bool]]:
+    spans = neural.sentences(req.cleaned)
+    for k, (start, stop) in enumerate(spans):
+        last = k == len(spans) - 1
+        try:
+            said = model.speak(
+                req.cleaned[start:stop],
+                speed=req.rate * req.delivery.speed,
+                volume=req.delivery.volume / 100.0,
+            )
+        except Exception:  # the voice goes on with eSpeak
+            if model.name not in _failed:
+                _failed.add(model.name)
+                log.exception("neural voice %s failed; eSpeak speaks instead", model.name)
+            yield _espeak_piece(req, start, stop), last
+            continue
+        yield _neural_piece(said, req, start, stop, first=k == 0, last=last), last
 
 
 class Synthesizer:
@@ -428,41 +424,30 @@ class Synthesizer:
         rate: float = 1.0,
         language: str | None = None,
     ) -> Utterance:
-        cleaned, index = _clean_text(text)
-        if not cleaned.strip():
-            raise TTSError("text is empty — type something for the avatar to say")
-        if len(cleaned) > MAX_TEXT_CHARS:
-            raise TTSError(
-                f"text is {len(cleaned)} characters — the limit is {MAX_TEXT_CHARS}; "
-                "split it into shorter parts"
-            )
-        if not RATE_RANGE[0] <= rate <= RATE_RANGE[1]:
-            raise TTSError(
-                f"rate {rate} is out of range — use {RATE_RANGE[0]} to {RATE_RANGE[1]}"
-                " (1.0 is normal speed)"
-            )
-        emotion = emotion.lower() if emotion else None  # HeyGen spells them "Excited"
-        if emotion is not None and emotion not in _DELIVERY:
-            raise TTSError(
-                f"emotion {emotion!r} is unknown — use one of: {', '.join(EMOTION_NAMES)} (or none)"
-            )
-        espeak_voice = _resolve_voice(voice, language)
-        delivery = _DELIVERY[emotion] if emotion else _NEUTRAL
-        wpm = round(min(max(BASE_WPM * rate * delivery.speed, 80.0), 450.0))
+        pieces = self.stream(text, voice, emotion=emotion, rate=rate, language=language)
+        return Utterance.joined([piece for piece, _ in pieces])
 
-        with _ESPEAK_LOCK:
-            engine = _get_engine()
-            cap = engine.run(cleaned, espeak_voice, delivery, wpm)
-            native_rate = engine.sample_rate
+    def stream(
+        self,
+        text: str,
+        voice: VoiceSpec,
+        *,
+        emotion: str | None = None,
+        rate: float = 1.0,
+        language: str | None = None,
+    ) -> Iterator[tuple[Utterance, bool]]:
+        """The utterance in pieces to play one after another, each with whether it is the
+        last: sentence by sentence from a neural voice, so the first can play while the rest
+        is made; eSpeak's in one. Each piece's times start at its own start; word offsets
+        index `text`. Bad input raises TTSError here, before any piece."""
+        req = _check(text, voice, emotion, rate, language)
+        model = neural.model(voice.neural) if req.neural and voice.neural else None
+        if model is None:
+            return iter(((_espeak_piece(req, 0, len(req.cleaned)), True),))
+        return _neural_pieces(model, req)
 
-        raw = np.concatenate(cap.chunks) if cap.chunks else np.zeros(0, np.int16)
-        pcm, lead_ms = _trim_silence(_resample(raw, native_rate), OUTPUT_RATE)
-        pcm.flags.writeable = False
-        end_ms = 1000.0 * pcm.shape[0] / OUTPUT_RATE
-
-        def at(ms: float) -> float:
-            return float(min(max(float(ms) - lead_ms, 0.0), end_ms))
-
-        phonemes = tuple(PhonemeMark(at(ms), ph) for ms, ph in cap.phonemes)
-        words = _word_marks(cap, cleaned, index, at)
-        return Utterance(pcm=pcm, sample_rate=OUTPUT_RATE, words=words, phonemes=phonemes)
+    @staticmethod
+    def warm(voice: VoiceSpec) -> None:
+        """Start loading the voice's neural model, if it has one, in the background."""
+        if voice.neural:
+            neural.warm(voice.neural)

@@ -113,6 +113,41 @@ def viseme_for_phoneme(ipa: str) -> str:
     return "K" if core[0].isalpha() else "rest"
 
 
+_STRESS = "ˈˌ"
+
+
+def phoneme_segments(marks: Sequence[PhonemeMark]) -> tuple[PhonemeMark, ...]:
+    """Marks of single IPA code points (as a neural TTS times them) → marks of phonemes (as
+    eSpeak reports them): a stress mark starts the phoneme after it; length marks, diacritics
+    and the gaps between words belong to the phoneme before; a diphthong or an affricate is
+    one mark. Otherwise a stress mark alone would read as a pause and shut the mouth."""
+    out: list[PhonemeMark] = []
+    stress, stress_at = "", 0.0
+    gap = False
+    for mark in marks:
+        ph = mark.phoneme
+        if ph.isspace():
+            gap = True
+            continue
+        if ph in _STRESS:
+            stress_at = stress_at if stress else mark.start_ms
+            stress += ph
+            continue
+        core = _normalise(ph)
+        prev = out[-1] if out else None
+        if (
+            prev is not None
+            and not stress
+            and (not core or (not gap and _normalise(prev.phoneme) + core in _MULTI))
+        ):
+            out[-1] = PhonemeMark(prev.start_ms, prev.phoneme + ph)
+        else:
+            out.append(PhonemeMark(stress_at if stress else mark.start_ms, stress + ph))
+            stress = ""
+        gap = False
+    return tuple(out)
+
+
 def lerp(a: MouthPose, b: MouthPose, w: float) -> MouthPose:
     # Written as a*(1-w) + b*w so w == 1 reproduces b exactly (REST stays REST).
     v = 1.0 - w

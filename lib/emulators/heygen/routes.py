@@ -35,7 +35,7 @@ from lib.emulators.rooms.sessions import (
     new_session_id,
     registry_of,
 )
-from lib.emulators.rooms.speaking import canned_reply, speak_text
+from lib.emulators.rooms.speaking import canned_reply, speak_text, warm_voice
 from lib.emulators.rooms.speech_events import HeyGenRoomEvents
 from lib.emulators.rooms.stream import AvatarStream
 from lib.wire import localroom
@@ -149,6 +149,7 @@ async def new_session(request: Request) -> JSONResponse:
     voice = _choose_voice(body, avatar.default_voice)
     language = _check_language(body.language)
     registry.check_capacity("heygen")
+    warm_voice(voice)  # a neural voice's model loads while the viewer connects
     width, height = RESOLUTIONS[body.quality]
     emotion = body.voice.emotion
     stream = await AvatarStream.create(

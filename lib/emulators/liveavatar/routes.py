@@ -41,6 +41,7 @@ from lib.emulators.rooms.sessions import (
     new_session_id,
     registry_of,
 )
+from lib.emulators.rooms.speaking import warm_voice
 from lib.emulators.rooms.stream import AvatarStream
 from lib.wire import localroom
 
@@ -140,6 +141,8 @@ async def session_token(request: Request) -> JSONResponse:
     cfg = body.openai_realtime_config
     connector = _connector_config(request, cfg, body.mode) if cfg is not None else None
     _check_capacity(registry)
+    if body.mode == "FULL":
+        warm_voice(voice)  # a neural voice's model loads while the client connects
     config = registry.config
     duration = min(float(body.max_session_duration or 1e12), config.session_duration_limit_s)
     if body.is_sandbox:

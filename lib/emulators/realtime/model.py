@@ -95,7 +95,8 @@ class Speaker:
 
     def __init__(self) -> None:
         self._synth = Synthesizer()
-        self._voices = [v for v in VOICES if v.support_realtime]
+        # eSpeak's voices only: speaks at once, and each OpenAI voice keeps its mapping.
+        self._voices = [v for v in VOICES if v.support_realtime and v.neural is None]
 
     def speak(self, text: str, voice: str, speed: float = 1.0) -> npt.NDArray[np.int16]:
         spec = self._voices[espeak_voice_index(voice, len(self._voices))]

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 
-from lib.emulators.engines.tts import Synthesizer, TTSError
+from lib.emulators.engines.tts import Synthesizer, TTSError, VoiceSpec
 from lib.emulators.rooms import api_errors
 from lib.emulators.rooms.bounds import MAX_PENDING_SPEAKS, MAX_QUEUED_SPEECH_S
 from lib.emulators.rooms.sessions import Session
 from lib.emulators.rooms.speech import SpeechListener, TtsSpeech
 
-_SYNTH = Synthesizer()  # thread-safe; eSpeak itself is serialised inside
+log = logging.getLogger(__name__)
+
+_SYNTH = Synthesizer()  # thread-safe; each engine is serialised inside
+
+
+def warm_voice(voice: VoiceSpec) -> None:
+    """A session will speak with this voice: load its neural model, if any, in the background
+    (~1.3 s), so the first speak request does not wait for it."""
+    _SYNTH.warm(voice)
 
 
 def canned_reply(text: str) -> str:
@@ -61,19 +70,30 @@ async def _speak(
     session.stream.anticipate()  # the lips part while the voice is being made
     async with session.speak_lock:
         try:
-            utterance = await asyncio.to_thread(
-                _SYNTH.synthesize,
+            pieces = await asyncio.to_thread(
+                _SYNTH.stream,
                 text,
                 session.voice,
                 emotion=emotion or session.emotion,
                 rate=session.rate,
                 language=session.language,
             )
+            first, last = await asyncio.to_thread(next, pieces)
         except TTSError as exc:
             session.stream.cancel_anticipation()
             raise api_errors.tts_failed(str(exc)) from None
-        speech = TtsSpeech(utterance, make_listener(text), text=text, emotion=emotion)
+        speech = TtsSpeech(first, make_listener(text), text=text, emotion=emotion, more=not last)
         if session.closed:
             raise api_errors.session_closed()
         session.stream.enqueue(speech)
+        # A neural voice's later sentences are made while the first ones play. The reply
+        # waits for them all: it carries the whole duration, as HeyGen's does.
+        try:
+            while not last and not speech.done.done():  # done early: interrupted or closed
+                piece, last = await asyncio.to_thread(next, pieces)
+                speech.add(piece, last=last)
+        except Exception:  # the voice stops where it got to rather than failing the request
+            log.exception("synthesis failed part way through a task")
+        finally:
+            speech.end_input()
         return speech

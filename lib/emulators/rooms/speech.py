@@ -12,6 +12,7 @@ queued the speech.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import uuid
 from collections import deque
 from dataclasses import dataclass
@@ -114,24 +115,48 @@ class Speech:
 
 
 class TtsSpeech(Speech):
-    """A synthesised utterance: all audio known up front, mouth from its phoneme timeline."""
+    """A synthesised utterance: mouth from its phoneme timeline. It may come in pieces (a
+    neural voice's sentences, `Synthesizer.stream`): the first plays while the rest is made,
+    each `add`ed as it is ready, then `end_input`. Built with `more=False` it is complete."""
 
     def __init__(
         self,
-        utterance: Utterance,
+        first: Utterance,
         listener: SpeechListener,
         *,
         text: str,
         task_id: str | None = None,
         emotion: str | None = None,
+        more: bool = False,
     ) -> None:
         super().__init__(listener, task_id=task_id)
         self.text = text
         self.emotion = emotion  # this utterance's own, if any (else the session's)
-        self.utterance = utterance
-        self.duration_ms = float(utterance.duration_ms)
-        self._pcm = np.asarray(utterance.pcm, dtype=np.int16).reshape(-1)
-        self.words = _phrase_chunks(text, utterance)
+        self.duration_ms = 0.0  # of the pieces so far
+        self._pieces: list[Utterance] = []
+        self._starts_ms: list[float] = []  # where each piece begins
+        self._pcm = np.zeros(0, dtype=np.int16)
+        self._text_done = 0  # text before here is in the word chunks already
+        self._ended = False
+        self.add(first, last=not more)
+
+    def add(self, piece: Utterance, *, last: bool = False) -> None:
+        """The next piece, played right after the ones before (few and short: one copy each)."""
+        if self._ended:
+            return
+        self._pieces.append(piece)
+        self._starts_ms.append(self.duration_ms)
+        self._pcm = np.concatenate([self._pcm, np.asarray(piece.pcm, dtype=np.int16).ravel()])
+        chunks, self._text_done = _phrase_chunks(
+            self.text, piece, self.duration_ms, self._text_done, last=last
+        )
+        self.words.extend(chunks)
+        self.duration_ms += float(piece.duration_ms)
+        self._ended = last
+
+    def end_input(self) -> None:
+        """No more pieces (the last one was added, or the rest will not come)."""
+        self._ended = True
 
     def _available(self) -> int:
         return len(self._pcm) - self._pos
@@ -141,25 +166,30 @@ class TtsSpeech(Speech):
 
     @property
     def input_done(self) -> bool:
-        return True
+        return self._ended
 
     def mouth_now(self) -> MouthPose:
-        return self.utterance.mouth_at(self.spoken_ms + MOUTH_LEAD_MS)
+        t = self.spoken_ms + MOUTH_LEAD_MS
+        i = max(0, bisect.bisect_right(self._starts_ms, t) - 1)
+        return self._pieces[i].mouth_at(t - self._starts_ms[i])
 
 
-def _phrase_chunks(text: str, utterance: Utterance) -> list[Word]:
-    """One chunk per spoken word, cut from the caller's text so that the chunks concatenate
-    back to it exactly (spaces and punctuation included), like HeyGen's talking messages."""
-    marks = sorted(utterance.words, key=lambda w: w.char_offset)
+def _phrase_chunks(
+    text: str, piece: Utterance, offset_ms: float, done: int, *, last: bool
+) -> tuple[list[Word], int]:
+    """One chunk per spoken word, cut from the caller's text so that the chunks of all pieces
+    concatenate back to it exactly (spaces and punctuation included), like HeyGen's talking
+    messages. `done`: where the piece's text begins; returns where the next one begins."""
+    marks = sorted(piece.words, key=lambda w: w.char_offset)
     chunks: list[Word] = []
-    prev_end = 0
+    prev_end = done
     for i, mark in enumerate(marks):
-        end = len(text) if i == len(marks) - 1 else mark.char_offset + mark.char_len
+        end = len(text) if last and i == len(marks) - 1 else mark.char_offset + mark.char_len
         if end <= prev_end:
             continue
-        chunks.append(Word(float(mark.start_ms), text[prev_end:end]))
+        chunks.append(Word(offset_ms + float(mark.start_ms), text[prev_end:end]))
         prev_end = end
-    return chunks
+    return chunks, prev_end
 
 
 class StreamedSpeech(Speech):
