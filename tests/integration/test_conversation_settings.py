@@ -35,7 +35,7 @@ def test_settings_come_from_the_provider_and_are_remembered_across_pages(
     box(at, "Agent").set_value("greeter").run()
     assert box(at, "Avatar for greeter").value == "Ava_Studio_public"
     assert box(at, "Avatar for specialist").value == "Marcus_Office_public"
-    assert box(at, "Voice for specialist").value == "marcus-us"
+    assert box(at, "Voice for specialist").value == "joe-us"
     assert len(box(at, "Avatar for greeter").options) == 5  # the server's avatar.list
     # The user's choices.
     box(at, "Avatar for specialist").set_value("Isla_Garden_public").run()
