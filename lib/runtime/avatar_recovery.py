@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Literal
 
 from lib.bridge.timeline import Timeline
 from lib.runtime.avatar_state import AvatarSnapshot
@@ -72,28 +72,31 @@ class AvatarRecovery:
     def dropped(self, why: str, at: float) -> None:
         """The avatar dropped: replaced within the budget, else the conversation goes on in
         the model's own voice."""
-        if not self.lost(why, at):
+        verdict = self.lost(why, at)
+        if verdict == "already":
+            return  # the same loss, seen again (its event and the stall watch)
+        if verdict == "spent":
             self._voice_only(why)
             return
         self._note("avatar_lost", f"the avatar dropped ({why})", at, {"reason": why})
         self._replace(why)
 
-    def lost(self, reason: str, at: float) -> bool:
-        """The avatar dropped at `at`: True if a replacement should start (within budget and
-        not already under way), False when the conversation should go on without it."""
+    def lost(self, reason: str, at: float) -> Literal["replace", "already", "spent"]:
+        """The avatar dropped at `at`: replace it; or a replacement is already under way; or
+        the budget is spent and the conversation should go on without it."""
         with self._lock:
             if self._lost is not None:
-                return False
+                return "already"
             while self._recent and at - self._recent[0] > REPLACE_WINDOW_S:
                 self._recent.popleft()
             if len(self._recent) >= MAX_REPLACEMENTS:
-                return False
+                return "spent"
             self._recent.append(at)
             self._lost = (reason, at)
         turns = self._timeline.snapshot_refs()
         if turns:
             self._timeline.stamp(turns[-1], "avatar_lost_at", at, latest=True)
-        return True
+        return "replace"
 
     def back(self, at: float) -> Gap | None:
         """The replacement showed its first frame: the gap, stamped (None if none was lost)."""

@@ -211,7 +211,9 @@ def test_report_prints_one_summary_per_session_with_cost(seeded):
         assert r["pricing"] == "list-2026-11" and r["median_ms"]
 
 
-def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, local_heygen):
+def test_a_sweep_runs_from_the_page_in_the_background_and_cancels_from_it(
+    tmp_path, monkeypatch, local_heygen
+):
     from lib.emulators.launcher import start_emulator
 
     emu = start_emulator("realtime", "--ttft-ms", "0", "--tokens-per-s", "0")
@@ -227,23 +229,40 @@ def test_a_sweep_runs_from_the_page_in_the_background(tmp_path, monkeypatch, loc
         assert any("1 configurations × 1 runs × 4 turns" in str(c.value) for c in at.caption)
         next(b for b in at.button if b.label == "Run sweep").click().run()
         store = open_store()
-        deadline = time.monotonic() + 180
-        while True:
-            exp = store.frame("SELECT * FROM experiments")
-            if len(exp) and exp["status"][0] not in ("queued", "running"):
-                break
-            assert time.monotonic() < deadline, "the sweep did not finish"
-            time.sleep(0.5)
-        assert list(exp["name"]) == ["from the page"] and exp["status"][0] == "done"
-        for _ in range(20):  # the job says "done" once its summary is read back from the store
+
+        def done_turns() -> int:
+            return len(store.frame("SELECT id FROM turns WHERE status = 'done'"))
+
+        deadline = time.monotonic() + 120
+        while done_turns() < 2:  # two of the four played: then cancelled from the page
+            assert time.monotonic() < deadline, "the sweep did not play two turns"
+            time.sleep(0.2)
+        at.run()
+        next(b for b in at.button if b.label == "Cancel sweep").click().run()
+        deadline = time.monotonic() + 60
+        while (status := store.frame("SELECT status FROM experiments")["status"][0]) in (
+            "queued",
+            "running",
+        ):
+            assert time.monotonic() < deadline, "the sweep did not stop"
+            time.sleep(0.2)
+        assert status == "cancelled"
+        for _ in range(20):  # the job says so once its summary is read back from the store
             at.run()
-            if any("1 configuration compared" in str(s.value) for s in at.success):
+            if any("cancelled" in str(w.value) for w in at.warning):
                 break
             time.sleep(0.25)
         else:
-            raise AssertionError([str(s.value) for s in at.success])
+            raise AssertionError([str(w.value) for w in at.warning])
+        assert 2 <= done_turns() < 4  # what ran is kept; the rest never played
+        n = len(
+            store.frame(  # the turn cut by the cancel counts where the avatar had started it
+                "SELECT id FROM turns WHERE speech_end_at IS NOT NULL "
+                "AND avatar_start_at IS NOT NULL"
+            )
+        )
         table = at.dataframe[0].value
-        assert list(table.index) == ["text · whole"] and "n=4" in str(table["e2e"].iloc[0])
+        assert list(table.index) == ["text · whole"] and f"n={n}" in str(table["e2e"].iloc[0])
         assert set(store.frame("SELECT status FROM avatar_sessions")["status"]) == {"stopped"}
     finally:
         emu.stop()

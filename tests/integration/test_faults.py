@@ -206,22 +206,6 @@ def test_a_stalled_avatar_is_replaced(conv_on, faulty_heygen, monkeypatch):
     assert reason["stop_reason"].iloc[0] == "REPLACED"  # we stopped the frozen one: not billed on
 
 
-def test_an_avatar_that_keeps_dropping_leaves_the_conversation_in_voice(
-    conv_on, faulty_heygen, monkeypatch
-):
-    from lib.runtime import avatar_recovery
-
-    monkeypatch.setattr(avatar_recovery, "MAX_REPLACEMENTS", 1)
-    conv = conv_on(bridge=BridgeConfig())
-    fault(faulty_heygen, "idle_expiry")
-    wait_for(lambda: conv.snapshot().gaps_ms, 15)  # the first drop is within the budget
-    fault(faulty_heygen, "idle_expiry")
-    wait_for(lambda: conv.snapshot().state == "audio_only", 10)
-    assert "ROOM_DELETED" in (conv.snapshot().banner or "")
-    conv.send_text(PRICES)  # the conversation goes on in the model's voice
-    assert finished_turn(conv, 1).status == "done"
-
-
 def test_stalled_and_slow_video_are_noticed_and_recover(tmp_path, faulty_heygen):
     runner = runner_on(faulty_heygen, Store(str(tmp_path / "lab.db")))
     try:
