@@ -152,7 +152,12 @@ class Difference:
 
     @property
     def significant(self) -> bool:
-        return self.p_holm < ALPHA
+        return self.p_holm < ALPHA and min(self.n_faster, self.n_slower) >= MIN_N_SIGNIFICANT
+
+
+# Below this many turns a configuration's bootstrap has too few distinct resamples (3 turns give
+# 10) for its p-value to mean anything: no difference is called significant on them.
+MIN_N_SIGNIFICANT: Final = 5
 
 
 def holm(ps: Sequence[float]) -> list[float]:
@@ -210,8 +215,9 @@ def differences(
     for (other, diff_ms, lo, hi, p, (se_best, se_other)), p_holm in zip(raw, adjusted, strict=True):
         n_best, n_other = int(data[best].size), int(data[other].size)
         needed = None
-        if p_holm >= ALPHA:
+        if p_holm >= ALPHA or min(n_best, n_other) < MIN_N_SIGNIFICANT:
             needed = turns_needed(se_best, n_best, se_other, n_other, diff_ms, len(raw))
+            needed = None if needed is None else max(needed, MIN_N_SIGNIFICANT)
         out.append(
             Difference(
                 stage,
@@ -246,10 +252,16 @@ def statement(diffs: Sequence[Difference]) -> list[str]:
         elif d.needed_n is None:
             lines.append(f"{d.faster} and {d.slower} have the same median ({ci}).")
         else:
+            few = min(d.n_faster, d.n_slower) < MIN_N_SIGNIFICANT
+            why = (
+                f"too few turns to tell (fewer than {MIN_N_SIGNIFICANT} each)"
+                if few
+                else ("not significant at this sample size")
+            )
             lines.append(
-                f"{d.faster} vs {d.slower}: {ms_text(d.diff_ms)} apart, not significant at "
-                f"this sample size ({ci}); about {d.needed_n} turns per configuration would be "
-                f"needed to detect a {ms_text(d.diff_ms)} difference."
+                f"{d.faster} vs {d.slower}: {ms_text(d.diff_ms)} apart, {why} ({ci}); about "
+                f"{d.needed_n} turns per configuration would be needed to detect a "
+                f"{ms_text(d.diff_ms)} difference."
             )
     if not any(d.significant for d in diffs):
         lines.insert(0, "No difference is significant at this sample size.")
@@ -259,6 +271,7 @@ def statement(diffs: Sequence[Difference]) -> list[str]:
 METHOD: Final = (
     f"Intervals: 95 % percentile bootstrap ({RESAMPLES:,} resamples, seeded). Each configuration "
     "is compared with the fastest on the stage; a difference is significant when its bootstrap "
-    "p-value stays under 5 % after Holm's correction for the number of comparisons. Turns "
+    "p-value stays under 5 % after Holm's correction for the number of comparisons, with at "
+    f"least {MIN_N_SIGNIFICANT} turns on each side. Turns "
     "needed: 80 % power, with the median's standard error scaled as 1/√n from the bootstrap."
 )

@@ -166,6 +166,7 @@ def test_an_avatar_the_provider_ends_is_replaced_and_speaks_the_next_answer(conv
     wait_for(lambda: conv.snapshot().replacing, 10)
     snap = wait_for(lambda: (s := conv.snapshot()).gaps_ms and s, 15)
     assert snap.state == "live" and not snap.replacing and snap.banner is None
+    print(f"avatar ended by the provider → replacement's first frame: {snap.gaps_ms[0]:.0f} ms")
     assert 0 < snap.gaps_ms[0] < 5000  # replaced within a few seconds
     second = conv.runner.snapshot().session_id
     assert second and second != first

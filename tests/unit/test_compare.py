@@ -157,3 +157,16 @@ def test_the_statement_says_who_is_faster_or_what_it_would_take():
     assert vague[0] == "No difference is significant at this sample size."
     assert "turns per configuration would be needed" in vague[1]
     assert statement([]) == ["Too few turns to compare (at least 2 per configuration)."]
+
+
+def test_three_turns_each_are_too_few_to_call_even_a_large_difference():
+    from lib.metrics.compare import MIN_N_SIGNIFICANT, differences, statement
+
+    small = differences({"fast": [300.0, 310.0, 320.0], "slow": [1500.0, 1510.0, 1490.0]}, "e2e")
+    assert len(small) == 1 and not small[0].significant
+    assert small[0].needed_n is not None and small[0].needed_n >= MIN_N_SIGNIFICANT
+    text = " ".join(statement(small))
+    assert "too few turns to tell" in text and "is faster than" not in text
+    rng = np.random.default_rng(1)
+    enough = differences({"fast": rng.normal(300, 10, 8), "slow": rng.normal(1500, 10, 8)}, "e2e")
+    assert enough[0].significant and "is faster than" in " ".join(statement(enough))
