@@ -26,7 +26,7 @@ from lib.ui.compare_panel import compare_panel
 from lib.ui.first_run import first_run
 from lib.ui.page_leave import on_leave, page_key
 from lib.ui.plain_text import plain
-from lib.ui.sweep_progress import job_progress
+from lib.ui.sweep_progress import sweeps_panel
 from lib.ui.widgets import store_or_stop
 
 UPLOAD_KEY = "experiment_upload"  # the folder the page's upload is saved in
@@ -150,13 +150,6 @@ with st.expander("New sweep", expanded=not running):
         st.caption("A sweep is running: a new one waits for it (one at a time keeps timings fair).")
 
 
-@st.fragment(run_every="1s")
-def progress_panel() -> None:
-    """The sweeps of this app process (whoever started them), newest last."""
-    for job in JOBS.jobs()[-5:]:
-        job_progress(job, "experiments")
-
-
 def resume_panel(store: Store) -> None:
     """Sweeps a stopped app left unfinished: resumed under the same experiment."""
     cut = experiments(store)
@@ -177,8 +170,7 @@ def resume_panel(store: Store) -> None:
         c2.button("Resume", key=f"resume-{eid}", on_click=resume, width="stretch")
 
 
-if JOBS.jobs():
-    progress_panel()
+sweeps_panel("experiments")
 resume_panel(store)
 
 compare_panel(store)

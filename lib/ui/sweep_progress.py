@@ -4,6 +4,8 @@ page only reads it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import streamlit as st
 
 from lib.runtime.sweep_jobs import JOBS, SweepJob
@@ -36,7 +38,24 @@ def _sidebar_jobs() -> None:
         )
 
 
-def sweep_sidebar() -> None:
-    """The process's sweeps in the sidebar; refreshed every second only while one is active."""
+def _latest_jobs(key: str, most: int) -> None:
+    for job in JOBS.jobs()[-most:]:
+        job_progress(job, key)
+
+
+def refreshed_while_active(draw: Callable[[], None]) -> None:
+    """`draw` as a fragment redrawn every second while a sweep is queued or running (and not
+    polled once they have all ended)."""
     active = bool(JOBS.active())
-    st.fragment(_sidebar_jobs, run_every="1s" if active else None)()
+    st.fragment(draw, run_every="1s" if active else None)()
+
+
+def sweep_sidebar() -> None:
+    """The process's sweeps in the sidebar."""
+    refreshed_while_active(_sidebar_jobs)
+
+
+def sweeps_panel(key: str, most: int = 5) -> None:
+    """The process's latest sweeps (whoever started them), newest last."""
+    if JOBS.jobs():
+        refreshed_while_active(lambda: _latest_jobs(key, most))
