@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from lib.bench.harness import App, streamlit_app
+from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.studio_driver import StudioDriver
 from lib.emulators.launcher import EmulatorProcess
 
 
@@ -23,3 +26,22 @@ def conversation_app(
     }
     with streamlit_app(tmp_path_factory.mktemp("conversation"), env) as running:
         yield running
+
+
+def open_conversation_page(p: Any, app: App, wav: Path) -> tuple[Any, Any, Any, StudioDriver]:
+    """Chromium, its fake mic playing `wav`, on the app's Conversation page once it has drawn:
+    (browser, context, page, driver)."""
+    browser = p.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
+    )
+    context = browser.new_context()
+    context.add_init_script(PC_SPY)
+    page = context.new_page()
+    page.goto(app.url)
+    page.get_by_role("link", name="Conversation").click()
+    page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
+    driver = StudioDriver(page)  # its waits work on any page of the app
+    driver.wait_idle()
+    return browser, context, page, driver

@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY
-from lib.bench.studio_driver import StudioDriver, mouth_box_rel
+from lib.bench.studio_driver import mouth_box_rel
 from lib.bridge.agents import agents_for
 from lib.metrics.latency import in_order
 from lib.store.database import Store
+from tests.browser.conftest import open_conversation_page
 from tests.conftest import live_sessions
 
 pytestmark = pytest.mark.browser
@@ -77,19 +77,7 @@ def test_spoken_question_is_answered_by_the_avatar_and_a_second_one_cuts_it_off(
     wav = two_questions_wav(tmp_path)
     store = Store(str(conversation_app.log_path.parent / "avatarlab.db"))
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
-        )
-        context = browser.new_context()
-        context.add_init_script(PC_SPY)
-        page = context.new_page()
-        page.goto(conversation_app.url)
-        page.get_by_role("link", name="Conversation").click()
-        page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
-        driver = StudioDriver(page)  # its waits work on any page of the app
-        driver.wait_idle()
+        browser, context, page, driver = open_conversation_page(p, conversation_app, wav)
         driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
         t_start = driver.click("Start")
         avatar = agents_for("concierge")[0].avatar_id
@@ -196,19 +184,7 @@ def test_a_held_push_to_talk_turn_gets_its_end_to_end_figure_and_a_killed_avatar
         return turns[~turns["id"].isin(known)]
 
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
-        )
-        context = browser.new_context()
-        context.add_init_script(PC_SPY)
-        page = context.new_page()
-        page.goto(conversation_app.url)
-        page.get_by_role("link", name="Conversation").click()
-        page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
-        driver = StudioDriver(page)
-        driver.wait_idle()
+        browser, context, page, driver = open_conversation_page(p, conversation_app, wav)
         driver.choose("Avatar quality", "low")  # 360p, as measured before: less to encode
         page.get_by_text("Push to talk", exact=True).click()
         driver.wait_idle()

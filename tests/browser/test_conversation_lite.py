@@ -14,11 +14,12 @@ import httpx
 import numpy as np
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App
+from lib.bench.harness import App
 from lib.bench.studio_driver import StudioDriver, mouth_box_rel
 from lib.bridge.agents import agents_for
 from lib.metrics.latency import in_order
 from lib.store.database import Store
+from tests.browser.conftest import open_conversation_page
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
@@ -61,19 +62,7 @@ def live_liveavatar_sessions(base_url: str) -> list[dict]:
 
 def open_lite_conversation(p, app: App, wav: Path) -> tuple[object, object, object]:
     """Chromium on the Conversation page with the embedded LiveAvatar LITE chosen."""
-    browser = p.chromium.launch(
-        executable_path=CHROMIUM,
-        headless=True,
-        args=[*CHROMIUM_ARGS, f"--use-file-for-fake-audio-capture={wav}"],
-    )
-    context = browser.new_context()
-    context.add_init_script(PC_SPY)
-    page = context.new_page()
-    page.goto(app.url)
-    page.get_by_role("link", name="Conversation").click()
-    page.get_by_role("heading", name="Conversation").wait_for(timeout=30_000)
-    driver = StudioDriver(page)
-    driver.wait_idle()
+    browser, _, page, driver = open_conversation_page(p, app, wav)
     page.get_by_role("combobox", name="Avatar provider").click()
     page.get_by_role("option", name=LABEL).click()
     # LITE lip-syncs audio, ours or its connector's: once the page has rerun, those alone.

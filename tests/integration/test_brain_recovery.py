@@ -5,6 +5,7 @@ endpoint (`ws_close:N`: the socket closes after N deltas of an answer)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,9 +19,11 @@ from lib.brain.settings import RealtimeSettings, TurnDetection
 from lib.core.config import Secret
 from lib.emulators.launcher import EmulatorProcess, start_emulator
 from lib.store.database import Store
+from tests.integration import bridge_conftest
 from tests.integration.conftest import _stop_and_check, clear_faults, fault
 
 pytestmark = pytest.mark.integration
+wait_for = functools.partial(bridge_conftest.wait_for, timeout=15.0)
 HOURS, PARKING, PRICES = (
     "What are your opening hours?",
     "Where can I park my car?",
@@ -53,13 +56,6 @@ def client(server, tmp_path, monkeypatch) -> Iterator[tuple[RealtimeClient, list
     finally:
         s.shutdown()
         clear_faults(server)
-
-
-def wait_for(predicate: Any, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
 
 
 def answers(s: RealtimeClient) -> list[str]:
