@@ -78,13 +78,7 @@ class AvatarRecord:
             record_id, "session_started", started, payload={"remote_session_id": remote_session_id}
         )
 
-    def stopped(
-        self, record_id: str, reason: str, error: str | None, *, ended_before: bool = False
-    ) -> None:
-        """Stopped by us. `ended_before`: the provider had ended it before we stopped it (a
-        dropped avatar being replaced), so the row keeps the provider's reason and time."""
-        if ended_before:
-            return
+    def stopped(self, record_id: str, reason: str, error: str | None) -> None:
         self.store.update(
             "avatar_sessions",
             record_id,

@@ -423,8 +423,8 @@ class AvatarRunner:
                 await session.stop()
             except Exception as exc:  # noqa: BLE001 - the session is over for us either way
                 stop_error = problem_of(exc).message
-        if record_id is not None:
-            self._record.stopped(record_id, reason, stop_error, ended_before=ended_before)
+        if record_id is not None and not ended_before:  # else it keeps the provider's reason
+            self._record.stopped(record_id, reason, stop_error)
         with self._lock:
             self._live.state = "ended"
             self._live.ended_reason = reason

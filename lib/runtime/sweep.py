@@ -154,10 +154,9 @@ class Sweep:
             for bridge in self.plan.bridges:
                 for rep in range(self._done_before.get(bridge.label, 0) + 1, self.plan.repeat + 1):
                     if self._cancel.is_set():
-                        status = "cancelled"
                         break
                     self._run_one(bridge, rep, state)
-            if self._cancel.is_set():
+            if self._cancel.is_set():  # before a run, or in the middle of one
                 status = "cancelled"
         except Exception as exc:
             status, error = "error", f"{type(exc).__name__}: {exc}"
