@@ -69,6 +69,12 @@ class AvatarRecovery:
         with self._lock:
             return self._lost is not None
 
+    def view(self) -> tuple[str | None, tuple[float, ...]]:
+        """Why the avatar is being replaced (None if it is not), and the gaps so far in ms:
+        read together, so a snapshot never sees a gap closed while its banner still shows."""
+        with self._lock:
+            return (self._lost[0] if self._lost else None), tuple(g.ms for g in self.gaps)
+
     def dropped(self, why: str, at: float) -> None:
         """The avatar dropped: replaced within the budget, else the conversation goes on in
         the model's own voice."""

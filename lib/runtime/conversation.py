@@ -327,7 +327,11 @@ class Conversation:
                 and last.stage("first_delta_at") is None
                 and time.time() - heard > SLOW_MODEL_S
             )
+        replacing_why, gaps_ms = self.recovery.view()
         with self._lock:
+            banner = self._banner
+            if replacing_why is not None:
+                banner = f"The avatar dropped ({replacing_why}) — starting a new one…"
             return ConversationSnapshot(
                 state=self._state,
                 record_id=self.record_id,
@@ -335,13 +339,13 @@ class Conversation:
                 avatar=self.runner.snapshot(),
                 bridge=bridge,
                 waiting_for_model=waiting,
-                banner=self._banner,
+                banner=banner,
                 brain_ready_s=(self._brain_ready - self._requested) if self._brain_ready else None,
                 avatar_ready_s=(
                     (self._avatar_ready - self._requested) if self._avatar_ready else None
                 ),
-                gaps_ms=tuple(g.ms for g in self.recovery.gaps),
-                replacing=self.recovery.replacing,
+                gaps_ms=gaps_ms,
+                replacing=replacing_why is not None,
                 switch_ms=tuple(self._switches),
             )
 
@@ -405,9 +409,7 @@ class Conversation:
                     {"ms": self._switches[-1]},
                 )
                 self._switch_from = None
-            if self.recovery.back(note.at) is not None:
-                with self._lock:
-                    self._banner = None
+            self.recovery.back(note.at)
         elif isinstance(note, Disconnected) and self.recovery.replacing:
             return  # the dropped session, closed for its replacement
         elif (
@@ -426,9 +428,8 @@ class Conversation:
         self.bridge.on_avatar(note)
 
     def _replace_avatar(self, why: str) -> None:
-        """Recovery: a new session for the current agent in place of the one that dropped."""
-        with self._lock:
-            self._banner = f"The avatar dropped ({why}) — starting a new one…"
+        """Recovery: a new session for the current agent in place of the one that dropped (the
+        snapshot's banner says so while `recovery` is replacing)."""
         options = self._options_for(self.bridge.agent)
         self.runner.replace_now(self.config.avatar, options, "REPLACED")
 
