@@ -9,7 +9,7 @@ WEB_SDK := tests/clients/liveavatar-web-sdk
 PLUGIN := tests/clients/liveavatar-plugin
 PLUGIN_VENV := .venv-liveavatar-plugin
 
-.PHONY: run test lint typecheck unit bench chromium clients clean
+.PHONY: run test lint typecheck unit bench chromium clients postgres clean
 
 $(VENV)/.installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -28,6 +28,15 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; \
 	fi
 	@test -x $(CHROMIUM) || { echo "Chromium missing at $(CHROMIUM)"; exit 1; }
+
+# The store's tests run on PostgreSQL too: Debian's server binaries (the tests start their own
+# throwaway server; nothing is installed as a service that keeps running).
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; \
+	fi
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { echo "PostgreSQL missing"; exit 1; }
 
 # LiveAvatar's published clients, pinned, for the tests that hold the embedded server to them.
 $(WEB_SDK)/node_modules/.installed: $(WEB_SDK)/package-lock.json
@@ -63,11 +72,11 @@ typecheck: $(VENV)/.dev-installed
 
 # Unit and integration tests run on two workers (most of them wait on real-time speech, not the
 # CPU); the browser tests then run alone, as they measure media on the machine they share.
-test: $(VENV)/.dev-installed chromium clients lint typecheck
+test: $(VENV)/.dev-installed chromium postgres clients lint typecheck
 	$(PY) -m pytest -n 2 tests/unit tests/integration
 	$(PY) -m pytest tests/browser
 
-bench: $(VENV)/.dev-installed chromium
+bench: $(VENV)/.dev-installed chromium postgres
 	$(PY) -m lib bench avatar --json
 	$(PY) -m lib bench realtime --json
 	$(PY) -m lib bench bridge --json

@@ -1,4 +1,4 @@
-"""`python -m lib <command>`: serve, emulator, bench, sweep, replay, cost, report, reap."""
+"""`python -m lib <command>`: serve, emulator, bench, sweep, replay, cost, report, reap, db."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ def main(argv: list[str] | None = None) -> int:
         "cost": "lib.cli.cost",
         "report": "lib.cli.report",
         "reap": "lib.cli.reap",
+        "db": "lib.cli.db",
     }
     if not args or args[0] in {"-h", "--help"} or args[0] not in commands:
         print("usage: python -m lib {" + ",".join(commands) + "} ...", file=sys.stderr)

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from lib import patches
+from lib.bench.pg_server import PgServer, pg_server
 from lib.emulators.launcher import EmulatorProcess, start_emulator
 
 # The libraries as the app runs them, whichever test comes first (the app patches them once, at
@@ -37,6 +38,21 @@ def live_sessions(base_url: str) -> list[dict]:
     resp = httpx.get(f"{base_url}/v1/streaming.list", headers={"x-api-key": "local"}, timeout=10)
     resp.raise_for_status()
     return list(resp.json()["data"]["sessions"])
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL server for the run (per xdist worker), started on first use."""
+    with pg_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    """A fresh empty database on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "lab.db")
+    return str(request.getfixturevalue("pg").new_database())
 
 
 @pytest.fixture

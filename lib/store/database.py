@@ -1,115 +1,102 @@
-"""The one store: sessions, tasks and events with timestamps, in SQLite (WAL).
+"""The one store: sessions, tasks and events with timestamps, in SQLite (WAL) by default or in
+PostgreSQL for a team (lib.store.engine).
 
-SQL is kept portable (standard types, `?` placeholders translated in one place, no SQLite-only
-syntax in queries) so a PostgreSQL URL can later replace the file for a shared deployment.
-Timestamps are epoch seconds (`time.time()`); durations are derived by readers.
+SQL is written once, portable (standard types, `?` placeholders translated in one place, no
+dialect-only syntax but where a function says so). Timestamps are epoch seconds (`time.time()`);
+durations are derived by readers. The schema is the migrations' (lib.store.migrate).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError
 
-from lib.store.schema import INDEXES, SCHEMA_VERSION, TABLES
+from lib.store.engine import StoreError, dialect_of, driver_sql, explain, make_engine, shown
+from lib.store.migrate import columns, upgrade
 
-
-class StoreError(RuntimeError):
-    """The database can't be used; the message says what to do."""
-
-
-def _explain(path: str, exc: sqlite3.OperationalError) -> str:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return (
-            f"the database {path!r} is locked by another program: close it (or set "
-            "AVATARLAB_DB to another file) and try again"
-        )
-    if "readonly" in text or "read-only" in text:
-        return f"the database {path!r} is read-only: make it writable or set AVATARLAB_DB"
-    return f"the database {path!r} failed ({text}): move it aside or set AVATARLAB_DB"
+__all__ = ["Store", "StoreError", "Tx", "new_id", "open_store"]
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
 
 
+class Tx:
+    """One transaction's statements, in the store's portable SQL (`?` placeholders)."""
+
+    def __init__(self, conn: Connection, store: Store) -> None:
+        self._conn, self._store = conn, store
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        result = self._conn.exec_driver_sql(self._store.sql(sql), tuple(params))
+        return [tuple(r) for r in result.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run one statement: the number of rows it changed."""
+        return int(self._conn.exec_driver_sql(self._store.sql(sql), tuple(params)).rowcount)
+
+
 class Store:
     def __init__(self, path: str, *, timeout: float = 5.0) -> None:
-        """`timeout`: how long a write waits for another program's lock before giving up."""
+        """`path`: a SQLite file, or a database URL (lib.store.engine). `timeout`: how long a
+        write waits for another program's lock (SQLite) or a connection (PostgreSQL)."""
         self.path = path
-        if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self._lock = threading.RLock()
+        self.where = shown(path)  # for messages: a URL's password hidden
+        self.dialect = dialect_of(path)
+        # SQLite: one shared connection, so writes are serialised here; PostgreSQL: a pool.
+        self._lock: AbstractContextManager[Any] = (
+            threading.RLock() if self.dialect == "sqlite" else nullcontext()
+        )
         try:
-            # One connection shared by threads, serialised by our lock (writes are tiny).
-            self._conn = sqlite3.connect(path, check_same_thread=False, timeout=timeout)
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self._engine = make_engine(path, timeout=timeout)
+            upgrade(self._engine)
+            self._columns = columns(self._engine)
+        except (DBAPIError, OSError) as exc:
             raise StoreError(
-                f"cannot open the database {path!r}: {exc}. Move the file aside or set "
-                "AVATARLAB_DB to a new path."
+                f"cannot open the database: {explain(path, exc)}"
+                + (
+                    ". Move the file aside or set AVATARLAB_DB to a new path."
+                    if self.dialect == "sqlite"
+                    else ""
+                )
             ) from exc
 
-    def _migrate(self) -> None:
-        with self._tx() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            for table, cols in TABLES.items():
-                body = ", ".join(f"{name} {sqltype}" for name, sqltype in cols)
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
-                # A column added by a later version: nullable, so ADD COLUMN is portable SQL.
-                have = {r[1] for r in cur.execute(f"PRAGMA table_info({table})").fetchall()}
-                for name, sqltype in cols:
-                    if name not in have:
-                        cur.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}")
-            for ddl in INDEXES:
-                cur.execute(ddl)
-            row = cur.execute("SELECT MAX(version) FROM schema_version").fetchone()
-            if row[0] is None:
-                cur.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif row[0] < SCHEMA_VERSION:  # new tables were created above; columns unchanged
-                cur.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+    def sql(self, sql: str) -> str:
+        return driver_sql(sql, self.dialect)
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self) -> Iterator[Tx]:
+        """Statements that must commit together (or not at all)."""
         with self._lock:
-            cur = self._conn.cursor()
             try:
-                yield cur
-                self._conn.commit()
-            except sqlite3.OperationalError as exc:
-                self._conn.rollback()
-                raise StoreError(_explain(self.path, exc)) from exc
-            except BaseException:
-                self._conn.rollback()
-                raise
-            finally:
-                cur.close()
+                with self._engine.begin() as conn:
+                    yield Tx(conn, self)
+            except OperationalError as exc:
+                raise StoreError(explain(self.path, exc)) from exc
 
-    @staticmethod
-    def _columns(table: str) -> set[str]:
-        return {name for name, _ in TABLES[table]}
+    def _known(self, table: str, names: Iterator[str] | Sequence[str]) -> None:
+        unknown = set(names) - self._columns.get(table, frozenset())
+        if unknown:
+            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
 
     def insert(self, table: str, row: Mapping[str, Any]) -> str:
         data = dict(row)
         data.setdefault("id", new_id())
-        unknown = set(data) - self._columns(table)
-        if unknown:
-            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
-        cols = ", ".join(data)
+        self._known(table, list(data))
         marks = ", ".join("?" for _ in data)
-        with self._tx() as cur:
-            cur.execute(f"INSERT INTO {table} ({cols}) VALUES ({marks})", tuple(data.values()))
+        with self.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO {table} ({', '.join(data)}) VALUES ({marks})", list(data.values())
+            )
         return str(data["id"])
 
     def insert_many(self, table: str, rows: Sequence[Mapping[str, Any]]) -> int:
@@ -117,26 +104,26 @@ class Store:
         if not rows:
             return 0
         cols = list(rows[0])
-        unknown = set(cols) - self._columns(table)
-        if unknown:
-            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        self._known(table, cols)
         marks = ", ".join("?" for _ in cols)
-        with self._tx() as cur:
-            cur.executemany(
-                f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})",
-                [tuple(r[c] for c in cols) for r in rows],
-            )
+        with self._lock:
+            try:
+                with self._engine.begin() as conn:
+                    conn.exec_driver_sql(
+                        self.sql(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({marks})"),
+                        [tuple(r[c] for c in cols) for r in rows],
+                    )
+            except OperationalError as exc:
+                raise StoreError(explain(self.path, exc)) from exc
         return len(rows)
 
     def update(self, table: str, row_id: str, fields: Mapping[str, Any]) -> None:
         if not fields:
             return
-        unknown = set(fields) - self._columns(table)
-        if unknown:
-            raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
+        self._known(table, list(fields))
         sets = ", ".join(f"{k} = ?" for k in fields)
-        with self._tx() as cur:
-            cur.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*fields.values(), row_id))
+        with self.transaction() as tx:
+            tx.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*fields.values(), row_id))
 
     def add_event(
         self,
@@ -161,13 +148,13 @@ class Store:
         """A conversation and everything recorded under it (turns, pieces, notes, its avatar
         sessions with their tasks and events, its model session with its events)."""
         counts: dict[str, int] = {}
-        with self._tx() as cur:
-            row = cur.execute(
+        with self.transaction() as tx:
+            found = tx.rows(
                 "SELECT brain_session_id FROM conversations WHERE id = ?", (conversation_id,)
-            ).fetchone()
-            if row is None:
+            )
+            if not found:
                 return counts
-            brain = row[0]
+            brain = found[0][0]
             turn_ids = "SELECT id FROM turns WHERE conversation_id = ?"
             avatar_ids = "SELECT id FROM avatar_sessions WHERE conversation_id = ?"
             steps = (
@@ -182,28 +169,47 @@ class Store:
                 ("conversations", "id = ?", (conversation_id,)),
             )
             for table, where, params in steps:
-                counts[table] = cur.execute(f"DELETE FROM {table} WHERE {where}", params).rowcount
+                counts[table] = tx.execute(f"DELETE FROM {table} WHERE {where}", params)
         return counts
 
     def delete_avatar_session(self, session_id: str) -> int:
         """A Studio session with its tasks and events."""
-        with self._tx() as cur:
-            cur.execute("DELETE FROM avatar_tasks WHERE session_id = ?", (session_id,))
-            cur.execute("DELETE FROM avatar_events WHERE session_id = ?", (session_id,))
-            return int(
-                cur.execute("DELETE FROM avatar_sessions WHERE id = ?", (session_id,)).rowcount
-            )
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM avatar_tasks WHERE session_id = ?", (session_id,))
+            tx.execute("DELETE FROM avatar_events WHERE session_id = ?", (session_id,))
+            return tx.execute("DELETE FROM avatar_sessions WHERE id = ?", (session_id,))
 
     def frame(self, sql: str, params: tuple[Any, ...] = ()) -> pd.DataFrame:
+        """A query's rows as a frame, typed as pandas reads SQL (the same on both backends)."""
         with self._lock:
-            return pd.read_sql_query(sql, self._conn, params=params)
+            try:
+                with self._engine.connect() as conn:
+                    return pd.read_sql_query(self.sql(sql), conn, params=tuple(params))
+            except OperationalError as exc:
+                raise StoreError(explain(self.path, exc)) from exc
 
     def get(self, table: str, row_id: str) -> dict[str, Any] | None:
         with self._lock:
-            cur = self._conn.execute(f"SELECT * FROM {table} WHERE id = ?", (row_id,))
-            row = cur.fetchone()
-            names = [d[0] for d in cur.description]
-        return dict(zip(names, row, strict=True)) if row else None
+            try:
+                with self._engine.connect() as conn:
+                    result = conn.exec_driver_sql(
+                        self.sql(f"SELECT * FROM {table} WHERE id = ?"), (row_id,)
+                    )
+                    row = result.first()
+                    names = list(result.keys())
+            except OperationalError as exc:
+                raise StoreError(explain(self.path, exc)) from exc
+        return dict(zip(names, tuple(row), strict=True)) if row else None
+
+    def tables(self) -> list[str]:
+        return list(self._columns)
+
+    def table_columns(self, table: str) -> frozenset[str]:
+        return self._columns[table]
+
+    def count(self, table: str) -> int:
+        with self.transaction() as tx:
+            return int(tx.rows(f"SELECT COUNT(*) FROM {table}")[0][0])
 
     def sessions(self) -> pd.DataFrame:
         return self.frame("SELECT * FROM avatar_sessions ORDER BY requested_at DESC")
@@ -220,7 +226,7 @@ class Store:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._engine.dispose()
 
 
 _shared: dict[str, Store] = {}

@@ -17,7 +17,8 @@ from lib.store.database import Store
 
 
 def _marks(values: Sequence[object]) -> str:
-    return ",".join("?" for _ in values)
+    """`?` per value; NULL for none (`IN ()` is not SQL PostgreSQL takes, and matches nothing)."""
+    return ",".join("?" for _ in values) or "NULL"
 
 
 # ---- conversations, filtered -------------------------------------------------------------

@@ -7,8 +7,8 @@ from lib.store.database import Store, StoreError
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(str(tmp_path / "lab.db"))
+def store(db_url):
+    s = Store(db_url)
     yield s
     s.close()
 

@@ -1,13 +1,24 @@
-"""The store's tables and indexes: what `Store` creates, and adds to an older file.
+"""The baseline: the store as version 3 of the app made it (before migrations were versioned).
 
-Types are standard SQL (no SQLite-only syntax), so a PostgreSQL URL can later replace the file.
+On an empty database it creates these tables; on a file an older app made (a `schema_version`
+table, perhaps columns short) it adds what is missing and keeps every row. Types are standard
+SQL, the same on SQLite and PostgreSQL.
+
+Revision ID: 0001
+Revises:
 """
 
 from __future__ import annotations
 
 from typing import Final
 
-SCHEMA_VERSION: Final = 3
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
 
 # table → ordered columns (name, SQL type). `id` is a client-made UUID (portable, no sequences).
 TABLES: Final[dict[str, tuple[tuple[str, str], ...]]] = {
@@ -171,3 +182,26 @@ INDEXES: Final = (
     "CREATE INDEX IF NOT EXISTS ix_conversations_experiment ON conversations (experiment_id)",
     "CREATE INDEX IF NOT EXISTS ix_avatar_conv ON avatar_sessions (conversation_id)",
 )
+
+
+def upgrade() -> None:
+    bind = op.get_bind()
+    have = set(sa.inspect(bind).get_table_names())
+    for table, cols in TABLES.items():
+        if table not in have:
+            body = ", ".join(f"{name} {sqltype}" for name, sqltype in cols)
+            op.execute(f"CREATE TABLE {table} ({body})")
+            continue
+        present = {c["name"] for c in sa.inspect(bind).get_columns(table)}
+        for name, sqltype in cols:
+            if name not in present:  # an older file: every later column is nullable
+                op.execute(f"ALTER TABLE {table} ADD COLUMN {name} {sqltype}")
+    for ddl in INDEXES:
+        op.execute(ddl)
+    if "schema_version" in have:  # the old version marker; alembic_version replaces it
+        op.execute("DROP TABLE schema_version")
+
+
+def downgrade() -> None:
+    for table in reversed(list(TABLES)):
+        op.execute(f"DROP TABLE IF EXISTS {table}")
