@@ -1,7 +1,8 @@
 """Who owns a recorded session: host, pid and the process's start time (a pid alone is reused).
 
-Every avatar session and conversation row carries its owner, so that the reaper can tell the
-rows of a live process from those a crashed one left open.
+Every avatar session, conversation and sweep job row carries its owner, so that the reaper can
+tell the rows of a live process from those a crashed one left open (lib.runtime.instance adds
+the leases that tell across machines).
 """
 
 from __future__ import annotations
@@ -28,18 +29,22 @@ def owner_of(pid: int) -> str:
 OWNER: Final = owner_of(os.getpid())
 
 
-def owner_alive(owner: str | None) -> bool:
-    """Is the process that wrote `owner` still running (same host, pid and start time)?
-    Another host's owner counts as alive: we cannot tell, so we never reap it."""
-    if not owner:
-        return False
+def running_here(owner: str) -> bool | None:
+    """Is the process that wrote `owner` still running (same pid and start time)? None when it
+    ran on another host: this machine cannot tell."""
     host, _, rest = owner.partition(":")
     pid_text, _, ticks = rest.partition(":")
     if host != socket.gethostname():
-        return True
+        return None
     try:
         pid = int(pid_text)
     except ValueError:
         return False
     now = _start_ticks(pid)
     return now is not None and (ticks in ("?", now))
+
+
+def owner_alive(owner: str | None) -> bool:
+    """Without leases: a process of this host is alive if it runs; another host's owner counts
+    as alive (we cannot tell, so we never reap it)."""
+    return bool(owner) and running_here(owner or "") is not False

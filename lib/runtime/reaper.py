@@ -1,11 +1,14 @@
 """What to do with the recorded sessions a dead process left behind.
 
 Every avatar session and conversation row carries its owner: host, pid and the process's
-start time (a pid alone is reused). At start-up — and then every REAP_INTERVAL_S — the app
-recovers what a crashed process left: its open turns are marked interrupted (nothing already
-written is touched), its conversations ended, and its paid avatar sessions stopped at the
-provider (`python -m lib reap` does the same by hand). Sessions the provider lists that this
-store never started are not ours and are left alone.
+start time (a pid alone is reused); an owner is dead when its process is gone from this host or
+its lease has passed (lib.runtime.instance). At start-up — and then every REAP_INTERVAL_S —
+each instance recovers what dead owners left: their open turns are marked interrupted (nothing
+already written is touched), their conversations ended, and their paid avatar sessions stopped
+at the provider (`python -m lib reap` does the same by hand). Instances sharing a database race
+for each left-open session with a conditional update, so exactly one of them stops it; a live
+owner's rows are never touched. Sessions the provider lists that this store never started are
+not ours and are left alone.
 """
 
 from __future__ import annotations
@@ -20,8 +23,10 @@ from typing import Final
 
 from lib.avatar.base import AvatarProvider
 from lib.runtime.avatar_providers import ProviderFactory
-from lib.runtime.owner import owner_alive
+from lib.runtime.instance import Liveness
+from lib.runtime.owner import OWNER
 from lib.store.database import Store
+from lib.store.leases import claim
 from lib.store.queries import (
     conversation_owners,
     open_turn_ids,
@@ -50,29 +55,29 @@ class Recovery:
 def recover_store(store: Store, result: Recovery) -> None:
     """Turns and conversations a dead process left open: stored as interrupted / ended."""
     convs = conversation_owners(store, OPEN_CONVERSATION)
+    exps = unfinished_experiments(store)
+    alive = Liveness(store, [*convs["owner"], *exps["owner"]])
     now = time.time()
-    for cid, owner in convs.itertuples(index=False):
-        if owner_alive(owner):
+    for cid, owner, status in convs.itertuples(index=False):
+        if alive(owner):
             continue
+        ended = {"status": "interrupted", "stopped_at": now, "error": "the app stopped"}
+        if not claim(store, "conversations", cid, {"status": status}, ended):
+            continue  # another instance's reaper is recovering it
         for tid in open_turn_ids(store, cid):
             store.update(
                 "turns",
                 tid,
                 {"status": "interrupted", "error": "the app stopped during this turn"},
             )
-            for chunk_id, status in unfinished_chunks(store, tid):
-                new = "interrupted" if status == "speaking" else "dropped"
+            for chunk_id, chunk_status in unfinished_chunks(store, tid):
+                new = "interrupted" if chunk_status == "speaking" else "dropped"
                 store.update("chunks", chunk_id, {"status": new})
             result.turns_interrupted += 1
-        store.update(
-            "conversations",
-            cid,
-            {"status": "interrupted", "stopped_at": now, "error": "the app stopped"},
-        )
         result.conversations_ended += 1
-    for eid, owner in unfinished_experiments(store).itertuples(index=False):
-        if owner_alive(owner):
-            continue
+    for eid, owner, has_jobs in exps.itertuples(index=False):
+        if has_jobs or alive(owner):
+            continue  # a queued sweep's jobs are reclaimed by any instance, not interrupted
         store.update(
             "experiments",
             eid,
@@ -93,27 +98,35 @@ async def _reap_provider(
     if ours.empty:
         return
     listed = {s.session_id for s in await provider.list_sessions()}
+    alive = Liveness(store, [*ours["owner"], *ours["reaped_by"]])
     now = time.time()
-    for row_id, remote, owner, status in ours.itertuples(index=False):
-        left_open = status in OPEN_SESSION and not owner_alive(owner)
-        stray = remote in listed and status not in OPEN_SESSION  # we stopped it; it runs
-        if not (left_open or stray):
+    for row_id, remote, owner, status, reaper in ours.itertuples(index=False):
+        reaper = reaper if isinstance(reaper, str) else None
+        left_open = status in OPEN_SESSION and not alive(owner)
+        # A reaper that died between claiming a session and stopping it; or ours, to retry.
+        unfinished = status == "reaping" and (reaper == OWNER or not alive(reaper))
+        # We stopped it, yet the provider still runs it.
+        stray = remote in listed and status not in (*OPEN_SESSION, "reaping")
+        if not (left_open or unfinished or stray):
             continue
+        seen = {"status": status, "reaped_by": reaper}
+        if not claim(
+            store, "avatar_sessions", row_id, seen, {"reaped_by": OWNER, "status": "reaping"}
+        ):
+            continue  # another instance claimed it first: that one stops it
         if remote in listed:
             try:
                 await provider.stop_session(remote)
                 result.sessions_stopped.append(remote)
             except Exception as exc:  # noqa: BLE001 - reported; tried again next interval
                 result.problems.append(f"{name} {remote}: {exc}")
-                continue
+                continue  # still "reaping" by us: our next pass retries it
         else:
             result.sessions_gone += 1
-        if status in OPEN_SESSION:
-            store.update(
-                "avatar_sessions",
-                row_id,
-                {"status": "stopped", "stopped_at": now, "stop_reason": "REAPED"},
-            )
+        done = {"status": "stopped", "stopped_at": now, "stop_reason": "REAPED"}
+        if status not in (*OPEN_SESSION, "reaping"):  # a stray keeps how it ended
+            done = {"status": status}
+        store.update("avatar_sessions", row_id, done)
 
 
 def reap(store: Store, factory: ProviderFactory, providers: list[str]) -> Recovery:

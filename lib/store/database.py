@@ -83,7 +83,7 @@ class Store:
             except OperationalError as exc:
                 raise StoreError(explain(self.path, exc)) from exc
 
-    def _known(self, table: str, names: Iterator[str] | Sequence[str]) -> None:
+    def check_columns(self, table: str, names: Sequence[str]) -> None:
         unknown = set(names) - self._columns.get(table, frozenset())
         if unknown:
             raise ValueError(f"unknown columns for {table}: {sorted(unknown)}")
@@ -91,7 +91,7 @@ class Store:
     def insert(self, table: str, row: Mapping[str, Any]) -> str:
         data = dict(row)
         data.setdefault("id", new_id())
-        self._known(table, list(data))
+        self.check_columns(table, list(data))
         marks = ", ".join("?" for _ in data)
         with self.transaction() as tx:
             tx.execute(
@@ -104,7 +104,7 @@ class Store:
         if not rows:
             return 0
         cols = list(rows[0])
-        self._known(table, cols)
+        self.check_columns(table, cols)
         marks = ", ".join("?" for _ in cols)
         with self._lock:
             try:
@@ -120,7 +120,7 @@ class Store:
     def update(self, table: str, row_id: str, fields: Mapping[str, Any]) -> None:
         if not fields:
             return
-        self._known(table, list(fields))
+        self.check_columns(table, list(fields))
         sets = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as tx:
             tx.execute(f"UPDATE {table} SET {sets} WHERE id = ?", (*fields.values(), row_id))

@@ -229,8 +229,14 @@ def completed_runs(store: Store, experiment_id: str) -> dict[str, int]:
 
 
 def unfinished_experiments(store: Store) -> pd.DataFrame:
-    """(id, owner) of experiments stored as queued or running."""
-    return store.frame("SELECT id, owner FROM experiments WHERE status IN ('queued', 'running')")
+    """(id, owner, has_jobs) of experiments stored as queued or running; has_jobs: 1 if it is
+    a queued sweep (its jobs are reclaimed by any instance), else 0 (an older app's sweep)."""
+    return store.frame(
+        """SELECT e.id, e.owner,
+                  CASE WHEN EXISTS (SELECT 1 FROM sweep_jobs j WHERE j.experiment_id = e.id)
+                       THEN 1 ELSE 0 END AS has_jobs
+           FROM experiments e WHERE e.status IN ('queued', 'running')"""
+    )
 
 
 def experiment_conversation_ids(store: Store, experiment_id: str) -> list[str]:
@@ -313,9 +319,9 @@ def audio_turn_timings(store: Store, conversation_ids: Sequence[str]) -> pd.Data
 
 
 def conversation_owners(store: Store, statuses: Sequence[str]) -> pd.DataFrame:
-    """id, owner of the conversations in one of `statuses`."""
+    """id, owner, status of the conversations in one of `statuses`."""
     return store.frame(
-        f"SELECT id, owner FROM conversations WHERE status IN ({_marks(statuses)})",
+        f"SELECT id, owner, status FROM conversations WHERE status IN ({_marks(statuses)})",
         tuple(statuses),
     )
 
@@ -338,9 +344,10 @@ def unfinished_chunks(store: Store, turn_id: str) -> list[tuple[str, str]]:
 
 
 def provider_sessions(store: Store, provider: str) -> pd.DataFrame:
-    """id, remote_session_id, owner, status of our sessions at a provider that it named."""
+    """id, remote_session_id, owner, status, reaped_by of our sessions at a provider that it
+    named."""
     return store.frame(
-        """SELECT id, remote_session_id, owner, status FROM avatar_sessions
+        """SELECT id, remote_session_id, owner, status, reaped_by FROM avatar_sessions
             WHERE provider = ? AND remote_session_id IS NOT NULL""",
         (provider,),
     )
@@ -350,10 +357,11 @@ def provider_sessions(store: Store, provider: str) -> pd.DataFrame:
 
 
 def open_avatar_session_count(store: Store) -> int:
-    """Avatar sessions still starting or live."""
+    """Avatar sessions still starting or live (or being stopped by a reaper)."""
     return int(
         store.frame(
-            "SELECT COUNT(*) AS n FROM avatar_sessions WHERE status IN ('starting', 'live')"
+            "SELECT COUNT(*) AS n FROM avatar_sessions "
+            "WHERE status IN ('starting', 'live', 'reaping')"
         )["n"][0]
     )
 
