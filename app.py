@@ -11,6 +11,7 @@ from lib.runtime.avatar_providers import default_factory
 from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, reap_providers
 from lib.store.database import StoreError, open_store
 from lib.ui.error_guard import run_guarded
+from lib.ui.identity import require_sign_in
 from lib.ui.page_leave import enter_page, page_key
 from lib.ui.sweep_progress import sweep_sidebar
 
@@ -48,7 +49,9 @@ def _reaper() -> Reaper | None:
 
 log_to_stderr()
 patches.apply_all()  # applied before the server started; here a cheap check
-_reaper()
+_reaper()  # the process's own recovery: it shows nothing, so it need not wait for a sign-in
+# With sign-in configured, a signed-out visitor's run stops here: no pages, sidebar or data.
+require_sign_in()
 page = st.navigation(PAGES)
 # Leaving a page releases what it holds (e.g. stops a paid avatar session).
 enter_page(st.session_state, PAGE_KEYS[page.url_path])

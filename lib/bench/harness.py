@@ -101,8 +101,13 @@ class App:
 
 
 @contextmanager
-def streamlit_app(tmp: Path, env: dict[str, str] | None = None) -> Iterator[App]:
-    port = free_port()
+def streamlit_app(
+    tmp: Path, env: dict[str, str] | None = None, port: int | None = None
+) -> Iterator[App]:
+    """The app on 127.0.0.1, started as `make run` starts it, its store in `tmp`. `env` adds to
+    the environment (e.g. STREAMLIT_SECRETS_FILES for secrets of its own); `port` when the
+    caller must know it beforehand (e.g. for a sign-in redirect URI), else a free one."""
+    port = port or free_port()
     log_path = tmp / "streamlit.log"
     full_env = {**os.environ, "AVATARLAB_DB": str(tmp / "avatarlab.db"), **(env or {})}
     with open(log_path, "wb") as log:

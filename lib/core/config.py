@@ -147,7 +147,7 @@ def check_bridge(provider: str, bridge: str) -> None:
         )
 
 
-def _streamlit_secrets() -> Mapping[str, object]:
+def streamlit_secrets() -> Mapping[str, object]:
     """st.secrets if a secrets file exists; {} outside Streamlit or without a file."""
     try:
         import streamlit as st
@@ -170,7 +170,7 @@ def resolve(
     """First non-empty of explicit, st.secrets[name], os.environ[name]."""
     if explicit:
         return explicit
-    src_secrets = _streamlit_secrets() if secrets is None else secrets
+    src_secrets = streamlit_secrets() if secrets is None else secrets
     value = src_secrets.get(name)
     if isinstance(value, str) and value.strip():
         return value.strip()
