@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import streamlit as st
 
 from lib import patches
 from lib.core import config
 from lib.core.logs import log_to_stderr
-from lib.runtime.avatar_providers import default_factory
-from lib.runtime.reaper import REAP_INTERVAL_S, Reaper, reap_providers
+from lib.runtime.instance_services import start_instance
 from lib.store.database import StoreError, open_store
 from lib.ui.error_guard import run_guarded
 from lib.ui.identity import require_sign_in
@@ -37,19 +38,9 @@ PAGE_KEYS = {
 }
 
 
-@st.cache_resource
-def _reaper() -> Reaper | None:
-    """Once per app process: recover what a crashed run left, then keep watching."""
-    try:
-        store = open_store()
-    except StoreError:
-        return None  # the pages show the database problem
-    return Reaper(store, default_factory, reap_providers(), REAP_INTERVAL_S).start()
-
-
 log_to_stderr()
 patches.apply_all()  # applied before the server started; here a cheap check
-_reaper()  # the process's own recovery: it shows nothing, so it need not wait for a sign-in
+start_instance()  # started by `lib serve` already (a no-op then); it draws nothing
 # With sign-in configured, a signed-out visitor's run stops here: no pages, sidebar or data.
 require_sign_in()
 page = st.navigation(PAGES)
@@ -62,7 +53,8 @@ with st.sidebar:
         status = config.provider_status(name)
         mark = ":green[:material/check_circle:]" if status.usable else ":material/block:"
         st.markdown(f"{mark} **{name}** — {status.reason}")
-    sweep_sidebar()  # a running sweep's progress, on every page
+    with contextlib.suppress(StoreError):  # else the page itself says what is wrong
+        sweep_sidebar(open_store())  # a running sweep's progress, on every page
 
 # An error in the page: a reference in the browser, the traceback in the app log.
 run_guarded(page.run, f"page {page.title!r}")

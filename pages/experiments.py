@@ -24,6 +24,7 @@ from lib.store.database import Store
 from lib.store.queries import experiments
 from lib.ui.compare_panel import compare_panel
 from lib.ui.first_run import first_run
+from lib.ui.identity import current_user
 from lib.ui.page_leave import on_leave, page_key
 from lib.ui.plain_text import plain
 from lib.ui.sweep_progress import sweeps_panel
@@ -87,7 +88,7 @@ THIS_PAGE = page_key(__file__)  # cleanups filed under it run when another page 
 store = store_or_stop()
 first_run(store, "Experiments", stop=False)
 
-running = JOBS.active()
+running = JOBS.active(store)
 with st.expander("New sweep", expanded=not running):
     c1, c2, c3 = st.columns(3)
     brains = ["local"] + (["openai"] if brain_status().name == "openai" else [])
@@ -143,11 +144,14 @@ with st.expander("New sweep", expanded=not running):
 
     def on_run() -> None:
         if plan is not None:
-            JOBS.start(store, plan)
+            JOBS.start(store, plan, created_by=current_user())
 
     st.button("Run sweep", type="primary", on_click=on_run, disabled=plan is None)
     if running:
-        st.caption("A sweep is running: a new one waits for it (one at a time keeps timings fair).")
+        st.caption(
+            "A sweep is running: a new one waits for a free instance (each plays one job at a "
+            "time, which keeps timings fair)."
+        )
 
 
 def resume_panel(store: Store) -> None:
@@ -165,12 +169,12 @@ def resume_panel(store: Store) -> None:
             continue
 
         def resume(eid: str = eid, plan: SweepPlan = plan) -> None:
-            JOBS.start(store, plan, resume=eid)
+            JOBS.start(store, plan, resume=eid, created_by=current_user())
 
         c2.button("Resume", key=f"resume-{eid}", on_click=resume, width="stretch")
 
 
-sweeps_panel("experiments")
+sweeps_panel(store, "experiments")
 resume_panel(store)
 
 compare_panel(store)

@@ -157,5 +157,8 @@ def main(argv: list[str]) -> int:
     if problem:
         return fail(problem, REFUSED)
     patches.apply_all()
+    from lib.runtime.instance_services import start_instance
+
+    start_instance()  # the lease, the reaper and the sweep worker, before any page is opened
     cli.main(args=["run", str(APP), *run_args(argv, settings)], prog_name="streamlit")
     return 0

@@ -16,6 +16,7 @@ from lib.bridge.chunking import StrategyError, parse_strategies
 from lib.bridge.config import BRIDGE_MODES, BridgeMode
 from lib.cli.fail import fail
 from lib.core import config
+from lib.runtime.instance import InstanceLease
 from lib.runtime.script import DEMO_SCRIPT, ScriptError, load_script
 from lib.runtime.sweep import Progress, Sweep, SweepPlan, configurations
 from lib.store.database import StoreError, open_store
@@ -116,7 +117,11 @@ def main(argv: list[str]) -> int:
             local_brain_url=emulator.base_url if emulator else None,
             name=args.name,
         )
-        results = Sweep(store, plan, progress_bar).run()
+        lease = InstanceLease(store).start()  # its jobs are reclaimed if this process dies
+        try:
+            results = Sweep(store, plan, progress_bar).run()
+        finally:
+            lease.stop()
     except (StoreError, config.ConfigError, RuntimeError, TimeoutError) as exc:
         return fail(f"\nsweep failed: {exc}")
     except KeyboardInterrupt:

@@ -25,6 +25,7 @@ from lib.avatar.base import AvatarProvider
 from lib.runtime.avatar_providers import ProviderFactory
 from lib.runtime.instance import Liveness
 from lib.runtime.owner import OWNER
+from lib.store import jobs
 from lib.store.database import Store
 from lib.store.leases import claim
 from lib.store.queries import (
@@ -47,6 +48,7 @@ class Recovery:
     turns_interrupted: int = 0
     conversations_ended: int = 0
     experiments_interrupted: int = 0
+    jobs_abandoned: int = 0  # sweep jobs only a dead process could play, or cancelled ones it left
     sessions_stopped: list[str] = field(default_factory=list)  # provider session ids
     sessions_gone: int = 0  # already ended at the provider
     problems: list[str] = field(default_factory=list)
@@ -56,7 +58,8 @@ def recover_store(store: Store, result: Recovery) -> None:
     """Turns and conversations a dead process left open: stored as interrupted / ended."""
     convs = conversation_owners(store, OPEN_CONVERSATION)
     exps = unfinished_experiments(store)
-    alive = Liveness(store, [*convs["owner"], *exps["owner"]])
+    pinned = jobs.pinned_owners(store)
+    alive = Liveness(store, [*convs["owner"], *exps["owner"], *pinned])
     now = time.time()
     for cid, owner, status in convs.itertuples(index=False):
         if alive(owner):
@@ -75,6 +78,8 @@ def recover_store(store: Store, result: Recovery) -> None:
                 store.update("chunks", chunk_id, {"status": new})
             result.turns_interrupted += 1
         result.conversations_ended += 1
+    result.jobs_abandoned += jobs.abandon_pinned(store, [o for o in pinned if not alive(o)], now)
+    result.jobs_abandoned += jobs.stop_lost(store, now)
     for eid, owner, has_jobs in exps.itertuples(index=False):
         if has_jobs or alive(owner):
             continue  # a queued sweep's jobs are reclaimed by any instance, not interrupted

@@ -1,15 +1,17 @@
 """Sweeps: one script run through the full pipeline under several bridge configurations.
 
-Each configuration × repeat is a fresh conversation (voice model + avatar + bridge) that
-plays the script's turns one after the other, each once the avatar has finished the last
-answer: text turns as typed messages, WAV turns streamed in real time into the voice model
-(server VAD ends the turn, as with a microphone). Everything lands in the store under one
-experiment; the summary per configuration is computed from what was stored.
+Each configuration × repeat is a job (lib.store.jobs) that any instance may claim: a fresh
+conversation (voice model + avatar + bridge) that plays the script's turns one after the other,
+each once the avatar has finished the last answer: text turns as typed messages, WAV turns
+streamed in real time into the voice model (server VAD ends the turn, as with a microphone).
+Everything lands in the store under one experiment; the summary per configuration is computed
+from what was stored.
 """
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -24,16 +26,21 @@ from lib.brain.providers import build_brain
 from lib.brain.settings import TurnDetection
 from lib.bridge.chunking import Strategy
 from lib.bridge.config import BridgeConfig, BridgeMode
+from lib.core.identity import local_user
 from lib.metrics.latency import durations_frame, median_of, p90_of
 from lib.runtime.conversation import Conversation, ConversationConfig
+from lib.runtime.instance import LEASE_S
 from lib.runtime.owner import OWNER
 from lib.runtime.script import RATE, Script, ScriptTurn, read_turn_audio
-from lib.store.database import Store
+from lib.store import jobs
+from lib.store.database import Store, StoreError
+from lib.store.jobs import ClaimedJob
 from lib.store.queries import completed_runs, conversation_timings, experiment_runs, user_turns
 
 TURN_TIMEOUT_S: Final = 90.0
 CHUNK_MS: Final = 100
 TRAILING_QUIET_S: Final = 1.2  # after a WAV turn: enough silence for server VAD to end it
+CANCEL_CHECK_S: Final = 1.0  # how soon a running job sees its sweep cancelled elsewhere
 
 
 @dataclass(frozen=True)
@@ -92,11 +99,20 @@ ProgressFn = Callable[[Progress], None]
 @dataclass
 class _Run:
     done: int = 0
+    total: int = 0  # the turns this process means to play (for its progress line)
+
+
+_LOCAL_PLANS: dict[str, SweepPlan] = {}  # enqueued here: jobs only this process can play
+
+
+def local_plan(experiment_id: str) -> SweepPlan | None:
+    return _LOCAL_PLANS.get(experiment_id)
 
 
 class Sweep:
-    """One experiment's runs. `status` is stored as "queued" until `run` (a job waiting for its
-    turn); `resume` names an interrupted experiment whose missing runs are played under it."""
+    """One experiment, enqueued as jobs (configuration × repeat) on creation; `run` works them
+    in this process (other instances may take some), `resume` names an interrupted experiment
+    whose missing runs are enqueued under it."""
 
     def __init__(
         self,
@@ -104,8 +120,8 @@ class Sweep:
         plan: SweepPlan,
         progress: ProgressFn | None = None,
         *,
-        status: str = "running",
         resume: str | None = None,
+        created_by: str | None = None,
     ) -> None:
         if plan.repeat < 1:
             raise ValueError("--repeat must be at least 1")
@@ -117,7 +133,7 @@ class Sweep:
         self._cancel = threading.Event()
         # Runs already complete (a resumed experiment's), per configuration label.
         self._done_before = completed_runs(store, resume) if resume else {}
-        fields = {"status": status, "owner": OWNER, "finished_at": None, "error": None}
+        fields = {"status": "queued", "owner": OWNER, "finished_at": None, "error": None}
         if resume:
             store.update("experiments", resume, fields)
             self.experiment_id = resume
@@ -128,9 +144,29 @@ class Sweep:
                     "name": plan.name,
                     "plan": json.dumps(_plan_json(plan), sort_keys=True),
                     "created_at": time.time(),
+                    "created_by": created_by or local_user(),
                 }
                 | fields,
             )
+        _LOCAL_PLANS[self.experiment_id] = plan
+        jobs.enqueue(store, self.experiment_id, self._jobs())
+
+    def _jobs(self) -> list[dict[str, Any]]:
+        plan, out = self.plan, list[dict[str, Any]]()
+        for bridge in plan.bridges:
+            for rep in range(self._done_before.get(bridge.label, 0) + 1, plan.repeat + 1):
+                out.append(
+                    {
+                        "seq": len(out),
+                        "config": json.dumps(asdict(bridge), sort_keys=True),
+                        "label": bridge.label,
+                        "rep": rep,
+                        # Its WAVs are on this host's disk; its timed model is served by us.
+                        "only_host": socket.gethostname() if plan.script.has_audio else None,
+                        "only_owner": OWNER if plan.local_brain_url else None,
+                    }
+                )
+        return out
 
     @property
     def turns_left(self) -> int:
@@ -141,110 +177,165 @@ class Sweep:
 
     def cancel(self) -> None:
         self._cancel.set()
+        jobs.cancel(self.store, self.experiment_id, time.time())
 
     @property
     def cancelled(self) -> bool:
         return self._cancel.is_set()
 
-    def run(self) -> list[dict[str, Any]]:
-        state = _Run()
-        status, error = "done", None
-        self.store.update("experiments", self.experiment_id, {"status": "running"})
-        try:
-            for bridge in self.plan.bridges:
-                for rep in range(self._done_before.get(bridge.label, 0) + 1, self.plan.repeat + 1):
-                    if self._cancel.is_set():
-                        break
-                    self._run_one(bridge, rep, state)
-            if self._cancel.is_set():  # before a run, or in the middle of one
-                status = "cancelled"
-        except Exception as exc:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self.store.update(
-                "experiments",
-                self.experiment_id,
-                {
-                    "status": status,
-                    "finished_at": time.time(),
-                    **({"error": error} if error else {}),
-                },
+    def run(self, poll_s: float = 0.5) -> list[dict[str, Any]]:
+        """Work this experiment's jobs here until none is left to claim, then wait for any
+        another instance is playing; the summary per configuration."""
+        state = _Run(total=self.turns_left)
+        host = socket.gethostname()
+        while not self._cancel.is_set():
+            now = time.time()
+            job = jobs.claim_next(
+                self.store, OWNER, host, now, now + LEASE_S, experiment_id=self.experiment_id
             )
-        ids = experiment_runs(self.store, self.experiment_id)
-        return [
-            summarize(self.store, b.label, ids.get(b.label, []))
-            | {
-                "config": b.label,
-                "bridge": b.mode,
-                "brain": self.plan.brain,
-                "avatar": self.plan.avatar,
-                "experiment_id": self.experiment_id,
-            }
-            for b in self.plan.bridges
-        ]
+            if job is not None:
+                error = play_job(self.store, self.plan, job, self._cancel, self._progress, state)
+                if error:
+                    raise RuntimeError(error)
+                continue
+            if jobs.experiment_status(self.store, self.experiment_id) not in jobs.UNFINISHED:
+                break
+            time.sleep(poll_s)  # another instance plays the rest
+        return results(self.store, self.plan, self.experiment_id)
 
-    def _run_one(self, bridge: BridgeConfig, rep: int, state: _Run) -> None:
-        plan = self.plan
-        has_audio = plan.script.has_audio
-        config = ConversationConfig(
-            brain=plan.brain,
-            avatar=plan.avatar,
-            bridge=bridge,
-            persona=plan.script.persona,
-            quality=plan.quality,
-            turn=TurnDetection("server_vad" if has_audio else "push_to_talk"),
-            greet=False,
-            experiment_id=self.experiment_id,
-        )
-        brain = (
-            None  # the vendor's connector runs the voice model
-            if bridge.mode == "connector"
-            else build_brain(
-                self.store,
-                provider=plan.brain,
-                listen=bridge.mode == "listen",
-                local_url=plan.local_brain_url,
-            )
-        )
-        conv = Conversation(self.store, config, brain=brain, heartbeat_timeout_s=None)
-        conv.mic.enabled = False  # the script is the only voice
-        try:
-            conv.start()
-            self._wait_ready(conv)
-            if bridge.mode == "connector":  # the vendor's model says its opening line first
-                _wait_turn_done(conv, 0, TURN_TIMEOUT_S, self._cancel)
-            for n, turn in enumerate(plan.script.turns, 1):
-                if self._cancel.is_set():
-                    return
-                self._progress(
-                    Progress(state.done, self.turns_left, bridge.label, rep, turn.label[:60])
-                )
-                if turn.pause_s:
-                    time.sleep(turn.pause_s)
-                seen = len(conv.bridge.snapshot().turns)
-                if turn.wav is None:
-                    conv.send_text(turn.text)
-                else:
-                    _stream(conv, read_turn_audio(turn.wav), self._cancel)
-                if not _wait_turn_done(conv, seen, TURN_TIMEOUT_S, self._cancel):
-                    conv.bridge.abandon(f"turn {n} did not finish within {TURN_TIMEOUT_S:.0f} s")
-                state.done += 1
-            self._progress(Progress(state.done, self.turns_left, bridge.label, rep, "", "done"))
-        finally:
-            conv.shutdown()
 
-    def _wait_ready(self, conv: Conversation, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            snap = conv.snapshot()
-            if snap.state in ("live", "audio_only"):
+def results(store: Store, plan: SweepPlan, experiment_id: str) -> list[dict[str, Any]]:
+    """The summary per configuration, from what was stored."""
+    ids = experiment_runs(store, experiment_id)
+    return [
+        summarize(store, b.label, ids.get(b.label, []))
+        | {
+            "config": b.label,
+            "bridge": b.mode,
+            "brain": plan.brain,
+            "avatar": plan.avatar,
+            "experiment_id": experiment_id,
+        }
+        for b in plan.bridges
+    ]
+
+
+def play_job(
+    store: Store,
+    plan: SweepPlan,
+    job: ClaimedJob,
+    cancel: threading.Event,
+    progress: ProgressFn,
+    state: _Run | None = None,
+) -> str | None:
+    """Play one claimed job (a conversation of the script's turns it has left), holding its
+    lease meanwhile; it stops after its turn if the sweep is cancelled (here or on another
+    instance) or the job was taken from us. The job's error, if it failed."""
+    halt = threading.Event()
+    done = threading.Event()
+
+    def keep() -> None:
+        last_renewal = time.monotonic()
+        while not done.wait(CANCEL_CHECK_S):
+            try:
+                if cancel.is_set() or jobs.experiment_status(store, job.experiment_id) not in (
+                    jobs.ACTIVE
+                ):
+                    halt.set()
+                if time.monotonic() - last_renewal >= LEASE_S / 3:
+                    last_renewal = time.monotonic()
+                    if not jobs.renew(store, job.id, OWNER, time.time() + LEASE_S):
+                        halt.set()  # reclaimed by another instance: it plays the rest
+            except StoreError:
+                pass  # a database hiccup: the lease has slack for the next try
+
+    keeper = threading.Thread(target=keep, name=f"job-{job.id[:8]}", daemon=True)
+    keeper.start()
+    status, error = "done", None
+    try:
+        bridge = BridgeConfig(**json.loads(job.config))
+        _play(store, plan, job, bridge, halt, progress, state or _Run(total=len(plan.script.turns)))
+        if halt.is_set():
+            status = "cancelled"
+    except Exception as exc:  # noqa: BLE001 - the job's outcome; other jobs go on
+        status, error = "error", f"{type(exc).__name__}: {exc}"
+    finally:
+        done.set()
+        keeper.join()
+        jobs.finish(store, job.id, OWNER, status, time.time(), error)
+    return error
+
+
+def _play(
+    store: Store,
+    plan: SweepPlan,
+    job: ClaimedJob,
+    bridge: BridgeConfig,
+    halt: threading.Event,
+    progress: ProgressFn,
+    state: _Run,
+) -> None:
+    has_audio = plan.script.has_audio
+    config = ConversationConfig(
+        brain=plan.brain,
+        avatar=plan.avatar,
+        bridge=bridge,
+        persona=plan.script.persona,
+        quality=plan.quality,
+        turn=TurnDetection("server_vad" if has_audio else "push_to_talk"),
+        greet=False,
+        experiment_id=job.experiment_id,
+    )
+    brain = (
+        None  # the vendor's connector runs the voice model
+        if bridge.mode == "connector"
+        else build_brain(
+            store,
+            provider=plan.brain,
+            listen=bridge.mode == "listen",
+            local_url=plan.local_brain_url,
+        )
+    )
+    total = len(plan.script.turns)
+    conv = Conversation(store, config, brain=brain, heartbeat_timeout_s=None)
+    conv.mic.enabled = False  # the script is the only voice
+    try:
+        conv.start()
+        _wait_ready(conv)
+        if bridge.mode == "connector":  # the vendor's model says its opening line first
+            _wait_turn_done(conv, 0, TURN_TIMEOUT_S, halt)
+        for n in range(job.turns_done, total):
+            turn = plan.script.turns[n]
+            if halt.is_set():
                 return
-            if snap.state == "failed":
-                problem = snap.brain.problem
-                raise RuntimeError(problem.message if problem else "the voice model failed")
-            time.sleep(0.05)
-        raise TimeoutError("the conversation did not start within 60 s")
+            progress(Progress(state.done, state.total, bridge.label, job.rep, turn.label[:60]))
+            if turn.pause_s:
+                time.sleep(turn.pause_s)
+            seen = len(conv.bridge.snapshot().turns)
+            if turn.wav is None:
+                conv.send_text(turn.text)
+            else:
+                _stream(conv, read_turn_audio(turn.wav), halt)
+            if not _wait_turn_done(conv, seen, TURN_TIMEOUT_S, halt):
+                conv.bridge.abandon(f"turn {n + 1} did not finish within {TURN_TIMEOUT_S:.0f} s")
+            state.done += 1
+            jobs.turn_played(store, job.id, OWNER, n + 1, conv.record_id)
+        progress(Progress(state.done, state.total, bridge.label, job.rep, "", "done"))
+    finally:
+        conv.shutdown()
+
+
+def _wait_ready(conv: Conversation, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = conv.snapshot()
+        if snap.state in ("live", "audio_only"):
+            return
+        if snap.state == "failed":
+            problem = snap.brain.problem
+            raise RuntimeError(problem.message if problem else "the voice model failed")
+        time.sleep(0.05)
+    raise TimeoutError("the conversation did not start within 60 s")
 
 
 def _stream(conv: Conversation, pcm: np.ndarray, cancel: threading.Event) -> None:

@@ -103,6 +103,8 @@ class Store:
         """Many rows with the same columns, in one transaction (imports, seeding)."""
         if not rows:
             return 0
+        if "id" in self._columns.get(table, ()) and "id" not in rows[0]:
+            rows = [{"id": new_id(), **r} for r in rows]  # as `insert` does
         cols = list(rows[0])
         self.check_columns(table, cols)
         marks = ", ".join("?" for _ in cols)

@@ -13,7 +13,9 @@ import pandas as pd
 
 from lib.store.database import Store
 
-ACTIVE = ("queued", "running")
+ACTIVE = ("queued", "running")  # an experiment whose jobs may still be claimed
+# Not finished: a cancelled sweep is "cancelling" until its running jobs have stopped.
+UNFINISHED = (*ACTIVE, "cancelling")
 
 
 @dataclass(frozen=True)
@@ -121,30 +123,63 @@ def _close_if_finished(tx: Any, experiment_id: str, now: float) -> None:
         (experiment_id,),
     )
     tx.execute(
-        "UPDATE experiments SET status = 'done', finished_at = ?, error = ? "
-        "WHERE id = ? AND status IN ('queued', 'running')",
+        "UPDATE experiments SET finished_at = ?, error = ?, "
+        "status = CASE WHEN status = 'cancelling' THEN 'cancelled' ELSE 'done' END "
+        "WHERE id = ? AND status IN ('queued', 'running', 'cancelling')",
         (now, f"{len(failed)} run(s) failed: {failed[0][0]}" if failed else None, experiment_id),
     )
 
 
 def cancel(store: Store, experiment_id: str, now: float) -> None:
-    """Cancel a sweep: its queued jobs never play; running ones stop after their turn."""
+    """Cancel a sweep: its queued jobs never play; running ones stop after their turn, and the
+    sweep is "cancelling" until the last of them has stopped (then "cancelled")."""
     with store.transaction() as tx:
-        tx.execute(
-            "UPDATE experiments SET status = 'cancelled', finished_at = ? "
-            "WHERE id = ? AND status IN ('queued', 'running')",
-            (now, experiment_id),
-        )
         tx.execute(
             "UPDATE sweep_jobs SET status = 'cancelled', finished_at = ? "
             "WHERE experiment_id = ? AND status = 'queued'",
             (now, experiment_id),
         )
+        tx.execute(
+            "UPDATE experiments SET status = 'cancelling' WHERE id = ? AND status IN (?, ?)",
+            (experiment_id, *ACTIVE),
+        )
+        _close_if_finished(tx, experiment_id, now)
+
+
+def stop_lost(store: Store, now: float) -> int:
+    """Running jobs of cancelled sweeps whose player died (its lease passed): nobody will
+    claim them again, so they end here, and their sweep with them."""
+    with store.transaction() as tx:
+        found = tx.rows(
+            "SELECT j.id, j.experiment_id FROM sweep_jobs j JOIN experiments e "
+            "ON e.id = j.experiment_id WHERE e.status = 'cancelling' AND j.status = 'running' "
+            "AND j.lease_until < ?",
+            (now,),
+        )
+        for job_id, _ in found:
+            tx.execute(
+                "UPDATE sweep_jobs SET status = 'cancelled', finished_at = ?, lease_until = NULL "
+                "WHERE id = ? AND status = 'running'",
+                (now, job_id),
+            )
+        for exp in {str(e) for _, e in found}:
+            _close_if_finished(tx, exp, now)
+    return len(found)
 
 
 def experiment_status(store: Store, experiment_id: str) -> str | None:
     row = store.get("experiments", experiment_id)
     return None if row is None else str(row["status"])
+
+
+def pinned_owners(store: Store) -> list[str]:
+    """The processes that alone can play some unfinished job (they serve its timed model)."""
+    with store.transaction() as tx:
+        rows = tx.rows(
+            "SELECT DISTINCT only_owner FROM sweep_jobs "
+            "WHERE status IN ('queued', 'running') AND only_owner IS NOT NULL"
+        )
+    return [str(r[0]) for r in rows]
 
 
 def abandon_pinned(store: Store, dead_owners: Sequence[str], now: float) -> int:
@@ -196,11 +231,14 @@ def workers(store: Store, experiment_id: str) -> list[str]:
     return list(dict.fromkeys(str(x) for x in rows["claimed_by"]))
 
 
-def active_experiments(store: Store) -> pd.DataFrame:
-    """Queued and running sweeps that are jobs, oldest first: id, name, plan, created_by."""
-    return store.frame(
-        """SELECT e.id, e.name, e.plan, e.status, e.created_by, e.created_at FROM experiments e
-           WHERE e.status IN ('queued', 'running')
+def listed_experiments(store: Store, finished_since: float) -> list[str]:
+    """Sweeps that are jobs, queued or running or finished since `finished_since`, oldest
+    first."""
+    rows = store.frame(
+        """SELECT e.id FROM experiments e
+           WHERE (e.status IN ('queued', 'running', 'cancelling') OR e.finished_at >= ?)
              AND EXISTS (SELECT 1 FROM sweep_jobs j WHERE j.experiment_id = e.id)
-           ORDER BY e.created_at"""
+           ORDER BY e.created_at""",
+        (finished_since,),
     )
+    return [str(i) for i in rows["id"]]

@@ -10,22 +10,23 @@ from lib.runtime.demo_sweep import DEMO_NAME, DEMO_PLAN
 from lib.runtime.sweep_jobs import JOBS, SweepJob
 from lib.store.database import Store
 from lib.store.queries import recorded_nothing
+from lib.ui.identity import current_user
 from lib.ui.sweep_progress import job_progress
 
 
-def _demo_job() -> SweepJob | None:
-    """The latest demo sweep of this app process (any browser session may have started it)."""
-    return next((j for j in reversed(JOBS.jobs()) if j.name == DEMO_NAME), None)
+def _demo_job(store: Store) -> SweepJob | None:
+    """The latest demo sweep (any browser session, on any instance, may have started it)."""
+    return next((j for j in reversed(JOBS.jobs(store)) if j.name == DEMO_NAME), None)
 
 
 def _start(store: Store) -> None:
-    if not (demo := _demo_job()) or demo.done:
-        JOBS.start(store, DEMO_PLAN)
+    if not (demo := _demo_job(store)) or demo.done:
+        JOBS.start(store, DEMO_PLAN, created_by=current_user())
 
 
 @st.fragment(run_every="1s")
-def _running() -> None:
-    job = _demo_job()
+def _running(store: Store) -> None:
+    job = _demo_job(store)
     if job is None or job.done:
         st.rerun(scope="app")  # its turns are recorded: draw the page with them
     job_progress(job, "first-run")
@@ -34,10 +35,10 @@ def _running() -> None:
 def first_run(store: Store, page: str, *, stop: bool = True) -> None:
     """At the top of an analytics page: the running demo's progress; on an empty lab, the offer
     (and, with `stop`, nothing else of the page)."""
-    job = _demo_job()
+    job = _demo_job(store)
     if job is not None and not job.done:
         st.caption("The demo sweep is recording real turns; this page fills in as it runs.")
-        _running()
+        _running(store)
         return
     if job is not None and job.state == "error":
         job_progress(job, "first-run")

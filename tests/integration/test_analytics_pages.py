@@ -243,6 +243,7 @@ def test_a_sweep_runs_from_the_page_in_the_background_and_cancels_from_it(
         while (status := store.frame("SELECT status FROM experiments")["status"][0]) in (
             "queued",
             "running",
+            "cancelling",  # until the turn being played has finished
         ):
             assert time.monotonic() < deadline, "the sweep did not stop"
             time.sleep(0.2)
