@@ -18,9 +18,7 @@ def job_progress(job: SweepJob, key: str) -> None:
     if not job.done:
         st.progress(job.share, text=plain(f"{job.name} · {job.describe()}"))
         if job.state != "cancelling":
-            st.button(
-                "Cancel sweep", on_click=job.cancel, key=f"{key}-cancel-{job.experiment_id}"
-            )
+            st.button("Cancel sweep", on_click=job.cancel, key=f"{key}-cancel-{job.experiment_id}")
     elif job.state == "error":
         st.error(plain(f"{job.name} {job.describe()}"))
     elif job.state == "cancelled":
