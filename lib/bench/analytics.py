@@ -12,7 +12,7 @@ from typing import Any, Final
 
 from lib.bench.seed_store import seed
 from lib.metrics.analytics import latency_page_data
-from lib.metrics.pricing.tables import load_tables
+from lib.metrics.pricing.versions import load_tables
 from lib.store.database import Store
 
 TARGET_S: Final = 1.5
@@ -29,7 +29,7 @@ def run(
         t0 = time.perf_counter()
         counts = seed(store, sessions=SESSIONS, turns=TURNS, days=30)
         seeded_s = time.perf_counter() - t0
-        tables = load_tables()
+        tables = load_tables(store)
         runs = []
         data = None
         for n in range(max(3, repeat)):
