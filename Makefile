@@ -81,6 +81,7 @@ bench: $(VENV)/.dev-installed chromium postgres
 	$(PY) -m lib bench realtime --json
 	$(PY) -m lib bench bridge --json
 	$(PY) -m lib bench analytics --json
+	$(PY) -m lib bench store --json
 
 clean:
 	rm -rf $(VENV) $(PLUGIN_VENV) .mypy_cache .ruff_cache .pytest_cache $(WEB_SDK)/node_modules

@@ -8,12 +8,15 @@ projection with the plan that fits; and the tables themselves, editable with val
 
 from __future__ import annotations
 
+import getpass
+
 import pandas as pd
 import streamlit as st
 
 from lib.metrics.analytics import COST_COMPONENTS, session_costs
 from lib.metrics.pricing.cost import Output, projection
-from lib.metrics.pricing.tables import PricingError, save_table, table_in_effect, user_dir
+from lib.metrics.pricing.tables import PricingError, table_in_effect
+from lib.metrics.pricing.versions import save_table, table_versions, when
 from lib.ui.charts import cost_stack, cost_vs_latency, minutes_over_time
 from lib.ui.first_run import first_run
 from lib.ui.widgets import filter_bar, store_and_tables_or_stop, usd
@@ -23,6 +26,15 @@ LOCAL_AS = {
     "liveavatar": "LiveAvatar FULL",
     "liveavatar_lite": "LiveAvatar LITE",
 }
+
+
+def local_user() -> str | None:
+    """This machine's user name, recorded with a saved table (None when the system has none)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
 
 st.title("Costs")
 store, tables = store_and_tables_or_stop(
@@ -143,12 +155,24 @@ entries = (
     ]
 )
 st.dataframe(pd.DataFrame(entries), hide_index=True)
+st.caption(f"Versions of {name}, shared by every instance on this database")
+versions = [
+    {
+        "version": v.version,
+        "effective from": v.effective_from,
+        "saved by": v.saved_by or "built in",
+        "saved at": when(v.saved_at) if v.saved_at is not None else "",
+        "in use": v.version == table.version,
+    }
+    for v in table_versions(store, name)
+]
+st.dataframe(pd.DataFrame(versions), hide_index=True)
 with st.form("edit-pricing"):
     raw = st.text_area("TOML", table.raw, height=320, help="Raise `version` to keep history.")
     if st.form_submit_button("Validate and save"):
         try:
-            saved = save_table(raw)
+            saved = save_table(store, raw, created_by=local_user())
         except PricingError as exc:
             st.error(f"Not saved — {exc}")
         else:
-            st.success(f"Saved {saved.name} version {saved.version} to {user_dir()}")
+            st.success(f"Saved {saved.name} version {saved.version} for everyone on this database")

@@ -10,7 +10,9 @@ from typing import Any
 
 from lib.cli.fail import fail
 from lib.metrics.pricing.cost import projection
-from lib.metrics.pricing.tables import PricingError, PricingTable, load_tables, table_in_effect
+from lib.metrics.pricing.tables import PricingError, PricingTable, table_in_effect
+from lib.metrics.pricing.versions import load_tables
+from lib.store.database import StoreError, open_store
 
 REALISTIC_TALK_RATIO = 0.5  # each side speaks about half of each minute in a conversation
 
@@ -64,9 +66,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        tables = load_tables()
+        tables = load_tables(open_store())  # the saved versions live in the store
     except PricingError as exc:
         return fail(f"a pricing table is malformed: {exc}", 2)
+    except StoreError as exc:
+        return fail(f"cost failed: {exc}")
     if args.pricing and args.pricing not in tables:
         parser.error(f"--pricing: no table {args.pricing!r}; known: {', '.join(sorted(tables))}")
     table = tables[args.pricing] if args.pricing else table_in_effect(tables)

@@ -10,7 +10,8 @@ from typing import Any
 
 from lib.cli.fail import fail
 from lib.metrics.analytics import COST_COMPONENTS, session_costs, turns_frame
-from lib.metrics.pricing.tables import PricingError, load_tables
+from lib.metrics.pricing.tables import PricingError
+from lib.metrics.pricing.versions import load_tables
 from lib.store.database import StoreError, open_store
 
 
@@ -32,7 +33,7 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     try:
         store = open_store()
-        tables = load_tables()
+        tables = load_tables(store)
     except (StoreError, PricingError) as exc:
         return fail(f"report failed: {exc}")
     if args.pricing and args.pricing not in tables:

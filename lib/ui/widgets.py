@@ -9,7 +9,8 @@ import math
 import pandas as pd
 import streamlit as st
 
-from lib.metrics.pricing.tables import PricingError, PricingTable, load_tables
+from lib.metrics.pricing.tables import PricingError, PricingTable
+from lib.metrics.pricing.versions import load_tables
 from lib.store.database import Store, StoreError, open_store
 from lib.store.queries import Filters, conversation_choices, conversation_span, experiments
 from lib.ui.export import FORMATS, MIME, export_bytes
@@ -30,7 +31,8 @@ def store_and_tables_or_stop(
     """The store and the pricing tables; if either fails, the page says why (and
     `what_to_do`) and stops."""
     try:
-        return open_store(), load_tables()
+        store = open_store()
+        return store, load_tables(store)
     except (StoreError, PricingError) as exc:
         st.error(str(exc))
         if what_to_do:

@@ -4,6 +4,7 @@ and `python -m lib report`."""
 from __future__ import annotations
 
 import base64
+import getpass
 import json
 import os
 import subprocess
@@ -17,7 +18,7 @@ from streamlit.testing.v1 import AppTest
 from lib.bench.harness import ROOT
 from lib.bench.seed_store import seed
 from lib.metrics.analytics import latency_page_data
-from lib.metrics.pricing.tables import load_tables
+from lib.metrics.pricing.versions import load_tables
 from lib.store.database import Store, open_store
 from tests.integration.test_pages import shutdown
 
@@ -62,7 +63,8 @@ def charts(at: AppTest) -> list[dict]:
 
 def test_latency_page_shows_the_seeded_numbers(seeded):
     at = page("latency")
-    data = latency_page_data(open_store(), load_tables())
+    store = open_store()
+    data = latency_page_data(store, load_tables(store))
     m = metrics(at)
     assert m["Sessions"] == "30" and m["Turns"] == "300"
     assert m["Interrupted"] == f"{data.kpis['interruption_rate']:.0%}"
@@ -104,7 +106,7 @@ def test_experiment_in_the_url_preselects_the_filter(seeded):
     assert metrics(at)["Sessions"] == str(convs["n"][0])
 
 
-def test_costs_page_prices_sessions_projects_a_month_and_edits_tables(seeded, tmp_path):
+def test_costs_page_prices_sessions_projects_a_month_and_edits_tables(seeded):
     at = page("costs")
     m = metrics(at)
     assert m["Sessions"] == "30" and m["Estimated cost"].startswith("$")
@@ -130,7 +132,20 @@ def test_costs_page_prices_sessions_projects_a_month_and_edits_tables(seeded, tm
     )
     at.button[-1].click().run()
     assert any("Saved list-2024-10 version 2" in str(s.value) for s in at.success)
-    assert (tmp_path / "pricing" / "list-2024-10.v2.toml").is_file()
+    saved = open_store().frame("SELECT name, version, created_by FROM pricing_tables")
+    assert saved.to_dict("records") == [
+        {"name": "list-2024-10", "version": 2, "created_by": getpass.getuser()}
+    ]
+    # Saving the same version again is refused with who saved it; the versions list says so.
+    at.button[-1].click().run()
+    errors = [str(e.value) for e in at.error]
+    assert any(
+        f"version 2 of list-2024-10 is already saved by {getpass.getuser()}" in e for e in errors
+    ), errors
+    versions = next(d.value for d in at.dataframe if "saved by" in d.value.columns)
+    assert list(versions["version"]) == [1, 2]
+    assert list(versions["saved by"]) == ["built in", getpass.getuser()]
+    assert list(versions["in use"]) == [False, True]
 
 
 def test_sessions_page_searches_shows_the_transcript_and_deletes(seeded):
@@ -272,7 +287,8 @@ def test_a_sweep_runs_from_the_page_in_the_background_and_cancels_from_it(
 def test_turn_costs_add_up_to_the_session(seeded):
     from lib.metrics.analytics import COST_COMPONENTS, session_costs, turn_costs
 
-    store, tables = open_store(), load_tables()
+    store = open_store()
+    tables = load_tables(store)
     costs = session_costs(store, tables)
     row = costs.iloc[5]
     per_turn = turn_costs(store, tables, row["conversation_id"])

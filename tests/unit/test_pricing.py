@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from datetime import date
@@ -22,13 +23,12 @@ from lib.metrics.pricing.cost import (
 from lib.metrics.pricing.tables import (
     BUILTIN_DIR,
     PricingError,
-    load_tables,
+    builtin_tables,
     parse_table,
-    save_table,
     table_in_effect,
 )
 
-TABLES = load_tables(extra_dir=ROOT / "nonexistent")
+TABLES = builtin_tables()
 LIST = TABLES["list-2026-11"]
 GOOD = (BUILTIN_DIR / "list-2026-11.toml").read_text()
 
@@ -83,21 +83,7 @@ def test_broken_toml_says_where():
         parse_table('name = "x"\nversion = = 1\n', "t.toml")
 
 
-def test_saving_an_edited_table_versions_it(tmp_path):
-    raw = GOOD.replace("version = 1", "version = 2").replace(
-        "audio_out = 64.00", "audio_out = 60.00", 1
-    )
-    saved = save_table(raw, tmp_path)
-    assert saved.version == 2 and (tmp_path / "list-2026-11.v2.toml").is_file()
-    tables = load_tables(extra_dir=tmp_path)
-    assert tables["list-2026-11"].version == 2
-    assert tables["list-2026-11"].realtime["gpt-realtime"].audio_out == 60.0
-    with pytest.raises(PricingError):
-        save_table("name = 3", tmp_path)
-    assert len(list(tmp_path.iterdir())) == 1  # nothing written for the bad one
-
-
-def test_seed_example_reproduces_449_and_says_where_it_does_not_hold():
+def test_seed_example_reproduces_449_and_says_where_it_does_not_hold(tmp_path):
     done = subprocess.run(
         [
             sys.executable,
@@ -111,6 +97,11 @@ def test_seed_example_reproduces_449_and_says_where_it_does_not_hold():
             "--json",
         ],
         cwd=ROOT,
+        env={
+            **os.environ,
+            "AVATARLAB_DB": str(tmp_path / "lab.db"),
+            "AVATARLAB_PRICING_DIR": str(tmp_path / "pricing"),
+        },
         capture_output=True,
         text=True,
         timeout=60,

@@ -1,15 +1,13 @@
 """Pricing tables as data: TOML files, one entry per price with its source and as-of date.
 
-Built-in tables live in `lib/pricing/tables/`; tables edited on the Costs page are saved to the
-data directory (`AVATARLAB_PRICING_DIR`, default `data/pricing/`) and, for the same name, the
-higher version wins. A table is versioned (`version`, `effective_from`), so recorded sessions
-can be priced with the table in effect on their day or re-priced with any other. A malformed
-table is refused with the line and field at fault.
+Built-in tables live in `lib/metrics/pricing/tables/`; versions edited on the Costs page are
+saved in the store (lib.metrics.pricing.versions). A table is versioned (`version`,
+`effective_from`), so recorded sessions can be priced with the table in effect on their day or
+re-priced with any other. A malformed table is refused with the line and field at fault.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -108,6 +106,8 @@ class PricingTable:
     example: Example | None = None
     origin: str = ""
     raw: str = ""
+    saved_by: str | None = None  # None: built in
+    saved_at: float | None = None  # epoch seconds
 
     def plans_for(self, provider: str) -> list[Plan]:
         return [p for p in self.plans if p.provider == provider]
@@ -389,21 +389,27 @@ def parse_table(raw: str, origin: str = "table") -> PricingTable:
 # ---- the collection ---------------------------------------------------------------------
 
 
-def user_dir() -> Path:
-    return Path(os.environ.get("AVATARLAB_PRICING_DIR") or Path("data") / "pricing")
+def builtin_versions() -> list[PricingTable]:
+    """Every built-in table file, by name then version."""
+    tables = [
+        parse_table(path.read_text(encoding="utf-8"), path.name)
+        for path in sorted(BUILTIN_DIR.glob("*.toml"))
+    ]
+    return sorted(tables, key=lambda t: (t.name, t.version))
 
 
-def load_tables(extra_dir: Path | None = None) -> dict[str, PricingTable]:
-    """Built-in and user tables by name (for one name, the highest version)."""
+def newest(tables: list[PricingTable]) -> dict[str, PricingTable]:
+    """By name, the highest version (the first seen of equal versions)."""
     out: dict[str, PricingTable] = {}
-    for folder in (BUILTIN_DIR, extra_dir if extra_dir is not None else user_dir()):
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.glob("*.toml")):
-            table = parse_table(path.read_text(encoding="utf-8"), path.name)
-            if table.name not in out or table.version > out[table.name].version:
-                out[table.name] = table
+    for table in tables:
+        if table.name not in out or table.version > out[table.name].version:
+            out[table.name] = table
     return out
+
+
+def builtin_tables() -> dict[str, PricingTable]:
+    """The built-in tables alone, by name (what the pure cost tests price with)."""
+    return newest(builtin_versions())
 
 
 def table_in_effect(tables: dict[str, PricingTable], at: float | None = None) -> PricingTable:
@@ -417,13 +423,3 @@ def table_in_effect(tables: dict[str, PricingTable], at: float | None = None) ->
     day = datetime.fromtimestamp(at, UTC).date() if at is not None else date.today()
     current = [t for t in listed if t.effective_from <= day]
     return current[-1] if current else listed[0]
-
-
-def save_table(raw: str, folder: Path | None = None) -> PricingTable:
-    """Validate, then write `<name>.v<version>.toml` into the user folder."""
-    table = parse_table(raw, "edited table")
-    target = folder if folder is not None else user_dir()
-    target.mkdir(parents=True, exist_ok=True)
-    path = target / f"{table.name}.v{table.version}.toml"
-    path.write_text(raw, encoding="utf-8")
-    return table
