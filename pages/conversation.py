@@ -8,6 +8,8 @@ stamped and stored as it happens; the waterfall below is drawn from those stamps
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lib.brain.providers import brain_status
@@ -17,6 +19,7 @@ from lib.runtime.conversation import Conversation
 from lib.store.database import StoreError, open_store
 from lib.ui.conversation_form import settings_form
 from lib.ui.hold_to_talk import hold_to_talk
+from lib.ui.identity import current_user
 from lib.ui.live_panel import live_panel_html
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
 from lib.ui.plain_text import plain
@@ -49,7 +52,9 @@ def on_start() -> None:
         return
     try:
         store = open_store()
-        new = Conversation(store, cfg, tab_open=tab_open_check())
+        new = Conversation(
+            store, replace(cfg, created_by=current_user()), tab_open=tab_open_check()
+        )
     except (StoreError, config.ConfigError) as exc:
         st.session_state["conversation_error"] = str(exc)
         return

@@ -19,7 +19,7 @@ from lib.metrics.pricing.tables import PricingError, table_in_effect
 from lib.metrics.pricing.versions import save_table, table_versions, when
 from lib.ui.charts import cost_stack, cost_vs_latency, minutes_over_time
 from lib.ui.first_run import first_run
-from lib.ui.widgets import filter_bar, store_and_tables_or_stop, usd
+from lib.ui.widgets import filter_bar, person, store_and_tables_or_stop, usd
 
 LOCAL_AS = {
     "heygen": "HeyGen Interactive Avatar",
@@ -84,8 +84,10 @@ else:
         st.subheader("Cost per minute vs latency")
         st.plotly_chart(cost_vs_latency(costs), key="cost-latency")
     with st.expander("Per session"):
-        cols = ["started", "config", "avatar_provider", "minutes", "turns", *COST_COMPONENTS]
-        shown = costs[[*cols, "total_usd", "usd_per_min", "pricing", "notes"]]
+        cols = ["started", "person", "config", "avatar_provider", "minutes", "turns"]
+        shown = costs.assign(person=costs["created_by"].map(person))[
+            [*cols, *COST_COMPONENTS, "total_usd", "usd_per_min", "pricing", "notes"]
+        ]
         money = [c for c in shown if pd.api.types.is_float_dtype(shown[c])]
         st.dataframe(shown.round(dict.fromkeys(money, 4)), hide_index=True)
 

@@ -3,7 +3,7 @@
 KPIs, end to end per turn against the 1 s / 2 s bands, percentiles per stage with n (hidden
 when n is too small to quote), the ECDF per configuration, chunk strategy vs first-piece
 delay and end to end, and the stage waterfall of one chosen session. Filters: provider,
-bridge mode, chunk strategy, experiment, dates. Simulated model timings are marked.
+bridge mode, chunk strategy, experiment, dates, people. Simulated model timings are marked.
 """
 
 from __future__ import annotations

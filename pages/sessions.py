@@ -1,5 +1,6 @@
-"""Sessions: every recorded conversation and Studio session — search, read the transcript
-aligned with when each piece was sent and spoken, export (CSV, JSON, Parquet), delete."""
+"""Sessions: every recorded conversation and Studio session and who made it — filter by
+person, search, read the transcript aligned with when each piece was sent and spoken, export
+(CSV, JSON, Parquet), delete."""
 
 from __future__ import annotations
 
@@ -11,45 +12,50 @@ import streamlit as st
 from lib.metrics.records import transcript, turn_table
 from lib.store.database import Store
 from lib.store.queries import (
+    Filters,
     conversation_events,
     conversation_summaries,
     conversations_saying,
     studio_sessions,
 )
 from lib.ui.first_run import first_run
-from lib.ui.widgets import downloads, store_or_stop
+from lib.ui.widgets import downloads, people_picker, person, store_or_stop
 
 
 def when(ts: float) -> str:
     return f"{dt.datetime.fromtimestamp(ts):%Y-%m-%d %H:%M:%S}"
 
 
-def conversation_list(store: Store, query: str) -> pd.DataFrame:
-    convs = conversation_summaries(store)
+def conversation_list(store: Store, query: str, people: tuple[str, ...]) -> pd.DataFrame:
+    convs = conversation_summaries(store, Filters(people=people))
     if query:
         q = query.lower()
         hits = conversations_saying(store, q)
         convs = convs[convs["id"].isin(hits) | convs["id"].str.startswith(q)]
     convs["minutes"] = ((convs["stopped_at"] - convs["requested_at"]) / 60).round(2)
+    convs["person"] = convs["created_by"].map(person)
     return convs
 
 
 st.title("Sessions")
 store = store_or_stop()
 first_run(store, "Sessions")
+people = people_picker(store, "sessions")
 
 tab_conv, tab_studio = st.tabs(["Conversations", "Avatar Studio"])
 with tab_conv:
     query = st.text_input("Search", placeholder="words said by either side, or an id").strip()
-    convs = conversation_list(store, query)
+    convs = conversation_list(store, query, people)
     if convs.empty:
-        st.info("No conversations recorded" + (f" with “{query}”." if query else " yet."))
+        by = " by the people chosen" if people else ""
+        st.info("No conversations recorded" + by + (f" with “{query}”." if query else " yet."))
     else:
         shown = convs.assign(started=convs["requested_at"].map(when))
         st.dataframe(
             shown[
                 [
                     "started",
+                    "person",
                     "bridge",
                     "chunking",
                     "avatar_provider",
@@ -63,7 +69,9 @@ with tab_conv:
             ],
             hide_index=True,
         )
-        downloads("sessions", shown.drop(columns=["requested_at", "stopped_at"]), "all")
+        downloads(
+            "sessions", shown.drop(columns=["requested_at", "stopped_at", "created_by"]), "all"
+        )
         labels = {
             str(r["id"]): f"{when(r['requested_at'])} · {r['bridge']} {r['chunking'] or ''} · "
             f"{r['turns']} turns · {str(r['id'])[:8]}"
@@ -92,11 +100,18 @@ with tab_conv:
                 st.rerun()
 
 with tab_studio:
-    studio = studio_sessions(store)
+    studio = studio_sessions(store, people)
     if studio.empty:
-        st.info("No Avatar Studio sessions recorded yet.")
+        st.info(
+            "No Avatar Studio sessions recorded" + (" by the people chosen." if people else " yet.")
+        )
     else:
-        st.dataframe(studio.assign(started=studio["requested_at"].map(when)), hide_index=True)
+        st.dataframe(
+            studio.assign(
+                started=studio["requested_at"].map(when), person=studio["created_by"].map(person)
+            ).drop(columns=["created_by"]),
+            hide_index=True,
+        )
         studio_labels = {
             str(i): f"{when(float(t))} · {p} · {a} · {str(i)[:8]}"
             for i, t, p, a in zip(

@@ -13,6 +13,7 @@ from lib.core.problem import Problem
 from lib.core.text import TextError, to_say
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.store.database import StoreError, open_store
+from lib.ui.identity import current_user
 from lib.ui.page_leave import on_leave, page_key, tab_open_check
 from lib.ui.plain_text import plain
 from lib.ui.streamer import avatar_streamer, needs_full_run
@@ -28,7 +29,7 @@ def get_runner() -> AvatarRunner | None:
     if runner is not None and runner.alive:
         return runner
     try:
-        runner = AvatarRunner(open_store(), tab_open=tab_open_check())
+        runner = AvatarRunner(open_store(), tab_open=tab_open_check(), created_by=current_user())
     except StoreError as exc:
         st.error(str(exc))
         return None

@@ -182,6 +182,7 @@ def session_costs(
             "bridge": conv["bridge"],
             "chunking": conv.get("chunking"),
             "experiment_id": conv.get("experiment_id"),
+            "created_by": conv.get("created_by"),
             "timing": conv.get("timing"),
             "status": conv.get("status"),
             "minutes": minutes,

@@ -35,6 +35,7 @@ class AvatarRecord:
         options: SessionOptions,
         requested: float,
         conversation_id: str | None,
+        created_by: str,
     ) -> str:
         return self.store.insert(
             "avatar_sessions",
@@ -49,6 +50,7 @@ class AvatarRecord:
                 "requested_at": requested,
                 "status": "starting",
                 "conversation_id": conversation_id,
+                "created_by": created_by,
                 "owner": OWNER,
             },
         )

@@ -33,6 +33,7 @@ from lib.avatar.base import (
     VoiceInfo,
 )
 from lib.bridge.ports import TaskNote
+from lib.core.identity import local_user
 from lib.core.loop_thread import LoopThread
 from lib.core.problem import Problem
 from lib.media.tracks import AvatarMedia
@@ -81,14 +82,17 @@ class AvatarRunner:
         keepalive_s: float = KEEPALIVE_S,
         tab_open: TabOpen | None = None,
         renew_before_cap: bool = False,
+        created_by: str | None = None,
     ) -> None:
         """`heartbeat_timeout_s=None`: no page polls this runner (CLI, benchmarks).
         `tab_open`: is the page's tab still connected? Then a late heartbeat is a slow page,
         not a closed one. `renew_before_cap`: replace a session before the provider's duration
-        cap ends it (a conversation keeps its avatar for as long as it runs)."""
+        cap ends it (a conversation keeps its avatar for as long as it runs). `created_by`: who
+        starts its sessions (the page's signed-in user; None: the local account)."""
         self.store = store
         self._record = AvatarRecord(store)
         self.conversation_id: str | None = None  # recorded with every session it starts
+        self.created_by: str = created_by or local_user()  # and who started it
         self.media = media or AvatarMedia()
         self._sink = _Sink(self.media, self._on_event)
         self._providers = Providers(provider_factory)
@@ -286,7 +290,9 @@ class AvatarRunner:
     # ---- loop-thread side ---------------------------------------------------------------
     async def _start(self, name: str, options: SessionOptions, requested: float) -> None:
         self._start_task = asyncio.current_task()
-        record_id = self._record.requested(name, options, requested, self.conversation_id)
+        record_id = self._record.requested(
+            name, options, requested, self.conversation_id, self.created_by
+        )
         with self._lock:
             self._live.record_id = record_id
         try:

@@ -29,11 +29,7 @@ from lib.avatar.base import (
     VendorVoiceModel,
 )
 from lib.brain.base import Brain
-from lib.brain.events import (
-    AudioDelta,
-    BrainEvent,
-    SessionState,
-)
+from lib.brain.events import AudioDelta, BrainEvent, SessionState
 from lib.brain.providers import build_brain
 from lib.brain.settings import RealtimeSettings, TurnDetection
 from lib.brain.textmodel import DEFAULT_TEXT_MODEL
@@ -86,6 +82,7 @@ class ConversationConfig:
     interview_questions: tuple[str, ...] = ()
     experiment_id: str | None = None
     greet: bool | None = None  # None: the persona decides
+    created_by: str | None = None  # recorded as who made it; None: the local account
 
     def resolved_agents(self) -> list[Agent]:
         if self.agents:
@@ -136,6 +133,8 @@ class Conversation:
         )
         self._page = PageWatch(heartbeat_timeout_s, tab_open)
         self.media = self.runner.media
+        # The conversation's row and every avatar session it starts name one creator.
+        self.runner.created_by = config.created_by or self.runner.created_by
         self.record_id = store.insert(
             "conversations",
             {
@@ -149,6 +148,7 @@ class Conversation:
                 "requested_at": time.time(),
                 "status": "starting",
                 "owner": OWNER,
+                "created_by": self.runner.created_by,
             },
         )
         self.runner.conversation_id = self.record_id
@@ -483,6 +483,7 @@ class Conversation:
 
 def _public_config(config: ConversationConfig) -> dict[str, object]:
     data = asdict(replace(config, agents=()))
+    del data["created_by"]  # who, not how: a column of its own
     data["agents"] = [
         {"name": a.name, "avatar_id": a.avatar_id, "avatar_voice": a.avatar_voice}
         for a in config.resolved_agents()

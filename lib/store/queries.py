@@ -21,6 +21,12 @@ def _marks(values: Sequence[object]) -> str:
     return ",".join("?" for _ in values) or "NULL"
 
 
+def _made_by(alias: str, people: Sequence[str]) -> str:
+    """The clause for rows made by one of `people` ("" among them: rows with no creator
+    recorded, NULL or empty, as rows from before creators were recorded are)."""
+    return f"COALESCE({alias}.created_by, '') IN ({_marks(people)})"
+
+
 # ---- conversations, filtered -------------------------------------------------------------
 
 
@@ -35,6 +41,7 @@ class Filters:
     conversation: str | None = None
     since: date | None = None
     until: date | None = None
+    people: tuple[str, ...] = ()  # who made them (created_by); "": no creator recorded
 
     def where(self, alias: str = "c") -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -47,6 +54,9 @@ class Filters:
             if values:
                 clauses.append(f"{alias}.{column} IN ({','.join('?' for _ in values)})")
                 params.extend(values)
+        if self.people:
+            clauses.append(_made_by(alias, self.people))
+            params.extend(self.people)
         if self.experiment:
             clauses.append(f"{alias}.experiment_id = ?")
             params.append(self.experiment)
@@ -119,6 +129,18 @@ def conversation_choices(store: Store) -> pd.DataFrame:
     return store.frame("SELECT DISTINCT avatar_provider, bridge, chunking FROM conversations")
 
 
+def recorded_people(store: Store, studio: bool = True) -> list[str]:
+    """Everyone who made a conversation (or, with `studio`, a Studio session), sorted; ""
+    last when some have no creator recorded (the People filter's choices)."""
+    sql = "SELECT COALESCE(created_by, '') AS person FROM conversations"
+    if studio:
+        sql += """ UNION SELECT COALESCE(created_by, '') AS person FROM avatar_sessions
+                   WHERE conversation_id IS NULL"""
+    rows = store.frame(sql)
+    people = {str(p) for p in rows["person"]}
+    return sorted(people - {""}) + ([""] if "" in people else [])
+
+
 def conversation_span(store: Store) -> tuple[float | None, float | None]:
     """When the first and the last conversation were requested (None: none recorded)."""
     bounds = store.frame(
@@ -158,16 +180,19 @@ def conversation_events(store: Store, conversation_id: str) -> pd.DataFrame:
 # ---- the Sessions page -------------------------------------------------------------------
 
 
-def conversation_summaries(store: Store) -> pd.DataFrame:
-    """Every conversation, newest first, with its turn count and the user's first words."""
+def conversation_summaries(store: Store, filters: Filters | None = None) -> pd.DataFrame:
+    """The filtered conversations, newest first, with who made each, its turn count and the
+    user's first words."""
+    where, params = (filters or Filters()).where("c")
     return store.frame(
-        """SELECT c.id, c.requested_at, c.stopped_at, c.avatar_provider, c.brain_provider,
-                  c.bridge, c.chunking, c.status, c.timing, c.experiment_id,
+        f"""SELECT c.id, c.requested_at, c.stopped_at, c.avatar_provider, c.brain_provider,
+                  c.bridge, c.chunking, c.status, c.timing, c.experiment_id, c.created_by,
                   COUNT(t.id) AS turns,
                   (SELECT u.user_text FROM turns u WHERE u.conversation_id = c.id
                      AND u.user_text != '' ORDER BY u.seq LIMIT 1) AS first_words
            FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.id
-           GROUP BY c.id ORDER BY c.requested_at DESC"""
+           WHERE {where} GROUP BY c.id ORDER BY c.requested_at DESC""",
+        tuple(params),
     )
 
 
@@ -180,13 +205,18 @@ def conversations_saying(store: Store, words: str) -> pd.Series:
     )["conversation_id"]
 
 
-def studio_sessions(store: Store) -> pd.DataFrame:
-    """Every Avatar Studio session (no conversation), newest first, with its task count."""
+def studio_sessions(store: Store, people: Sequence[str] = ()) -> pd.DataFrame:
+    """The Avatar Studio sessions (no conversation) made by one of `people` (none: by
+    anyone), newest first, with who made each and its task count."""
+    chosen = tuple(people)
+    made_by = f"AND {_made_by('s', chosen)}" if chosen else ""
     return store.frame(
-        """SELECT s.id, s.requested_at, s.provider, s.avatar_id, s.voice_id, s.quality,
-                  s.status, s.stop_reason, COUNT(t.id) AS tasks
+        f"""SELECT s.id, s.requested_at, s.provider, s.avatar_id, s.voice_id, s.quality,
+                  s.status, s.stop_reason, s.created_by, COUNT(t.id) AS tasks
            FROM avatar_sessions s LEFT JOIN avatar_tasks t ON t.session_id = s.id
-           WHERE s.conversation_id IS NULL GROUP BY s.id ORDER BY s.requested_at DESC"""
+           WHERE s.conversation_id IS NULL {made_by}
+           GROUP BY s.id ORDER BY s.requested_at DESC""",
+        chosen,
     )
 
 

@@ -25,6 +25,7 @@ from lib.runtime.avatar_problem import problem_of
 from lib.runtime.avatar_runner import AvatarRunner
 from lib.store.database import StoreError, open_store
 from lib.ui.form_memory import FormMemory
+from lib.ui.identity import current_user
 from lib.ui.studio_panel import show_problem
 
 CATALOG_KEY = "conversation_catalog_runner"
@@ -69,7 +70,7 @@ def _catalog(provider: str) -> tuple[list[AvatarInfo], list[VoiceInfo]] | None:
     runner: AvatarRunner | None = st.session_state.get(CATALOG_KEY)
     try:
         if runner is None or not runner.alive:
-            runner = AvatarRunner(open_store(), heartbeat_timeout_s=None)
+            runner = AvatarRunner(open_store(), heartbeat_timeout_s=None, created_by=current_user())
             st.session_state[CATALOG_KEY] = runner
         with st.spinner("Loading avatars and voices from the provider…"):
             avatars, voices = runner.catalog(provider)

@@ -5,15 +5,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Final
 
 import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from lib.metrics.pricing.tables import PricingError, PricingTable
 from lib.metrics.pricing.versions import load_tables
 from lib.store.database import Store, StoreError, open_store
-from lib.store.queries import Filters, conversation_choices, conversation_span, experiments
+from lib.store.queries import (
+    Filters,
+    conversation_choices,
+    conversation_span,
+    experiments,
+    recorded_people,
+)
 from lib.ui.export import FORMATS, MIME, export_bytes
+
+UNKNOWN_PERSON: Final = "(unknown)"  # how a row with no creator recorded shows
 
 
 def store_or_stop() -> Store:
@@ -52,9 +62,32 @@ def usd(value: float | None, digits: int = 3) -> str:
     return f"${value:,.{digits}f}"
 
 
+def person(created_by: object) -> str:
+    """Who made a row, as the pages show it."""
+    return created_by if isinstance(created_by, str) and created_by else UNKNOWN_PERSON
+
+
+def people_picker(
+    store: Store, key: str, where: DeltaGenerator | None = None, studio: bool = True
+) -> tuple[str, ...]:
+    """The People multiselect: who made the conversations (and, with `studio`, the Studio
+    sessions), none chosen meaning everyone; "" stands for rows with no creator recorded
+    (shown as "(unknown)")."""
+    return tuple(
+        (where or st).multiselect(
+            "People",
+            recorded_people(store, studio),
+            format_func=person,
+            placeholder="everyone",
+            key=f"{key}-people",
+        )
+    )
+
+
 def filter_bar(store: Store, key: str) -> Filters:
-    """Provider, bridge mode, chunk strategy, experiment and dates, from what is recorded.
-    `?experiment=<id>` in the URL preselects an experiment (the Experiments page links so)."""
+    """Provider, bridge mode, chunk strategy, experiment, dates and people, from what is
+    recorded. `?experiment=<id>` in the URL preselects an experiment (the Experiments page
+    links so)."""
     options = conversation_choices(store)
     recorded = experiments(store)
     names = {"": "all conversations"} | {
@@ -62,7 +95,7 @@ def filter_bar(store: Store, key: str) -> Filters:
         for i, n, t in zip(recorded["id"], recorded["name"], recorded["created_at"], strict=True)
     }
     wanted = st.query_params.get("experiment", "")
-    c1, c2, c3, c4, c5 = st.columns([1, 1, 1.4, 1.6, 1.4])
+    c1, c2, c3, c4, c5, c6 = st.columns([1, 1, 1.4, 1.6, 1.4, 1.4])
     providers = c1.multiselect(
         "Avatar", sorted(options["avatar_provider"].dropna().unique()), key=f"{key}-prov"
     )
@@ -84,6 +117,7 @@ def filter_bar(store: Store, key: str) -> Filters:
     last = max(today, dt.date.fromtimestamp(hi)) if hi is not None else today
     span = c5.date_input("Dates", value=(first, last), key=f"{key}-dates")
     since, until = span if isinstance(span, tuple) and len(span) == 2 else (None, None)
+    people = people_picker(store, key, c6, studio=False)  # these pages show conversations
     return Filters(
         providers=tuple(providers),
         bridges=tuple(bridges),
@@ -91,6 +125,7 @@ def filter_bar(store: Store, key: str) -> Filters:
         experiment=str(experiment) if experiment else None,
         since=since,
         until=until,
+        people=people,
     )
 
 

@@ -179,6 +179,34 @@ def test_sessions_page_searches_shows_the_transcript_and_deletes(seeded):
     assert store.frame("SELECT COUNT(*) AS n FROM conversations")["n"][0] == 29
 
 
+def test_the_people_filter_narrows_sessions_latency_and_costs(seeded):
+    store = open_store()
+    ids = store.frame("SELECT id FROM conversations ORDER BY requested_at")["id"].tolist()
+    for cid in ids[:10]:  # the rest stay as older data: no creator recorded
+        store.update("conversations", cid, {"created_by": "ana@example.com"})
+    people = lambda at: next(m for m in at.multiselect if m.label == "People")  # noqa: E731
+
+    at = page("sessions")
+    assert people(at).options == ["ana@example.com", "(unknown)"]
+    people(at).set_value(["ana@example.com"]).run()
+    shown = at.dataframe[0].value
+    assert set(shown["id"]) == set(ids[:10]) and set(shown["person"]) == {"ana@example.com"}
+    people(at).set_value([""]).run()  # "(unknown)": the rows with no creator
+    shown = at.dataframe[0].value
+    assert set(shown["id"]) == set(ids[10:]) and set(shown["person"]) == {"(unknown)"}
+
+    at = page("latency")
+    people(at).set_value(["ana@example.com"]).run()
+    assert not at.exception
+    assert metrics(at)["Sessions"] == "10"
+
+    at = page("costs")
+    people(at).set_value([""]).run()
+    assert metrics(at)["Sessions"] == "20"
+    per_session = at.dataframe[0].value
+    assert set(per_session["person"]) == {"(unknown)"}
+
+
 def test_experiments_page_compares_and_links_into_latency(seeded):
     from lib.metrics.analytics import turns_frame
     from lib.metrics.compare import compare_table
