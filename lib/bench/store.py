@@ -204,7 +204,7 @@ class Conversation:
         store.update("conversations", self.id, {"brain_session_id": self.brain_id})
         self.record = AvatarRecord(store)
         self.avatar_id = self.record.requested(
-            "local", SessionOptions(avatar_id="ava"), now, self.id
+            "local", SessionOptions(avatar_id="ava"), now, self.id, "bench"
         )
         self.record.started(self.avatar_id, f"local_{uuid.uuid4().hex[:8]}", now)
         self.avatar = _Avatar()

@@ -285,6 +285,8 @@ def _play(
         turn=TurnDetection("server_vad" if has_audio else "push_to_talk"),
         greet=False,
         experiment_id=job.experiment_id,
+        # whoever started the sweep, whichever instance plays this job
+        created_by=(store.get("experiments", job.experiment_id) or {}).get("created_by"),
     )
     brain = (
         None  # the vendor's connector runs the voice model

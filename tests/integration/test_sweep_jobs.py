@@ -62,6 +62,12 @@ def test_jobs_run_one_at_a_time_and_a_queued_one_cancels_without_playing(db_url,
     assert first.state == "done" and first.share == 1.0
     assert [r["config"] for r in first.results] == ["whole", "sentence:20"]
     assert all(r["status"] == {"done": 1} for r in first.results)
+    made = store.frame(  # its conversations and their avatar sessions name who started it
+        "SELECT c.created_by AS conversation, s.created_by AS session FROM conversations c "
+        "JOIN avatar_sessions s ON s.conversation_id = c.id WHERE c.experiment_id = ?",
+        (first.experiment_id,),
+    )
+    assert len(made) == 2 and set(made.stack()) == {"ana@example.com"}
     wait_done(second)
     wait_done(third)
     assert second.state == "done" and third.state == "cancelled"
