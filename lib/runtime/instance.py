@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
 from typing import Final
 
-from lib.runtime.owner import OWNER, running_here
+from lib.runtime.owner import HOST, OWNER, running_here
 from lib.store.database import Store, StoreError
 from lib.store.leases import hold_lease, leases, release_lease
 
@@ -48,7 +47,7 @@ class InstanceLease:
     def _renew(self) -> None:
         now = time.time()
         pid = int(self.owner.split(":")[1])
-        hold_lease(self.store, self.owner, socket.gethostname(), pid, now, now + self.lease_s)
+        hold_lease(self.store, self.owner, HOST, pid, now, now + self.lease_s)
 
     def _loop(self) -> None:
         while not self._stop.wait(self.lease_s / 3):

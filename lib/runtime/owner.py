@@ -22,8 +22,13 @@ def _start_ticks(pid: int) -> str | None:
     return stat.rsplit(")", 1)[1].split()[19]
 
 
+# The machine's name in the database: the host name, unless AVATARLAB_HOST names it (machines
+# that share a host name, e.g. containers cloned from one image, must each be given one).
+HOST: Final = os.environ.get("AVATARLAB_HOST", "").strip() or socket.gethostname()
+
+
 def owner_of(pid: int) -> str:
-    return f"{socket.gethostname()}:{pid}:{_start_ticks(pid) or '?'}"
+    return f"{HOST}:{pid}:{_start_ticks(pid) or '?'}"
 
 
 OWNER: Final = owner_of(os.getpid())
@@ -34,7 +39,7 @@ def running_here(owner: str) -> bool | None:
     ran on another host: this machine cannot tell."""
     host, _, rest = owner.partition(":")
     pid_text, _, ticks = rest.partition(":")
-    if host != socket.gethostname():
+    if host != HOST:
         return None
     try:
         pid = int(pid_text)

@@ -11,7 +11,6 @@ from what was stored.
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +29,7 @@ from lib.core.identity import local_user
 from lib.metrics.latency import durations_frame, median_of, p90_of
 from lib.runtime.conversation import Conversation, ConversationConfig
 from lib.runtime.instance import LEASE_S
-from lib.runtime.owner import OWNER
+from lib.runtime.owner import HOST, OWNER
 from lib.runtime.script import RATE, Script, ScriptTurn, read_turn_audio
 from lib.store import jobs
 from lib.store.database import Store, StoreError
@@ -162,7 +161,7 @@ class Sweep:
                         "label": bridge.label,
                         "rep": rep,
                         # Its WAVs are on this host's disk; its timed model is served by us.
-                        "only_host": socket.gethostname() if plan.script.has_audio else None,
+                        "only_host": HOST if plan.script.has_audio else None,
                         "only_owner": OWNER if plan.local_brain_url else None,
                     }
                 )
@@ -187,7 +186,7 @@ class Sweep:
         """Work this experiment's jobs here until none is left to claim, then wait for any
         another instance is playing; the summary per configuration."""
         state = _Run(total=self.turns_left)
-        host = socket.gethostname()
+        host = HOST
         while not self._cancel.is_set():
             now = time.time()
             job = jobs.claim_next(

@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import socket
 import threading
 import time
 from typing import Any, Final, Literal
 
 from lib.runtime.instance import LEASE_S
-from lib.runtime.owner import OWNER
+from lib.runtime.owner import HOST, OWNER
 from lib.runtime.script_upload import hold
 from lib.runtime.sweep import ResumeError, Sweep, SweepPlan, local_plan, plan_of, play_job, results
 from lib.store import jobs
@@ -149,7 +148,7 @@ class SweepWorker:
 
     def _claim(self) -> jobs.ClaimedJob | None:
         now = time.time()
-        return jobs.claim_next(self.store, OWNER, socket.gethostname(), now, now + LEASE_S)
+        return jobs.claim_next(self.store, OWNER, HOST, now, now + LEASE_S)
 
     def _loop(self) -> None:
         idle_since = time.monotonic()
