@@ -19,6 +19,7 @@ from lib.bridge.sentiment import emotion_for
 from lib.emulators.launcher import start_emulator
 from lib.metrics.latency import in_order
 from lib.metrics.records import interview_answers, turn_table
+from lib.runtime.avatar_runner import START_DRAIN_S
 from lib.runtime.script import read_turn_audio
 from tests.integration.bridge_conftest import (
     conversation,
@@ -187,6 +188,12 @@ def test_handoff_switches_to_the_specialists_avatar_and_measures_the_switch(conv
     )
     assert list(sessions["avatar_id"][-2:]) == ["Ava_Studio_public", "Marcus_Office_public"]
     assert sessions["stop_reason"].iloc[-2] == "AGENT_HANDOFF"
+    # Leaving after a switch stops at once: the stop once waited START_DRAIN_S for the
+    # outbox's sender, which had run the switch's start and never ends.
+    began = time.monotonic()
+    conv.shutdown()
+    assert time.monotonic() - began < START_DRAIN_S / 2
+    assert conv.store.frame("SELECT status FROM avatar_sessions")["status"].iloc[-1] == "stopped"
 
 
 def test_avatar_that_cannot_start_falls_back_to_the_models_voice(conversation):
