@@ -80,10 +80,16 @@ def test_text_bridge_speaks_the_answer_in_sentences_with_every_stage_stamped(con
 
 
 def test_whole_waits_for_the_full_answer_and_sentence_does_not(conversation):
-    delays = {}
-    for strategy in ("whole", "sentence:20"):
-        conv = conversation(bridge=BridgeConfig(mode="text", chunking=strategy))
+    # One conversation per strategy, asked at once: each measures its own stream, and the
+    # two answers are spoken side by side rather than one after the other.
+    convs = {
+        strategy: conversation(bridge=BridgeConfig(mode="text", chunking=strategy))
+        for strategy in ("whole", "sentence:20")
+    }
+    for conv in convs.values():
         conv.send_text(PRICES)
+    delays = {}
+    for strategy, conv in convs.items():
         turn = finished_turn(conv, 1)
         assert turn.status == "done", turn.error
         delays[strategy] = turn.stamps["first_chunk_at"] - turn.stamps["first_delta_at"]
