@@ -169,7 +169,8 @@ def test_tool_call_shows_thinking_and_the_result_is_spoken(conversation):
 
 
 def test_handoff_switches_to_the_specialists_avatar_and_measures_the_switch(conversation):
-    conv = conversation(persona="greeter", bridge=BridgeConfig(chunking="sentence:20"))
+    # Both avatars speak at their fastest rate (the specialist's answer is long).
+    conv = conversation(persona="greeter", bridge=BridgeConfig(chunking="sentence:20"), rate=1.5)
     first_avatar = conv.runner.snapshot().session_id
     conv.send_text("I have a question about my invoice.")
     wait_for(lambda: conv.snapshot().switch_ms, 60, "the avatar switch")
