@@ -112,7 +112,7 @@ class AvatarRunner:
             renew_before_cap=renew_before_cap,
         )
         self._listening = False
-        self._start_task: asyncio.Task[None] | None = None  # the latest _start, on the loop
+        self._starting: asyncio.Future[None] | None = None  # the latest _start, until it returns
         self._watchdog = self._loop.submit(self._watch())
         self._sender = self._loop.submit(self._outbox.send())
         _RUNNERS.add(self)
@@ -289,7 +289,15 @@ class AvatarRunner:
 
     # ---- loop-thread side ---------------------------------------------------------------
     async def _start(self, name: str, options: SessionOptions, requested: float) -> None:
-        self._start_task = asyncio.current_task()
+        # The start itself, not the task running it: a switch starts inside the outbox's
+        # sender, which never ends, so a later stop waited START_DRAIN_S for nothing.
+        starting = self._starting = asyncio.get_running_loop().create_future()
+        try:
+            await self._open(name, options, requested)
+        finally:
+            starting.set_result(None)
+
+    async def _open(self, name: str, options: SessionOptions, requested: float) -> None:
         record_id = self._record.requested(
             name, options, requested, self.conversation_id, self.created_by
         )
@@ -415,7 +423,7 @@ class AvatarRunner:
         # A start still in flight may already have opened a paid session that only its answer
         # names: let it finish (it stops that session itself, seeing "stopping"). Closing the
         # client under it lost the answer and left the session running until its idle timeout.
-        starting = self._start_task
+        starting = self._starting
         if starting is not None and not starting.done():
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(asyncio.shield(starting), START_DRAIN_S)

@@ -70,8 +70,14 @@ def conversation(tmp_path, local_heygen, paced_realtime) -> Iterator[Conversatio
             if cfg.bridge.mode == "listen"
             else brain_for(emu, store)
         )
+        # No page polls these: with the page's heartbeat limit (30 s), a test that ran longer
+        # had its conversation stopped as if its tab had gone, mid-answer.
         conv = Conversation(
-            store, cfg, runner=runner_for(local_heygen.base_url, store), brain=brain
+            store,
+            cfg,
+            runner=runner_for(local_heygen.base_url, store),
+            brain=brain,
+            heartbeat_timeout_s=None,
         )
         made.append(conv)
         conv.start()

@@ -19,6 +19,7 @@ from lib.bridge.sentiment import emotion_for
 from lib.emulators.launcher import start_emulator
 from lib.metrics.latency import in_order
 from lib.metrics.records import interview_answers, turn_table
+from lib.runtime.avatar_runner import START_DRAIN_S
 from lib.runtime.script import read_turn_audio
 from tests.integration.bridge_conftest import (
     conversation,
@@ -79,10 +80,16 @@ def test_text_bridge_speaks_the_answer_in_sentences_with_every_stage_stamped(con
 
 
 def test_whole_waits_for_the_full_answer_and_sentence_does_not(conversation):
-    delays = {}
-    for strategy in ("whole", "sentence:20"):
-        conv = conversation(bridge=BridgeConfig(mode="text", chunking=strategy))
+    # One conversation per strategy, asked at once: each measures its own stream, and the
+    # two answers are spoken side by side rather than one after the other.
+    convs = {
+        strategy: conversation(bridge=BridgeConfig(mode="text", chunking=strategy))
+        for strategy in ("whole", "sentence:20")
+    }
+    for conv in convs.values():
         conv.send_text(PRICES)
+    delays = {}
+    for strategy, conv in convs.items():
         turn = finished_turn(conv, 1)
         assert turn.status == "done", turn.error
         delays[strategy] = turn.stamps["first_chunk_at"] - turn.stamps["first_delta_at"]
@@ -162,7 +169,8 @@ def test_tool_call_shows_thinking_and_the_result_is_spoken(conversation):
 
 
 def test_handoff_switches_to_the_specialists_avatar_and_measures_the_switch(conversation):
-    conv = conversation(persona="greeter", bridge=BridgeConfig(chunking="sentence:20"))
+    # Both avatars speak at their fastest rate (the specialist's answer is long).
+    conv = conversation(persona="greeter", bridge=BridgeConfig(chunking="sentence:20"), rate=1.5)
     first_avatar = conv.runner.snapshot().session_id
     conv.send_text("I have a question about my invoice.")
     wait_for(lambda: conv.snapshot().switch_ms, 60, "the avatar switch")
@@ -187,6 +195,12 @@ def test_handoff_switches_to_the_specialists_avatar_and_measures_the_switch(conv
     )
     assert list(sessions["avatar_id"][-2:]) == ["Ava_Studio_public", "Marcus_Office_public"]
     assert sessions["stop_reason"].iloc[-2] == "AGENT_HANDOFF"
+    # Leaving after a switch stops at once: the stop once waited START_DRAIN_S for the
+    # outbox's sender, which had run the switch's start and never ends.
+    began = time.monotonic()
+    conv.shutdown()
+    assert time.monotonic() - began < START_DRAIN_S / 2
+    assert conv.store.frame("SELECT status FROM avatar_sessions")["status"].iloc[-1] == "stopped"
 
 
 def test_avatar_that_cannot_start_falls_back_to_the_models_voice(conversation):

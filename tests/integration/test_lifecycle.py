@@ -164,13 +164,17 @@ def test_a_process_killed_mid_turn_loses_nothing_and_the_turn_shows_interrupted(
     """`kill -9` of a sweep while the avatar speaks its second answer: the first turn and
     everything stamped of the second stay; the next start (`reap`) marks it interrupted."""
     db = tmp_path / "lab.db"
+    # A short first answer, then one of two sentences (two pieces) to be killed in.
+    script = tmp_path / "script.txt"
+    script.write_text("Hello!\nWhere can I park my car?\n")
     env = {
         **os.environ,
         "AVATARLAB_DB": str(db),
         "AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url,
     }
+    args = ["--chunking", "sentence:20", "--ttft-ms", "0", "--script", str(script)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lib", "sweep", "--chunking", "sentence:20", "--ttft-ms", "0"],
+        [sys.executable, "-m", "lib", "sweep", *args],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -162,7 +162,7 @@ def test_a_connected_tab_that_stops_polling_keeps_its_session_until_it_disconnec
         runner.shutdown()
 
 
-def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tmp_path):
+def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tmp_path, caplog):
     """The provider ends a session at its duration cap; a conversation's runner starts a fresh
     one first, once what it handed over has been spoken, so the avatar is never cut off."""
     from lib.bridge.ports import TaskNote
@@ -170,7 +170,8 @@ def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tm
     from lib.runtime.avatar_outbox import Switching
     from lib.runtime.avatar_watch import RENEW_BEFORE_S
 
-    cap_s = RENEW_BEFORE_S + 6  # renewal is due 6 s after the start
+    caplog.set_level("INFO", logger="lib.runtime.avatar_watch")
+    cap_s = RENEW_BEFORE_S + 3  # renewal is due 3 s after the start
     emu = start_emulator("heygen", "--session-duration-limit", str(cap_s))
     store = Store(str(tmp_path / "lab.db"))
     runner = AvatarRunner(
@@ -185,17 +186,23 @@ def test_a_session_is_renewed_before_the_providers_cap_without_cutting_speech(tm
         runner.start("local", OPTIONS)
         first = runner.wait_started()
         assert first.state == "live", first.problem
-        time.sleep(4)
+        # About 7 s of speech from the start: it spans the moment the renewal falls due and
+        # the watchdog's next round (every 2 s) that queues it.
         runner.speak_soon(
             "This sentence is still being spoken when the renewal falls due, so the new "
-            "session has to wait for it to finish before it takes over from this one.",
+            "session waits for it to finish before it takes over.",
             "t1",
         )
         wait_for(lambda: runner.snapshot().session_id not in (None, first.session_id), 40)
         wait_for(lambda: runner.snapshot().state == "live", 20)
-        ended = next(n for n in notes if isinstance(n, TaskNote) and n.what == "ended")
+        t1 = [n for n in notes if isinstance(n, TaskNote) and n.token == "t1"]
+        started = next(n for n in t1 if n.what == "started")
+        ended = next(n for n in t1 if n.what == "ended")
         switch_at = next(i for i, n in enumerate(notes) if isinstance(n, Switching))
         assert not ended.interrupted and notes.index(ended) < switch_at  # spoken in full first
+        # The renewal was queued while the sentence was being spoken.
+        renewing = [r for r in caplog.records if "renewing it" in r.getMessage()]
+        assert len(renewing) == 1 and started.at < renewing[0].created < ended.at
         old = store.get("avatar_sessions", first.record_id)
         assert old["status"] == "stopped" and old["stop_reason"] == "RENEWED_BEFORE_CAP"
         live = [s["session_id"] for s in live_sessions(emu.base_url)]

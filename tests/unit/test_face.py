@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from lib.emulators.engines.face import FaceRenderer
-from lib.emulators.engines.face_art.assets import build_assets
 from lib.emulators.engines.face_art.body import background
+from lib.emulators.engines.face_art.stored import build_assets
 from lib.emulators.engines.looks import AVATARS, avatar_by_id
 from lib.emulators.engines.tts import voice_by_id
 from lib.emulators.engines.visemes import REST, VISEME_POSES, MouthPose

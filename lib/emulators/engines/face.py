@@ -24,7 +24,7 @@ from typing import Final, TypeVar
 
 import numpy as np
 
-from lib.emulators.engines.face_art.assets import Sprite, blend_into, build_assets
+from lib.emulators.engines.face_art.assets import Sprite, blend_into
 from lib.emulators.engines.face_art.expressions import (
     EMOTIONS,
     EXPRESSIONS,
@@ -34,6 +34,7 @@ from lib.emulators.engines.face_art.expressions import (
     Expression,
 )
 from lib.emulators.engines.face_art.geometry import U8, PixelBox, union
+from lib.emulators.engines.face_art.stored import build_assets
 from lib.emulators.engines.looks import AVATARS, avatar_by_id
 from lib.emulators.engines.visemes import MouthPose
 from lib.wire.picture import I420

@@ -1,6 +1,7 @@
 """Art and asset building for the local avatar (internal to lib.emulators.engines.face).
 
-Everything expensive happens once per (avatar, frame size) and is shared between renderers:
+Everything expensive happens once per (avatar, frame size) and is shared between renderers
+(and, through this user's cache directory, between processes):
 vector art is drawn with PIL at 2-3x and downsampled with LANCZOS (anti-aliasing), then cut
 into layers:
 
@@ -17,7 +18,8 @@ x right of the centre line, y down from that framing's top. `View` maps them to 
 frame, a head-and-shoulders close-up (see ZOOM and TOP), so every part of the art, blur
 radius and line width scales together.
 
-Modules, each importing only those listed after it: assets (the cached layers and sprites,
-and blending them) -> features, head, hair, body (the parts of the art) -> canvas (drawing in
-design units) -> expressions, palette, geometry (units, curves, landmarks).
+Modules, each importing only those listed after it: stored (what was drawn, kept on disk
+between processes) -> assets (the cached layers and sprites, and blending them) -> features,
+head, hair, body (the parts of the art) -> canvas (drawing in design units) -> expressions,
+palette, geometry (units, curves, landmarks).
 """

@@ -121,9 +121,8 @@ def _downsample(img: Image.Image, ss: int, margin: int = 0) -> U8:
     return np.ascontiguousarray(arr)
 
 
-# Room for every avatar at the default size plus a few others (~11 MB each at 480p).
-@functools.lru_cache(maxsize=8)
-def build_assets(look: AvatarLook, width: int, height: int) -> Assets:
+def draw_assets(look: AvatarLook, width: int, height: int) -> Assets:
+    """The art drawn afresh (seconds of CPU): `stored.build_assets` keeps what it draws."""
     pal = Palette.of(look)
     view = View.framing(width, height)
     ss = 3 if height <= 540 else 2  # enough anti-aliasing either way; bounded build cost
