@@ -71,10 +71,12 @@ typecheck: $(VENV)/.dev-installed
 	$(VENV)/bin/mypy lib app.py pages
 
 # Unit and integration tests run on two workers (most of them wait on real-time speech, not the
-# CPU); the browser tests then run alone, as they measure media on the machine they share.
+# CPU); then the browser tests of pages and processes, two at a time; then, alone, the browser
+# tests that measure media on the machine they share.
 test: $(VENV)/.dev-installed chromium postgres clients lint typecheck
-	$(PY) -m pytest -n 2 tests/unit tests/integration
-	$(PY) -m pytest tests/browser
+	$(PY) -m pytest -n 2 --durations=10 tests/unit tests/integration
+	$(PY) -m pytest -n 2 --durations=5 -m "not media" tests/browser
+	$(PY) -m pytest --durations=5 -m media tests/browser
 
 bench: $(VENV)/.dev-installed chromium postgres
 	$(PY) -m lib bench avatar --json

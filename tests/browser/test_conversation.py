@@ -22,7 +22,8 @@ from lib.store.database import Store
 from tests.browser.conftest import open_conversation_page
 from tests.conftest import live_sessions
 
-pytestmark = pytest.mark.browser
+# Measures media (frame rates, lip-sync, speech timing): run alone, not beside other tests.
+pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright = pytest.importorskip("playwright.sync_api")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 VOICE_STAGES = (

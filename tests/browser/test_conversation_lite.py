@@ -21,7 +21,8 @@ from lib.metrics.latency import in_order
 from lib.store.database import Store
 from tests.browser.conftest import open_conversation_page
 
-pytestmark = pytest.mark.browser
+# Measures media (frame rates, lip-sync, speech timing): run alone, not beside other tests.
+pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright = pytest.importorskip("playwright.sync_api")
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 LABEL = "Local LiveAvatar LITE (embedded)"

@@ -1,6 +1,11 @@
 """The soak command itself, short: one real tab for a minute on the embedded default."""
 
+import pytest
+
 from lib.bench import soak
+
+# Measures media (frame rates, every question heard): run alone, not beside other tests.
+pytestmark = [pytest.mark.browser, pytest.mark.media]
 
 
 def test_a_short_soak_hears_every_question_and_leaves_no_session_open():

@@ -21,7 +21,8 @@ from lib.emulators.engines.looks import AVATARS
 from lib.store.database import Store
 from tests.conftest import live_sessions
 
-pytestmark = pytest.mark.browser
+# Measures media (frame rates, lip-sync, speech timing): run alone, not beside other tests.
+pytestmark = [pytest.mark.browser, pytest.mark.media]
 playwright = pytest.importorskip("playwright.sync_api")
 
 
