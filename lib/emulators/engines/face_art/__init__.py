@@ -19,6 +19,7 @@ frame, a head-and-shoulders close-up (see ZOOM and TOP), so every part of the ar
 radius and line width scales together.
 
 Modules, each importing only those listed after it: stored (what was drawn, kept on disk
-between processes) -> assets (the cached layers and sprites, and blending them) -> features, head, hair, body (the parts of the art) -> canvas (drawing in
-design units) -> expressions, palette, geometry (units, curves, landmarks).
+between processes) -> assets (the cached layers and sprites, and blending them) -> features,
+head, hair, body (the parts of the art) -> canvas (drawing in design units) -> expressions,
+palette, geometry (units, curves, landmarks).
 """
