@@ -326,8 +326,16 @@ class AvatarRunner:
             else:  # stopped while starting: don't keep paying
                 stop_now = True
         if stop_now:
-            with contextlib.suppress(Exception):
+            error: str | None = None
+            try:
                 await session.stop()
+            except Exception as exc:  # noqa: BLE001 - the session is over for us either way
+                error = problem_of(exc).message
+            with self._lock:
+                gave_up = self._live.state == "ended"
+                reason = self._live.ended_reason or "USER_CLOSED"
+            if gave_up:  # the stop stopped waiting for this start, so the row is ended here
+                self._record.stopped(record_id, reason, error)
 
     async def _speak(
         self, text: str, mode: TaskMode, token: str = "", emotion: Emotion | None = None
