@@ -72,11 +72,11 @@ typecheck: $(VENV)/.dev-installed
 
 # Unit and integration tests run on three workers on two cores (most of them wait on real-time
 # speech, not the CPU: two workers kept 1.1 cores busy); then the browser tests of pages and
-# processes, two at a time; then, alone, the browser tests that measure media on the machine.
+# processes, two at a time; then, alone, the tests that measure media timing (marked media).
 test: $(VENV)/.dev-installed chromium postgres clients lint typecheck
-	$(PY) -m pytest -n 3 --durations=10 tests/unit tests/integration
+	$(PY) -m pytest -n 3 --durations=10 -m "not media" tests/unit tests/integration
 	$(PY) -m pytest -n 2 --durations=5 -m "not media" tests/browser
-	$(PY) -m pytest --durations=5 -m media tests/browser
+	$(PY) -m pytest --durations=5 -m media tests/integration tests/browser
 
 bench: $(VENV)/.dev-installed chromium postgres
 	$(PY) -m lib bench avatar --json

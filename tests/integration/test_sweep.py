@@ -34,6 +34,7 @@ def sweep(
     )
 
 
+@pytest.mark.media  # its replay check compares timings of two runs: measured alone
 @pytest.mark.usefixtures("webrtc_under_apptest")
 def test_sweep_runs_text_and_wav_turns_per_strategy_and_stores_everything(
     tmp_path, local_heygen, monkeypatch
