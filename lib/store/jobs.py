@@ -156,14 +156,22 @@ def stop_lost(store: Store, now: float) -> int:
             "AND j.lease_until < ?",
             (now,),
         )
-        for job_id, _ in found:
-            tx.execute(
-                "UPDATE sweep_jobs SET status = 'cancelled', finished_at = ?, lease_until = NULL "
-                "WHERE id = ? AND status = 'running'",
-                (now, job_id),
-            )
-        for exp in {str(e) for _, e in found}:
-            _close_if_finished(tx, exp, now)
+        return _end_found(tx, found, "cancelled", now)
+
+
+def _end_found(
+    tx: Any, found: Sequence[tuple[Any, ...]], status: str, now: float, error: str | None = None
+) -> int:
+    """End the jobs found, (id, experiment_id) rows, with `status`; then each of their sweeps
+    whose last job that was. How many were ended."""
+    for job_id, _ in found:
+        tx.execute(
+            "UPDATE sweep_jobs SET status = ?, finished_at = ?, error = ?, lease_until = NULL "
+            "WHERE id = ? AND status IN (?, ?)",
+            (status, now, error, job_id, *ACTIVE),
+        )
+    for exp in {str(e) for _, e in found}:
+        _close_if_finished(tx, exp, now)
     return len(found)
 
 
@@ -193,14 +201,8 @@ def abandon_pinned(store: Store, dead_owners: Sequence[str], now: float) -> int:
             f"AND only_owner IN ({marks})",
             list(dead_owners),
         )
-        for job_id, _ in found:
-            tx.execute(
-                "UPDATE sweep_jobs SET status = 'error', finished_at = ?, error = ? WHERE id = ?",
-                (now, "the process that served this sweep's timed model stopped", job_id),
-            )
-        for exp in {str(e) for _, e in found}:
-            _close_if_finished(tx, exp, now)
-    return len(found)
+        error = "the process that served this sweep's timed model stopped"
+        return _end_found(tx, found, "error", now, error)
 
 
 def progress(store: Store, experiment_ids: Sequence[str]) -> pd.DataFrame:
