@@ -16,6 +16,15 @@ from lib.emulators.launcher import EmulatorProcess, start_emulator
 # start-up).
 patches.apply_all()
 
+# A complete [auth] section of the secrets (sign-in configured), for the sign-in tests.
+AUTH = {
+    "redirect_uri": "http://avatarlab.internal:8501/oauth2callback",
+    "cookie_secret": "c" * 64,
+    "client_id": "avatarlab",
+    "client_secret": "s3cret",
+    "server_metadata_url": "https://idp.internal/.well-known/openid-configuration",
+}
+
 
 @pytest.fixture(scope="session")
 def local_realtime() -> Iterator[EmulatorProcess]:

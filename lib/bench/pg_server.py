@@ -11,7 +11,6 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -19,6 +18,8 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from lib.bench.harness import end_process, free_port
 
 USER = "avatarlab"
 
@@ -42,12 +43,6 @@ def _bin_dir() -> Path:
 
 def _as_server_user(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if os.geteuid() == 0 else cmd
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -91,7 +86,7 @@ def pg_server() -> Iterator[PgServer]:
         text = (folder / "initdb.log").read_text(errors="replace")[-2000:]
         shutil.rmtree(folder, ignore_errors=True)
         raise NoPostgres(f"initdb failed:\n{text}")
-    port = _free_port()
+    port = free_port()
     settings = (
         "fsync=off",
         "synchronous_commit=off",
@@ -109,12 +104,7 @@ def pg_server() -> Iterator[PgServer]:
         _wait_ready(server)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        end_process(proc, 15)
         server_log.close()
         shutil.rmtree(folder, ignore_errors=True)
 

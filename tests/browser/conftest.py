@@ -14,6 +14,16 @@ from lib.emulators.launcher import EmulatorProcess
 
 
 @pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Chromium (Debian's), one per test module."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
 def conversation_app(
     local_realtime: EmulatorProcess,
     local_heygen: EmulatorProcess,

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, App, free_port, streamlit_app
+from lib.bench.harness import App, end_process, free_port, streamlit_app
 
 pytestmark = pytest.mark.browser
 playwright = pytest.importorskip("playwright.sync_api")
@@ -62,11 +62,7 @@ def oidc_provider(tmp: Path) -> Iterator[str]:
             time.sleep(0.1)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        end_process(proc, 10)
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +92,6 @@ def signed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[App, 
         env = {"STREAMLIT_SECRETS_FILES": str(secrets_file)}
         with streamlit_app(tmp, env, port=port) as app:
             yield app, cookie_secret
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def identity_cookie(secret: str, origin: str, age_s: int = 0, email: str = EMAIL) -> str:

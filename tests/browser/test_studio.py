@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from lib.bench.harness import CHROMIUM, CHROMIUM_ARGS, PC_SPY, App, streamlit_app
+from lib.bench.harness import PC_SPY, App, streamlit_app
 from lib.bench.studio_driver import (
     StudioDriver,
     first_avatar_frame,
@@ -32,14 +32,6 @@ def app(local_heygen, tmp_path_factory) -> Iterator[App]:
     env = {"AVATARLAB_LOCAL_HEYGEN_URL": local_heygen.base_url, "AVATARLAB_HEARTBEAT_TIMEOUT": "5"}
     with streamlit_app(tmp, env) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -14,15 +14,9 @@ from streamlit.testing.v1 import AppTest
 
 from lib.core.identity import AUTH_KEYS, auth_configured, local_user, missing_auth_keys
 from lib.ui.plain_text import plain
+from tests.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]
-AUTH = {
-    "redirect_uri": "http://avatarlab.internal:8501/oauth2callback",
-    "cookie_secret": "c" * 64,
-    "client_id": "avatarlab",
-    "client_secret": "s3cret",
-    "server_metadata_url": "https://idp.internal/.well-known/openid-configuration",
-}
 
 
 def test_local_user_is_the_named_user_else_the_account_else_local(monkeypatch):

@@ -14,15 +14,9 @@ import pytest
 
 from lib.cli.serve import LOOPBACK, REFUSED, ServeSettings, read_settings, refusal, run_args
 from lib.core.identity import AUTH_KEYS
+from tests.conftest import AUTH
 
 ROOT = Path(__file__).resolve().parents[2]
-AUTH = {
-    "redirect_uri": "http://avatarlab.internal:8501/oauth2callback",
-    "cookie_secret": "c" * 64,
-    "client_id": "avatarlab",
-    "client_secret": "s3cret",
-    "server_metadata_url": "https://idp.internal/.well-known/openid-configuration",
-}
 AUTH_TOML = "[auth]\n" + "".join(f'{k} = "{v}"\n' for k, v in AUTH.items())
 LOCAL = [None, "127.0.0.1", "127.0.0.53", "::1", "[::1]", "localhost", "LOCALHOST"]
 REACHABLE = ["0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "fe80::1", "avatarlab.internal"]
